@@ -1,0 +1,22 @@
+"""Settings shared by every service. Each service subclasses `CommonSettings` with its own
+port and knobs; every value can be set from the environment (e.g. DATABASE_URL)."""
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Real servers replace the embedded ones through these three.
+    database_url: str = "postgresql://postgres:postgres@127.0.0.1:5432/relance"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "relance"
+
+    data_dir: Path = Path(".relance")
+    log_level: str = "INFO"
+    log_json: bool = False
+    service_name: str = "relance"

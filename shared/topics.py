@@ -1,0 +1,26 @@
+"""Kafka topic names: `<aggregate>.events` for facts, `<target>.commands` for requests.
+
+Every topic is keyed by client id, so one client's events stay in order on one partition.
+Topics are created explicitly at start-up (the embedded broker does not auto-create)."""
+
+CLIENT_EVENTS = "client.events"
+ITEM_EVENTS = "item.events"
+DOSSIER_EVENTS = "dossier.events"
+CONTACT_EVENTS = "contact.events"
+INTERVENTION_EVENTS = "intervention.events"
+TRANSFER_EVENTS = "transfer.events"
+COMMUNICATION_COMMANDS = "communication.commands"
+COMMUNICATION_EVENTS = "communication.events"
+
+ALL_TOPICS: tuple[str, ...] = (
+    CLIENT_EVENTS,
+    ITEM_EVENTS,
+    DOSSIER_EVENTS,
+    CONTACT_EVENTS,
+    INTERVENTION_EVENTS,
+    TRANSFER_EVENTS,
+    COMMUNICATION_COMMANDS,
+    COMMUNICATION_EVENTS,
+)
+
+DEFAULT_PARTITIONS = 4

@@ -1,0 +1,18 @@
+"""Business-key workflow ids, built here and nowhere else.
+
+One workflow per business entity: starting the same entity twice lands on the same
+workflow (signal-with-start, or a conflict policy), never on a random duplicate."""
+
+from uuid import UUID
+
+
+def dossier_workflow_id(dossier_id: UUID | str) -> str:
+    return f"dossier-{dossier_id}"
+
+
+def transfer_workflow_id(transfer_id: UUID | str) -> str:
+    return f"transfer-{transfer_id}"
+
+
+def action_workflow_id(action_id: UUID | str) -> str:
+    return f"action-{action_id}"
