@@ -1,0 +1,62 @@
+# One image for every Relance process; the command picks the process:
+#   python -m relance_dossier            (default, HTTP_PORT 8000)
+#   python -m relance_gateway            (8100)
+#   python -m relance_notifier           (8200)
+#   python -m relance_workflow           (8300)
+#   python -m relance.relay              (8010)
+#   python -m relance_agency_simulator   (8400, dev/demo only)
+#   relance migrate | relance topics     (one-shot jobs)
+# Settings come from the environment (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, TEMPORAL_ADDRESS, ...).
+# The embedded servers (the "embedded" extra) are not installed: containers use real servers.
+
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+RUN python -m venv "$VIRTUAL_ENV" \
+    && groupadd --system --gid 10001 relance \
+    && useradd --system --uid 10001 --gid relance --home-dir /app --no-create-home \
+       --shell /usr/sbin/nologin relance \
+    && mkdir -p /data \
+    && chown relance:relance /data
+
+WORKDIR /app
+
+# Dependencies first, read from pyproject.toml, so this layer is rebuilt only when they change.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+       > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The sources. README.md and alembic.ini are optional (the wildcards match nothing if absent).
+COPY shared/ shared/
+COPY services/ services/
+COPY README.md* alembic.ini* ./
+
+# Editable install on purpose: pyproject.toml maps each top-level package to its folder
+# (package-dir) and lists only the top-level packages, so a regular wheel would leave out
+# the sub-packages (api/, persistence/, ...) and the Alembic migrations folder. The
+# editable finder serves each package straight from its folder under /app instead.
+RUN pip install --no-deps -e . \
+    && python -c "import relance, relance_dossier, relance_gateway, relance_notifier, relance_workflow, relance_agency_simulator"
+
+# Containers listen on every interface and log JSON; each service overrides HTTP_PORT.
+ENV HTTP_HOST=0.0.0.0 \
+    LOG_JSON=true \
+    DATA_DIR=/data
+
+USER 10001:10001
+
+EXPOSE 8000 8010 8100 8200 8300 8400
+
+# Works for every process: each one serves GET /health on its own HTTP_PORT (no curl in slim).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('HTTP_PORT', '8000'), timeout=4)"]
+
+CMD ["python", "-m", "relance_dossier"]

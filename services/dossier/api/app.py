@@ -1,0 +1,38 @@
+"""The dossier API application."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from relance.db import create_pool
+from relance.health import postgres_check
+from relance.observability import add_health_and_metrics
+from relance_dossier.api import clients
+from relance_dossier.api.errors import install_error_handlers
+from relance_dossier.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = await create_pool(settings.database_url, max_size=10)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="Relance dossier API",
+        version="0.1.0",
+        description="Client accounts, items, dossiers, contacts, interventions and the "
+        "client's communication trace. Rule ids (F-…) refer to the product specification.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(clients.router)
+
+    async def database() -> None:
+        await postgres_check(app.state.pool)()
+
+    add_health_and_metrics(app, {"postgres": database})
+    return app

@@ -1,0 +1,95 @@
+"""Client accounts: create, read the card, the interventions and the trace."""
+
+
+import asyncpg
+from fastapi import APIRouter, Header, Request, status
+
+from relance_dossier.api.errors import ApiError
+from relance_dossier.api.models import (
+    ClientCard,
+    ClientIn,
+    CommunicationOut,
+    ContactOut,
+    DossierOut,
+    InterventionOut,
+    ItemOut,
+    ClientOut,
+)
+from relance_dossier.domain.accounts import check_one_default_per_type
+from relance_dossier.persistence import clients as store
+
+router = APIRouter(prefix="/clients", tags=["clients"])
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+async def _client_or_404(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
+    client = await store.client_by_code(conn, code)
+    if client is None:
+        raise ApiError(404, "code", f"no client with code {code!r}")
+    return client
+
+
+async def _card(conn: asyncpg.Connection, code: str) -> ClientCard:
+    client = await _client_or_404(conn, code)
+    dossiers = [DossierOut(**dict(d)) for d in await store.dossiers_of(conn, client["id"])]
+    return ClientCard(
+        client=ClientOut(**dict(client)),
+        active_dossier=next((d for d in dossiers if d.kind == "active"), None),
+        transfer_dossiers=[d for d in dossiers if d.kind == "transfer"],
+        open_items=[ItemOut(**dict(i)) for i in await store.open_items_of(conn, client["id"])],
+        contacts=[ContactOut(**c) for c in await store.contacts_of(conn, client["id"], False)],
+        pending_interventions=[
+            InterventionOut(**dict(i))
+            for i in await store.interventions_of(conn, client["id"], pending_only=True)
+        ],
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ClientCard,
+             summary="Create a client account with its contacts and items (F-1, F-2, F-21)")
+async def create_client(
+    body: ClientIn, request: Request, x_actor: str | None = Header(default=None)
+) -> ClientCard:
+    for index, contact in enumerate(body.contacts):
+        check_one_default_per_type(
+            ((c.type, c.is_default, c.state) for c in contact.channels),
+            f"contacts.{index}.channels",
+        )
+    all_defaults = [(c.type, c.is_default, c.state) for k in body.contacts for c in k.channels]
+    check_one_default_per_type(all_defaults, "contacts.channels")
+    numbers = [(i.kind, i.number) for i in body.items]
+    if len(numbers) != len(set(numbers)):
+        raise ApiError(422, "items", "item numbers must be unique per kind")
+    async with _pool(request).acquire() as conn:
+        try:
+            await store.create_client(conn, body, actor=x_actor or "api")
+        except store.ClientCodeTaken:
+            raise ApiError(409, "code", f"a client with code {body.code!r} already exists")
+        return await _card(conn, body.code)
+
+
+@router.get("/{code}", response_model=ClientCard, summary="The client card in one read")
+async def get_client(code: str, request: Request) -> ClientCard:
+    async with _pool(request).acquire() as conn:
+        return await _card(conn, code)
+
+
+@router.get("/{code}/interventions", response_model=list[InterventionOut],
+            summary="Every intervention of the client's dossiers (F-10)")
+async def list_interventions(code: str, request: Request) -> list[InterventionOut]:
+    async with _pool(request).acquire() as conn:
+        client = await _client_or_404(conn, code)
+        return [InterventionOut(**dict(i)) for i in await store.interventions_of(conn, client["id"])]
+
+
+@router.get("/{code}/communications", response_model=list[CommunicationOut],
+            summary="The client's communication trace, with rendered content (F-23)")
+async def list_communications(code: str, request: Request) -> list[CommunicationOut]:
+    async with _pool(request).acquire() as conn:
+        client = await _client_or_404(conn, code)
+        return [CommunicationOut(**dict(c)) for c in await store.communications_of(conn, client["id"])]
+
+

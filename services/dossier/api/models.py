@@ -1,0 +1,150 @@
+"""Request and response models of the dossier API."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ChannelType = Literal["postal", "email", "phone"]
+ChannelState = Literal["pending", "validated", "invalid"]
+ItemKind = Literal["invoice", "credit_note", "payment"]
+
+
+class ChannelIn(BaseModel):
+    type: ChannelType
+    value: str = Field(min_length=1, max_length=500)
+    state: ChannelState = "pending"
+    is_default: bool = False
+
+
+class ContactIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    observation: str | None = Field(default=None, max_length=2000)
+    channels: list[ChannelIn] = Field(default_factory=list)
+
+
+class ItemIn(BaseModel):
+    kind: ItemKind = "invoice"
+    number: str = Field(min_length=1, max_length=100)
+    issue_date: date | None = None
+    due_date: date
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    open_amount: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=2)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+
+    @model_validator(mode="after")
+    def _open_amount_within_amount(self) -> "ItemIn":
+        if self.open_amount is not None and self.open_amount > self.amount:
+            raise ValueError("open_amount must not exceed amount")
+        return self
+
+
+class ClientIn(BaseModel):
+    code: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._\-]+$")
+    name: str = Field(min_length=1, max_length=300)
+    country: str | None = Field(default=None, max_length=2)
+    segment: str | None = None
+    category: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    risk: str | None = None
+    scenario_code: str | None = None
+    locale: str = "fr"
+    contacts: list[ContactIn] = Field(default_factory=list)
+    items: list[ItemIn] = Field(default_factory=list)
+
+
+class ChannelOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: UUID
+    type: str
+    value: str
+    state: str
+    is_default: bool
+
+
+class ContactOut(BaseModel):
+    id: UUID
+    name: str
+    observation: str | None
+    channels: list[ChannelOut]
+
+
+class ItemOut(BaseModel):
+    id: UUID
+    dossier_id: UUID
+    kind: str
+    number: str
+    issue_date: date | None
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    currency: str
+    status: str | None
+    status_comment: str | None
+
+
+class DossierOut(BaseModel):
+    id: UUID
+    kind: str
+    state: str
+    agency_code: str | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+
+class InterventionOut(BaseModel):
+    id: UUID
+    dossier_id: UUID
+    origin: str
+    step_index: int | None
+    action_type: str
+    mode: str
+    priority: int
+    template_code: str | None
+    due_at: datetime
+    status: str
+    comment: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class CommunicationOut(BaseModel):
+    id: UUID
+    channel: str
+    template_code: str | None
+    recipient: str | None
+    subject: str | None
+    body: str | None
+    status: str
+    error: str | None
+    intervention_id: UUID | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class ClientOut(BaseModel):
+    id: UUID
+    code: str
+    name: str
+    country: str | None
+    segment: str | None
+    category: str | None
+    tags: list[str]
+    risk: str | None
+    scenario_code: str | None
+    locale: str
+    version: int
+    balance: Decimal
+
+
+class ClientCard(BaseModel):
+    """F-1, F-2: the client card in one read."""
+
+    client: ClientOut
+    active_dossier: DossierOut | None
+    transfer_dossiers: list[DossierOut]
+    open_items: list[ItemOut]
+    contacts: list[ContactOut]
+    pending_interventions: list[InterventionOut]

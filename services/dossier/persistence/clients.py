@@ -1,0 +1,167 @@
+"""SQL for client accounts, their items, contacts and dossiers."""
+
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from relance.events import ClientCreated, ContactCreated, DossierOpened, EventEnvelope, ItemCreated
+from relance.outbox import write_events
+
+
+class ClientCodeTaken(Exception):
+    pass
+
+
+async def record_audit(
+    conn: asyncpg.Connection,
+    *,
+    client_id: UUID | None,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    comment: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """F-33: who, when, what and why, in the transaction of the change itself."""
+    await conn.execute(
+        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        client_id, actor, action, entity, entity_id, comment, details or {},
+    )
+
+
+async def create_client(conn: asyncpg.Connection, data: Any, actor: str) -> UUID:
+    """Create a client with its contacts and items in its new active dossier.
+
+    One transaction: the rows, the audit entry and the outbox events commit together."""
+    client_id, dossier_id = uuid4(), uuid4()
+    async with conn.transaction():
+        inserted = await conn.fetchval(
+            "INSERT INTO clients (id, code, name, country, segment, category, tags, risk,"
+            " scenario_code, locale) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+            " ON CONFLICT (code) DO NOTHING RETURNING id",
+            client_id, data.code, data.name, data.country, data.segment, data.category,
+            data.tags, data.risk, data.scenario_code, data.locale,
+        )
+        if inserted is None:
+            raise ClientCodeTaken(data.code)
+        await conn.execute(
+            "INSERT INTO dossiers (id, client_id, kind, state) VALUES ($1, $2, 'active', 'open')",
+            dossier_id, client_id,
+        )
+        events: list[EventEnvelope] = [
+            ClientCreated(client_id=client_id, code=data.code, name=data.name).envelope(
+                aggregate_id=client_id, client_id=client_id, actor=actor
+            )
+        ]
+        for contact in data.contacts:
+            contact_id = uuid4()
+            await conn.execute(
+                "INSERT INTO contacts (id, client_id, name, observation) VALUES ($1,$2,$3,$4)",
+                contact_id, client_id, contact.name, contact.observation,
+            )
+            await conn.executemany(
+                "INSERT INTO contact_channels (id, contact_id, client_id, type, value, state,"
+                " is_default) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+                [
+                    (uuid4(), contact_id, client_id, ch.type, ch.value, ch.state, ch.is_default)
+                    for ch in contact.channels
+                ],
+            )
+            events.append(
+                ContactCreated(contact_id=contact_id, client_id=client_id, name=contact.name)
+                .envelope(aggregate_id=contact_id, client_id=client_id, actor=actor)
+            )
+        item_rows = [
+            (
+                uuid4(), client_id, dossier_id, item.kind, item.number, item.issue_date,
+                item.due_date, item.amount,
+                item.amount if item.open_amount is None else item.open_amount, item.currency,
+            )
+            for item in data.items
+        ]
+        await conn.executemany(
+            "INSERT INTO items (id, client_id, dossier_id, kind, number, issue_date, due_date,"
+            " amount, open_amount, currency) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            item_rows,
+        )
+        events += [
+            ItemCreated(
+                item_id=row[0], client_id=client_id, dossier_id=dossier_id, kind=row[3],
+                number=row[4], due_date=row[6], amount=row[7], open_amount=row[8],
+                currency=row[9],
+            ).envelope(aggregate_id=row[0], client_id=client_id, actor=actor)
+            for row in item_rows
+        ]
+        # The active dossier opens with the client: the workflow service starts its
+        # scenario on this event.
+        events.append(
+            DossierOpened(
+                dossier_id=dossier_id, client_id=client_id, client_code=data.code,
+                scenario_code=data.scenario_code,
+            ).envelope(aggregate_id=dossier_id, client_id=client_id, actor=actor)
+        )
+        await write_events(conn, events)
+        await record_audit(
+            conn, client_id=client_id, actor=actor, action="create", entity="client",
+            entity_id=data.code,
+        )
+    return client_id
+
+
+async def client_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT c.*, COALESCE((SELECT sum(CASE WHEN i.kind = 'invoice' THEN i.open_amount"
+        " ELSE -i.open_amount END) FROM items i WHERE i.client_id = c.id), 0)::numeric(18,2)"
+        " AS balance FROM clients c WHERE c.code = $1",
+        code,
+    )
+
+
+async def dossiers_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM dossiers WHERE client_id = $1 ORDER BY opened_at", client_id
+    )
+
+
+async def open_items_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM items WHERE client_id = $1 AND open_amount <> 0"
+        " ORDER BY due_date, number",
+        client_id,
+    )
+
+
+async def contacts_of(conn: asyncpg.Connection, client_id: UUID, include_invalid: bool) -> list[dict]:
+    contacts = await conn.fetch(
+        "SELECT * FROM contacts WHERE client_id = $1 ORDER BY created_at", client_id
+    )
+    channels = await conn.fetch(
+        "SELECT * FROM contact_channels WHERE client_id = $1"
+        " AND ($2 OR state <> 'invalid') ORDER BY created_at",
+        client_id, include_invalid,
+    )
+    by_contact: dict[UUID, list] = {}
+    for ch in channels:
+        by_contact.setdefault(ch["contact_id"], []).append(dict(ch))
+    return [{**dict(c), "channels": by_contact.get(c["id"], [])} for c in contacts]
+
+
+async def interventions_of(
+    conn: asyncpg.Connection, client_id: UUID, pending_only: bool = False
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM interventions WHERE client_id = $1 AND (NOT $2 OR status = 'todo')"
+        " ORDER BY due_at, created_at",
+        client_id, pending_only,
+    )
+
+
+async def communications_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM communications WHERE client_id = $1 ORDER BY created_at", client_id
+    )
+
+

@@ -1,0 +1,64 @@
+"""`python -m relance_notifier`: the Kafka subscriber and the /health + /metrics server
+in one asyncio loop, stopped cleanly on SIGTERM / SIGINT."""
+
+import asyncio
+import contextlib
+
+import structlog
+from faststream.kafka import KafkaBroker
+
+from relance.db import create_pool
+from relance.health import postgres_check
+from relance.kafka import ensure_topics
+from relance.observability import configure_logging, operations_app
+from relance.runtime import serve
+from relance.topics import COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS
+from relance_notifier.channels.email import EmailChannel
+from relance_notifier.messaging.subscriber import broker_check, build_broker
+from relance_notifier.service import Notifier
+from relance_notifier.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def run_broker(broker: KafkaBroker) -> None:
+    """Consume until cancelled; stopping waits for the message in hand (graceful_timeout)."""
+    await broker.start()
+    log.info("notifier.consuming")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await broker.stop()
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    await ensure_topics(
+        settings.kafka_bootstrap_servers, topics=(COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS)
+    )
+    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+    notifier = Notifier(pool, {"email": EmailChannel(settings)}, settings)
+    broker = build_broker(settings, notifier)
+    app = operations_app(
+        settings.service_name,
+        {"postgres": postgres_check(pool), "kafka": broker_check(broker)},
+    )
+
+    async def on_stop() -> None:
+        await pool.close()
+        log.info("notifier.stopped")
+
+    log.info("notifier.starting", http_port=settings.http_port)
+    await serve(
+        app,
+        settings.http_port,
+        host=settings.http_host,
+        background=[run_broker(broker)],
+        on_stop=on_stop,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

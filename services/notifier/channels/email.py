@@ -1,0 +1,102 @@
+"""The email channel: SMTP through aiosmtplib (F-32).
+
+The Message-ID is derived from the communication id, so a message that had to be sent
+again (a crash between the SMTP answer and the commit) carries the same Message-ID and
+can be deduplicated downstream."""
+
+import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from uuid import UUID
+
+import aiosmtplib
+
+from relance_notifier.channels.base import (
+    OutgoingMessage,
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+)
+from relance_notifier.channels.ratelimit import RateLimiter
+from relance_notifier.metrics import SEND_SECONDS
+from relance_notifier.settings import Settings
+
+COMMUNICATION_ID_HEADER = "X-Relance-Communication-Id"
+
+
+def message_id(communication_id: UUID, mail_from: str) -> str:
+    domain = parseaddr(mail_from)[1].rpartition("@")[2] or "relance.invalid"
+    return f"<{communication_id}@{domain}>"
+
+
+def build_email(message: OutgoingMessage, *, mail_from: str, now: datetime) -> EmailMessage:
+    """The MIME message (text/plain, UTF-8); PermanentSendError if a header is invalid."""
+    email = EmailMessage()
+    try:
+        email["From"] = mail_from
+        email["To"] = message.recipient
+        email["Subject"] = message.subject
+        email["Date"] = format_datetime(now)
+        email["Message-ID"] = message_id(message.communication_id, mail_from)
+        email[COMMUNICATION_ID_HEADER] = str(message.communication_id)
+        if message.automatic:
+            email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
+        email.set_content(message.body)
+    except (ValueError, TypeError) as exc:
+        raise PermanentSendError(f"invalid message: {exc}") from exc
+    return email
+
+
+def classify_smtp_error(exc: BaseException) -> SendError:
+    """Transient: network, timeouts, 4xx, and problems of our own configuration
+    (authentication, TLS, sender refused) that a redelivery after a fix will get through.
+    Permanent: a 5xx about this message (recipient refused, content rejected)."""
+    detail = f"{type(exc).__name__}: {exc}"[:500]
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        if codes and all(500 <= code < 600 for code in codes):
+            return PermanentSendError(detail)
+        return TransientSendError(detail)
+    if isinstance(
+        exc,
+        aiosmtplib.SMTPAuthenticationError
+        | aiosmtplib.SMTPSenderRefused
+        | aiosmtplib.SMTPConnectResponseError
+        | aiosmtplib.SMTPHeloError
+        | aiosmtplib.SMTPNotSupported,
+    ):
+        return TransientSendError(detail)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return PermanentSendError(detail) if 500 <= exc.code < 600 else TransientSendError(detail)
+    # Connection refused/reset, timeouts, server disconnected, DNS…
+    return TransientSendError(detail)
+
+
+class EmailChannel:
+    name = "email"
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._limiter = RateLimiter(settings.email_rate_per_second)
+
+    async def send(self, message: OutgoingMessage) -> None:
+        s = self._settings
+        email = build_email(message, mail_from=s.mail_from, now=datetime.now(UTC))
+        await self._limiter.acquire()
+        started = time.perf_counter()
+        try:
+            await aiosmtplib.send(
+                email,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username or None,
+                password=s.smtp_password or None,
+                start_tls=s.smtp_starttls,
+                use_tls=s.smtp_use_tls,
+                timeout=s.smtp_timeout_seconds,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise classify_smtp_error(exc) from exc
+        finally:
+            SEND_SECONDS.labels(self.name).observe(time.perf_counter() - started)

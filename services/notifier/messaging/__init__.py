@@ -1,0 +1,1 @@
+"""FastStream subscriber of `communication.commands`."""

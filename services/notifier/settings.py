@@ -1,0 +1,34 @@
+"""Notifier settings; every value can be set from the environment (e.g. SMTP_HOST)."""
+
+from relance.settings import CommonSettings
+
+
+class Settings(CommonSettings):
+    service_name: str = "notifier"
+
+    # /health and /metrics (set HTTP_HOST=0.0.0.0 in a container).
+    http_host: str = "127.0.0.1"
+    http_port: int = 8200
+
+    # SMTP relay used by the email channel.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_use_tls: bool = False  # implicit TLS (port 465)
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "relance@localhost"
+    email_rate_per_second: float = 50  # 0 or less: no limit
+
+    # Transient send failures are retried inside the handler with exponential backoff,
+    # then the message is left unacknowledged and redelivered by Kafka.
+    send_max_attempts: int = 4
+    send_retry_base_seconds: float = 0.5
+    send_retry_max_seconds: float = 10.0
+    # Pause before a failed message is redelivered, so a broken dependency is not hammered.
+    redelivery_delay_seconds: float = 2.0
+    # How long a stopping consumer waits for the message in hand.
+    shutdown_grace_seconds: float = 15.0
+
+    db_pool_size: int = 5

@@ -1,0 +1,151 @@
+"""The `relance` command: `relance up` runs the whole platform on the embedded stack;
+`relance migrate` and `relance topics` prepare real servers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from relance.settings import CommonSettings
+
+
+def _migrate(database_url: str) -> None:
+    from relance_dossier.persistence.migrations import upgrade
+
+    upgrade(database_url)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    _migrate(CommonSettings().database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_topics(_: argparse.Namespace) -> int:
+    from relance.kafka import ensure_topics
+
+    asyncio.run(ensure_topics(CommonSettings().kafka_bootstrap_servers))
+    print("topics exist")
+    return 0
+
+
+class _Stop(Exception):
+    pass
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from relance.demo import load_demo
+    from relance.embedded import EmbeddedStack, StackPorts
+    from relance.kafka import ensure_topics
+    from relance.mailsink import start_mail_sink
+    from relance.supervisor import SERVICES, Supervisor
+
+    def stop_signal(*_: object) -> None:
+        raise _Stop
+
+    signal.signal(signal.SIGTERM, stop_signal)
+    signal.signal(signal.SIGINT, stop_signal)
+
+    data_dir = Path(args.data_dir).resolve()
+    started = time.monotonic()
+    stack = EmbeddedStack(
+        data_dir,
+        StackPorts(broker=args.broker_port, temporal=args.temporal_port, temporal_ui=args.temporal_ui_port),
+    )
+    supervisor: Supervisor | None = None
+    mail_sink = None
+    try:
+        print(f"Starting PostgreSQL, the Kafka-protocol broker and Temporal under {data_dir} …", flush=True)
+        stack.start()
+        _migrate(stack.database_url)
+        asyncio.run(ensure_topics(stack.kafka_bootstrap_servers))
+        mail_sink = start_mail_sink(data_dir / "mail", args.smtp_port)
+        ports = {spec.name: spec.default_port for spec in SERVICES}
+        ports.update(dossier=args.dossier_port, **{"transfer-gateway": args.gateway_port})
+        supervisor = Supervisor(
+            {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.smtp_port)},
+            stack.logs_dir,
+            ports=ports,
+        )
+        print("Starting the outbox relay, the four services and the agency simulator …", flush=True)
+        supervisor.start_all()
+        if not args.no_demo:
+            created = load_demo(supervisor.running["dossier"].url)
+            print(f"Demo data loaded ({created} new clients).", flush=True)
+        _print_urls(stack, supervisor, data_dir, args.smtp_port, time.monotonic() - started)
+        while True:
+            dead = supervisor.dead()
+            if dead:
+                for service in dead:
+                    print(f"!! {service.spec.name} stopped (exit {service.process.returncode});"
+                          f" see {service.log_path}", file=sys.stderr, flush=True)
+                return 1
+            time.sleep(1)
+    except (_Stop, KeyboardInterrupt):
+        print("\nStopping …", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if supervisor is not None:
+            supervisor.stop_all()
+        if mail_sink is not None:
+            mail_sink.stop()
+        stack.stop()
+        print("Relance stopped; state kept in", data_dir, flush=True)
+
+
+def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, seconds: float) -> None:
+    running = supervisor.running
+    print(
+        f"""
+Relance is up ({seconds:.0f}s). Ctrl-C stops everything.
+
+  Dossier API         {running['dossier'].url}/docs
+  Transfer gateway    {running['transfer-gateway'].url}/docs
+  Notifier            {running['notifier'].url}/health   (metrics: /metrics)
+  Workflow worker     {running['workflow'].url}/health   (metrics: /metrics)
+  Outbox relay        {running['relay'].url}/health   (metrics: /metrics)
+  Agency simulator    {running['agency-simulator'].url}/received
+  Temporal Web UI     {stack.temporal_ui_url}
+  Temporal gRPC       {stack.temporal_address}
+  Kafka broker        {stack.kafka_bootstrap_servers}
+  PostgreSQL          {stack.database_url}
+  SMTP sink           127.0.0.1:{smtp_port} → {data_dir / 'mail'}
+  Logs                {stack.logs_dir}
+""",
+        flush=True,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relance", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole platform on the embedded stack")
+    up.add_argument("--data-dir", default=".relance", help="where state lives (default .relance)")
+    up.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    up.add_argument("--dossier-port", type=int, default=8000)
+    up.add_argument("--gateway-port", type=int, default=8100)
+    up.add_argument("--broker-port", type=int, default=9092)
+    up.add_argument("--temporal-port", type=int, default=7233)
+    up.add_argument("--temporal-ui-port", type=int, default=8233)
+    up.add_argument("--smtp-port", type=int, default=1025)
+    up.set_defaults(handler=cmd_up)
+
+    commands.add_parser("migrate", help="apply database migrations (DATABASE_URL)").set_defaults(handler=cmd_migrate)
+    commands.add_parser("topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)").set_defaults(handler=cmd_topics)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Demo data for `relance up`, loaded through the dossier API like any client would."""
+
+from datetime import date, timedelta
+
+import httpx
+
+DEMO_CLIENTS = [
+    ("C-ACME", "Acme Industries", "FR", "grands comptes", "compta@acme.example", [("F-2026-101", 60, "1250.00"), ("F-2026-117", 35, "830.40"), ("F-2026-140", 12, "2400.00")]),
+    ("C-BORD", "Bordeaux Négoce", "FR", "PME", "finance@bordeaux-negoce.example", [("F-2026-205", 20, "540.00")]),
+    ("C-LYON", "Lyon Transports", "FR", "PME", None, [("F-2026-311", 5, "1999.99"), ("F-2026-312", -10, "320.00")]),
+    ("C-GENT", "Gent Logistics", "BE", "grands comptes", "ap@gent-logistics.example", [("F-2026-410", -20, "7800.00")]),
+]
+
+
+def load_demo(dossier_url: str) -> int:
+    """Create the demo clients that do not exist yet; returns how many were created."""
+    created = 0
+    today = date.today()
+    with httpx.Client(base_url=dossier_url, timeout=30) as http:
+        for code, name, country, segment, email, items in DEMO_CLIENTS:
+            contacts = []
+            if email:
+                contacts.append({
+                    "name": "Service comptabilité", "observation": "Comptabilité fournisseurs",
+                    "channels": [{"type": "email", "value": email, "state": "validated", "is_default": True}],
+                })
+            body = {
+                "code": code, "name": name, "country": country, "segment": segment,
+                "contacts": contacts,
+                "items": [
+                    {"kind": "invoice", "number": number, "issue_date": str(today - timedelta(days=days_overdue + 30)),
+                     "due_date": str(today - timedelta(days=days_overdue)), "amount": amount}
+                    for number, days_overdue, amount in items
+                ],
+            }
+            response = http.post("/clients", json=body, headers={"X-Actor": "demo"})
+            if response.status_code == 201:
+                created += 1
+            elif response.status_code != 409:
+                response.raise_for_status()
+    return created

@@ -1,0 +1,99 @@
+"""The email message and the classification of SMTP failures (F-32)."""
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import aiosmtplib
+import pytest
+
+from relance_notifier.channels.base import (
+    OutgoingMessage,
+    PermanentSendError,
+    TransientSendError,
+    backoff_delay,
+)
+from relance_notifier.channels.email import build_email, classify_smtp_error, message_id
+from relance_notifier.channels.ratelimit import RateLimiter
+
+CID = UUID("12345678-1234-5678-1234-567812345678")
+
+
+def test_f32_message_id_is_derived_from_the_communication_id() -> None:
+    assert message_id(CID, "Relance <relance@acme.test>") == f"<{CID}@acme.test>"
+    assert message_id(CID, "relance@localhost") == f"<{CID}@localhost>"
+
+
+def test_f32_email_headers_and_body() -> None:
+    email = build_email(
+        OutgoingMessage(CID, "compta@client.test", "Relance ACME", "Montant : 1 234,50 €\n"),
+        mail_from="relance@acme.test",
+        now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    assert email["To"] == "compta@client.test"
+    assert email["From"] == "relance@acme.test"
+    assert email["Subject"] == "Relance ACME"
+    assert email["Message-ID"] == f"<{CID}@acme.test>"
+    assert email["X-Relance-Communication-Id"] == str(CID)
+    assert email["Auto-Submitted"] == "auto-generated"
+    assert email.get_content_type() == "text/plain"
+    assert email.get_content() == "Montant : 1 234,50 €\n"
+
+
+def test_f32_header_injection_is_refused() -> None:
+    with pytest.raises(PermanentSendError):
+        build_email(
+            OutgoingMessage(CID, "a@b.test\nBcc: x@evil.test", "s", "b"),
+            mail_from="relance@acme.test",
+            now=datetime.now(UTC),
+        )
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ConnectionRefusedError(111, "refused"), TransientSendError),
+        (aiosmtplib.SMTPConnectError("refused"), TransientSendError),
+        (aiosmtplib.SMTPServerDisconnected("gone"), TransientSendError),
+        (aiosmtplib.SMTPReadTimeoutError("slow"), TransientSendError),
+        (aiosmtplib.SMTPResponseException(451, "try later"), TransientSendError),
+        (aiosmtplib.SMTPDataError(421, "busy"), TransientSendError),
+        (aiosmtplib.SMTPDataError(554, "rejected content"), PermanentSendError),
+        (aiosmtplib.SMTPResponseException(550, "no"), PermanentSendError),
+        (
+            aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(550, "no such user", "x@y.test")]
+            ),
+            PermanentSendError,
+        ),
+        (
+            aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(450, "mailbox busy", "x@y.test")]
+            ),
+            TransientSendError,
+        ),
+        # Our own configuration: a fix and a redelivery will get the message through.
+        (aiosmtplib.SMTPAuthenticationError(535, "bad credentials"), TransientSendError),
+        (aiosmtplib.SMTPSenderRefused(550, "bad sender", "relance@x"), TransientSendError),
+        (aiosmtplib.SMTPNotSupported("no STARTTLS"), TransientSendError),
+    ],
+)
+def test_f32_smtp_failures_are_transient_or_permanent(error: Exception, kind: type) -> None:
+    assert type(classify_smtp_error(error)) is kind
+
+
+def test_f32_retries_back_off_exponentially_up_to_a_cap() -> None:
+    assert [backoff_delay(n, base=0.5, cap=3) for n in range(1, 6)] == [0.5, 1, 2, 3, 3]
+
+
+async def test_f32_email_rate_is_limited() -> None:
+    now = [100.0]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        await limiter.acquire()
+    assert sleeps == [0.25, 0.25, 0.25, 0.25]
