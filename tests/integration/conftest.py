@@ -1,0 +1,97 @@
+"""Integration fixtures: the platform's own processes on the session stack, a local SMTP
+server standing for the company's mail relay, and an API client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+
+import asyncpg
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from relance.db import create_pool
+from relance.embedded import free_port
+from relance.supervisor import Supervisor
+from tests.stack import TestStack
+
+
+@dataclass
+class SmtpInbox:
+    """What a real SMTP server on 127.0.0.1 received."""
+
+    port: int
+    messages: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+        message = message_from_bytes(envelope.original_content)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[Message]:
+        return [m for m in self.messages if address in m["X-Envelope-To"]]
+
+    async def wait_for(self, address: str, timeout: float = 60) -> Message:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self.to(address):
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no mail to {address} within {timeout}s")
+            await asyncio.sleep(0.1)
+        return self.to(address)[0]
+
+
+@pytest.fixture(scope="session")
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    inbox = SmtpInbox(port=free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(stack: TestStack, smtp_inbox: SmtpInbox) -> Iterator[Supervisor]:
+    """The relay, the four services and the agency simulator, as real processes."""
+    supervisor = Supervisor.with_free_ports(
+        {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_inbox.port)},
+        stack.logs_dir,
+    )
+    supervisor.start_all(timeout=120)
+    try:
+        yield supervisor
+    finally:
+        supervisor.stop_all()
+
+
+@pytest.fixture(scope="session")
+async def dossier_api(platform: Supervisor) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=platform.running["dossier"].url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def db(stack: TestStack) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(stack.database_url, max_size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def eventually(check, timeout: float = 60, interval: float = 0.2):
+    """Poll `check()` until it returns a truthy value; that value is returned."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
+        await asyncio.sleep(interval)
