@@ -34,16 +34,14 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The sources. README.md and alembic.ini are optional (the wildcards match nothing if absent).
+# The sources. README.md and alembic.ini are optional: their wildcards may match nothing,
+# which COPY accepts as long as one source (pyproject.toml) exists.
 COPY shared/ shared/
 COPY services/ services/
-COPY README.md* alembic.ini* ./
+COPY pyproject.toml setup.py README.md* alembic.ini* ./
 
-# Editable install on purpose: pyproject.toml maps each top-level package to its folder
-# (package-dir) and lists only the top-level packages, so a regular wheel would leave out
-# the sub-packages (api/, persistence/, ...) and the Alembic migrations folder. The
-# editable finder serves each package straight from its folder under /app instead.
-RUN pip install --no-deps -e . \
+# A regular install: setup.py lists every sub-package and ships the Alembic migrations.
+RUN pip install --no-deps . \
     && python -c "import relance, relance_dossier, relance_gateway, relance_notifier, relance_workflow, relance_agency_simulator"
 
 # Containers listen on every interface and log JSON; each service overrides HTTP_PORT.

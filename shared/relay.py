@@ -32,7 +32,7 @@ async def main() -> None:
         await producer.stop()
         await pool.close()
 
-    await serve(app, settings.http_port, background=[relay.run()], on_stop=on_stop)
+    await serve(app, settings.http_port, host=settings.http_host, background=[relay.run()], on_stop=on_stop)
 
 
 if __name__ == "__main__":

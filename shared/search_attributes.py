@@ -31,3 +31,15 @@ def cli_flags() -> list[str]:
     for key in ALL:
         flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type.name]}"]
     return flags
+
+
+async def register(client, namespace: str = "default") -> None:
+    """Register every key on a server that was not started with the CLI flags above."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={key.name: int(key.indexed_value_type) for key in ALL},
+        )
+    )

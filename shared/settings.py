@@ -16,6 +16,8 @@ class CommonSettings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "relance"
 
+    # Containers set HTTP_HOST=0.0.0.0; the embedded stack stays on loopback.
+    http_host: str = "127.0.0.1"
     data_dir: Path = Path(".relance")
     log_level: str = "INFO"
     log_json: bool = False

@@ -19,7 +19,6 @@ WEBHOOKS_RECEIVED = Counter("relance_agency_simulator_webhooks_total", "Webhooks
 class Settings(CommonSettings):
     service_name: str = "agency-simulator"
     http_port: int = 8400
-    http_host: str = "127.0.0.1"
     agency_code: str = "RECOUVEO"
     policy: Literal["accept", "refuse", "delay", "never", "flaky"] = "accept"
 

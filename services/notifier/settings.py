@@ -7,7 +7,6 @@ class Settings(CommonSettings):
     service_name: str = "notifier"
 
     # /health and /metrics (set HTTP_HOST=0.0.0.0 in a container).
-    http_host: str = "127.0.0.1"
     http_port: int = 8200
 
     # SMTP relay used by the email channel.

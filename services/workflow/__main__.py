@@ -55,7 +55,7 @@ async def main() -> None:
         await broker.stop()
         await pool.close()
 
-    await serve(app, settings.http_port, background=[worker.run()], on_stop=on_stop)
+    await serve(app, settings.http_port, host=settings.http_host, background=[worker.run()], on_stop=on_stop)
 
 
 if __name__ == "__main__":

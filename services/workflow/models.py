@@ -75,3 +75,11 @@ class ItemsChanged(BaseModel):
     """Signal: the dossier's items changed (paid, disputed, moved): plan again."""
 
     event_id: str
+
+
+class DossierStatus(BaseModel):
+    """Query answer: where the dossier's scenario stands."""
+
+    state: str  # active | scheduled | awaiting | needs_attention | idle
+    completed_steps: int = 0
+    next_action_at: datetime | None = None

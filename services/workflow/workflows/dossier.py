@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
         CommunicationOutcome,
         CompleteInterventionRequest,
         DossierWorkflowInput,
+        DossierStatus,
         ItemsChanged,
         OpenInterventionRequest,
         PlannedStepOut,
@@ -36,6 +37,22 @@ class DossierWorkflow:
         self._seen: list[str] = []
         self._replan = False
         self._outcomes: dict[str, CommunicationOutcome] = {}
+        self._status = DossierStatus(state="starting")
+
+    def _set_state(self, state: str, next_action_at=None, collector: str | None = None) -> None:
+        """Keep the query answer and the search attributes (for the Temporal UI) in step."""
+        self._status.state, self._status.next_action_at = state, next_action_at
+        updates = [
+            sa.DOSSIER_STATE.value_set(state),
+            sa.NEXT_ACTION_AT.value_set(next_action_at) if next_action_at else sa.NEXT_ACTION_AT.value_unset(),
+        ]
+        if collector:
+            updates.append(sa.COLLECTOR.value_set(collector))
+        workflow.upsert_search_attributes(updates)
+
+    @workflow.query
+    def status(self) -> DossierStatus:
+        return self._status
 
     def _first_time(self, event_id: str) -> bool:
         """Kafka delivers at least once: a signal carrying a seen event id is ignored."""
@@ -59,10 +76,8 @@ class DossierWorkflow:
     async def run(self, input: DossierWorkflowInput) -> None:
         self._seen = list(input.seen_event_ids)
         state = input.model_copy()
-        workflow.upsert_search_attributes([
-            sa.CLIENT_CODE.value_set(input.client_code),
-            sa.DOSSIER_STATE.value_set("active"),
-        ])
+        workflow.upsert_search_attributes([sa.CLIENT_CODE.value_set(input.client_code)])
+        self._set_state("active")
         while True:
             plan: PlannedStepOut = await workflow.execute_activity_method(
                 DossierActivities.plan_next_step,
@@ -76,20 +91,16 @@ class DossierWorkflow:
             )
             # A running dossier keeps the scenario version it started with (F-9).
             state.scenario_code, state.scenario_version = plan.scenario_code, plan.scenario_version
-            updates = [sa.COLLECTOR.value_set(plan.collector_code)] if plan.collector_code else []
+            self._status.completed_steps = state.completed_steps
             if plan.step is None or plan.due_at is None:
-                workflow.upsert_search_attributes(
-                    [*updates, sa.DOSSIER_STATE.value_set("idle"), sa.NEXT_ACTION_AT.value_unset()]
-                )
+                self._set_state("idle", collector=plan.collector_code)
                 # Nothing to do until the items change.
                 await workflow.wait_condition(lambda: self._replan or self._should_continue_as_new())
             elif plan.step_index == state.open_step_index:
                 # This step's intervention is already open and waits for the collector.
                 await workflow.wait_condition(lambda: self._replan or self._should_continue_as_new())
             else:
-                workflow.upsert_search_attributes(
-                    [*updates, sa.DOSSIER_STATE.value_set("scheduled"), sa.NEXT_ACTION_AT.value_set(plan.due_at)]
-                )
+                self._set_state("scheduled", plan.due_at, plan.collector_code)
                 wait = plan.due_at - workflow.now()
                 if wait > timedelta(0):
                     try:
@@ -122,7 +133,7 @@ class DossierWorkflow:
             **ACTIVITY_OPTIONS,
         )
         state.open_step_index = plan.step_index
-        workflow.upsert_search_attributes([sa.DOSSIER_STATE.value_set("awaiting")])
+        self._set_state("awaiting")
         if opened.communication_id is not None:
             key = str(intervention_id)
             await workflow.wait_condition(lambda: key in self._outcomes)
@@ -139,6 +150,6 @@ class DossierWorkflow:
                 return
             # Not sent (no usable contact, permanent failure): the intervention stays
             # To do for the collector; the scenario does not move on by itself.
-            workflow.upsert_search_attributes([sa.DOSSIER_STATE.value_set("needs_attention")])
+            self._set_state("needs_attention")
         # Manual and to-confirm steps wait for the collector (Updates come with F-10..F-12);
         # the main loop keeps the intervention open and only re-plans on item changes.

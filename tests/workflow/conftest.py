@@ -1,0 +1,73 @@
+"""Workflow fixtures: the time-skipping Temporal test server (a 24 h timer runs in
+milliseconds) with the real activities against the session's PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from relance import search_attributes
+from relance.db import create_pool
+from tests.stack import TestStack
+
+
+def _binary(name: str) -> str:
+    return shutil.which(name) or str(Path(sys.executable).parent / name)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=_binary("temporal-test-server"),
+    )
+    try:
+        await search_attributes.register(env.client)
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def pool(stack: TestStack) -> AsyncIterator[asyncpg.Pool]:
+    db = await create_pool(stack.database_url, max_size=6)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def seed_dossier(
+    pool: asyncpg.Pool,
+    invoices: list[tuple[date, Decimal]],
+    scenario_code: str | None = None,
+) -> tuple[UUID, UUID, str]:
+    """A client with its active dossier and open invoices, written straight to the tables
+    (no outbox events, so no other consumer of the session reacts to it)."""
+    client_id, dossier_id, code = uuid4(), uuid4(), f"WF-{uuid4().hex[:10]}"
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO clients (id, code, name, scenario_code) VALUES ($1, $2, $3, $4)",
+            client_id, code, f"Client {code}", scenario_code,
+        )
+        await conn.execute(
+            "INSERT INTO dossiers (id, client_id, kind) VALUES ($1, $2, 'active')",
+            dossier_id, client_id,
+        )
+        await conn.executemany(
+            "INSERT INTO items (id, client_id, dossier_id, kind, number, due_date, amount,"
+            " open_amount) VALUES ($1, $2, $3, 'invoice', $4, $5, $6, $6)",
+            [(uuid4(), client_id, dossier_id, f"F-{n}", due, amount)
+             for n, (due, amount) in enumerate(invoices)],
+        )
+    return client_id, dossier_id, code
