@@ -122,7 +122,6 @@ async def _subscribed_consumer(bootstrap: str, topic: str, *, auto_commit: bool)
 
 async def _consume(
     consumer: AIOKafkaConsumer,
-    tally: Tally,
     handle: Callable[[list[ConsumerRecord]], Awaitable[None]],
     stop: asyncio.Event,
 ) -> None:
@@ -172,7 +171,7 @@ async def run_baseline(bootstrap: str, envelopes: list[EventEnvelope], timeout: 
     await producer.start()
     stop = asyncio.Event()
     try:
-        consume_task = asyncio.create_task(_consume(consumer, tally, count, stop))
+        consume_task = asyncio.create_task(_consume(consumer, count, stop))
         started = time.perf_counter()
         futures = [await producer.send(topic, value=v, key=k) for v, k in payloads]
         await asyncio.gather(*futures)
@@ -220,7 +219,7 @@ async def run_pipeline(
         stop = asyncio.Event()
         try:
             await asyncio.sleep(0.2)  # the relay is listening and idle
-            consume_task = asyncio.create_task(_consume(consumer, tally, process, stop))
+            consume_task = asyncio.create_task(_consume(consumer, process, stop))
             started = time.perf_counter()
             for i in range(0, len(envelopes), WRITE_CHUNK):
                 async with pool.acquire() as conn, conn.transaction():

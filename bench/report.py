@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,16 @@ class Throughput:
             "unit": self.unit,
             "rate": _json_number(self.rate),
         }
+
+
+def median_throughput(runs: list[Throughput]) -> Throughput:
+    """The median of repeated runs of the same measure (by their durations)."""
+    if not runs:
+        raise ValueError("median_throughput needs at least one run")
+    first = runs[0]
+    if any((r.label, r.count, r.unit) != (first.label, first.count, first.unit) for r in runs):
+        raise ValueError("median_throughput needs runs of one measure with one size")
+    return Throughput(first.label, first.count, statistics.median(r.seconds for r in runs), first.unit)
 
 
 def ratio(subject: Throughput, baseline: Throughput) -> float | None:

@@ -64,8 +64,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         _migrate(stack.database_url)
         asyncio.run(ensure_topics(stack.kafka_bootstrap_servers))
         mail_sink = start_mail_sink(data_dir / "mail", args.smtp_port)
-        ports = {spec.name: spec.default_port for spec in SERVICES}
-        ports.update(dossier=args.dossier_port, **{"transfer-gateway": args.gateway_port})
+        ports = {spec.name: getattr(args, _port_option(spec.name)) for spec in SERVICES}
         supervisor = Supervisor(
             {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.smtp_port)},
             stack.logs_dir,
@@ -122,19 +121,26 @@ Relance is up ({seconds:.0f}s). Ctrl-C stops everything.
     )
 
 
+def _port_option(service: str) -> str:
+    return f"{service.replace('-', '_')}_port"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from relance.supervisor import SERVICES
+
     parser = argparse.ArgumentParser(prog="relance", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the whole platform on the embedded stack")
     up.add_argument("--data-dir", default=".relance", help="where state lives (default .relance)")
     up.add_argument("--no-demo", action="store_true", help="do not load demo data")
-    up.add_argument("--dossier-port", type=int, default=8000)
-    up.add_argument("--gateway-port", type=int, default=8100)
-    up.add_argument("--broker-port", type=int, default=9092)
-    up.add_argument("--temporal-port", type=int, default=7233)
-    up.add_argument("--temporal-ui-port", type=int, default=8233)
-    up.add_argument("--smtp-port", type=int, default=1025)
+    for spec in SERVICES:
+        up.add_argument(f"--{spec.name}-port", dest=_port_option(spec.name), type=int,
+                        default=spec.default_port, help=f"(default {spec.default_port})")
+    up.add_argument("--broker-port", type=int, default=9092, help="(default 9092)")
+    up.add_argument("--temporal-port", type=int, default=7233, help="(default 7233)")
+    up.add_argument("--temporal-ui-port", type=int, default=8233, help="(default 8233)")
+    up.add_argument("--smtp-port", type=int, default=1025, help="local SMTP sink (default 1025)")
     up.set_defaults(handler=cmd_up)
 
     commands.add_parser("migrate", help="apply database migrations (DATABASE_URL)").set_defaults(handler=cmd_migrate)

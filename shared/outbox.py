@@ -96,14 +96,17 @@ class OutboxRelay:
         return len(rows)
 
     async def _listen(self) -> None:
+        def wake(*_: object) -> None:
+            self._wake.set()
+
         conn = await self._pool.acquire()
         try:
-            await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+            await conn.add_listener(NOTIFY_CHANNEL, wake)
             while not self._stopping:
                 await asyncio.sleep(3600)
         finally:
             with contextlib.suppress(Exception):
-                await conn.remove_listener(NOTIFY_CHANNEL, lambda *_: None)
+                await conn.remove_listener(NOTIFY_CHANNEL, wake)
             await self._pool.release(conn)
 
     async def _refresh_pending(self) -> None:

