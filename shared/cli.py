@@ -65,17 +65,19 @@ def cmd_up(args: argparse.Namespace) -> int:
         asyncio.run(ensure_topics(stack.kafka_bootstrap_servers))
         mail_sink = start_mail_sink(data_dir / "mail", args.smtp_port)
         ports = {spec.name: getattr(args, _port_option(spec.name)) for spec in SERVICES}
+        admin_token = _admin_token(data_dir)
         supervisor = Supervisor(
-            {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.smtp_port)},
+            {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.smtp_port),
+             "BOOTSTRAP_ADMIN_TOKEN": admin_token},
             stack.logs_dir,
             ports=ports,
         )
         print("Starting the outbox relay, the four services and the agency simulator …", flush=True)
         supervisor.start_all()
         if not args.no_demo:
-            created = load_demo(supervisor.running["dossier"].url)
+            created = load_demo(supervisor.running["dossier"].url, admin_token)
             print(f"Demo data loaded ({created} new clients).", flush=True)
-        _print_urls(stack, supervisor, data_dir, args.smtp_port, time.monotonic() - started)
+        _print_urls(stack, supervisor, data_dir, args.smtp_port, admin_token, time.monotonic() - started)
         while True:
             dead = supervisor.dead()
             if dead:
@@ -98,11 +100,23 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("Relance stopped; state kept in", data_dir, flush=True)
 
 
-def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, seconds: float) -> None:
+def _admin_token(data_dir: Path) -> str:
+    """The local admin's API token: made once, kept in the data dir (readable by you only)."""
+    from relance_dossier.api.auth import new_token
+
+    path = data_dir / "admin-token"
+    if not path.exists():
+        path.write_text(new_token())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, admin_token: str, seconds: float) -> None:
     running = supervisor.running
     print(
         f"""
-Relance is up ({seconds:.0f}s). Ctrl-C stops everything.
+  Admin API token     {admin_token}
+                      (kept in {data_dir / 'admin-token'}; send as "Authorization: Bearer …")
 
   Dossier API         {running['dossier'].url}/docs
   Transfer gateway    {running['transfer-gateway'].url}/docs
@@ -116,6 +130,8 @@ Relance is up ({seconds:.0f}s). Ctrl-C stops everything.
   PostgreSQL          {stack.database_url}
   SMTP sink           127.0.0.1:{smtp_port} → {data_dir / 'mail'}
   Logs                {stack.logs_dir}
+
+Relance is up ({seconds:.0f}s). Ctrl-C stops everything.
 """,
         flush=True,
     )

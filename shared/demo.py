@@ -12,11 +12,13 @@ DEMO_CLIENTS = [
 ]
 
 
-def load_demo(dossier_url: str) -> int:
+def load_demo(dossier_url: str, admin_token: str) -> int:
     """Create the demo clients that do not exist yet; returns how many were created."""
     created = 0
     today = date.today()
-    with httpx.Client(base_url=dossier_url, timeout=30) as http:
+    with httpx.Client(
+        base_url=dossier_url, timeout=30, headers={"Authorization": f"Bearer {admin_token}"}
+    ) as http:
         for code, name, country, segment, email, items in DEMO_CLIENTS:
             contacts = []
             if email:
@@ -33,7 +35,7 @@ def load_demo(dossier_url: str) -> int:
                     for number, days_overdue, amount in items
                 ],
             }
-            response = http.post("/clients", json=body, headers={"X-Actor": "demo"})
+            response = http.post("/clients", json=body)
             if response.status_code == 201:
                 created += 1
             elif response.status_code != 409:

@@ -144,7 +144,10 @@ def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(
             metrics = httpx.get(f"http://127.0.0.1:{ports[service]}/metrics", timeout=10)
             assert metrics.status_code == 200 and "python_info" in metrics.text
         assert httpx.get(f"http://127.0.0.1:{ports['temporal-ui']}/", timeout=10).status_code == 200
-        card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", timeout=10)
+        admin = {"Authorization": f"Bearer {(data_dir / 'admin-token').read_text().strip()}"}
+        assert "Admin API token" in banner
+        assert httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", timeout=10).status_code == 401
+        card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", headers=admin, timeout=10)
         assert card.status_code == 200 and card.json()["client"]["name"] == "Acme Industries"
     finally:
         exit_code = first.interrupt()
@@ -157,7 +160,7 @@ def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(
     try:
         second.wait_until_up()
         # Postgres kept the clients; Temporal kept the dossier workflows.
-        card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", timeout=10)
+        card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", headers=admin, timeout=10)
         assert card.status_code == 200
         listed = subprocess.run(
             [str(Path(sys.executable).parent / "temporal"), "workflow", "count",

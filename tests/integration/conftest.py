@@ -19,6 +19,8 @@ from relance.embedded import free_port
 from relance.supervisor import Supervisor
 from tests.stack import TestStack
 
+ADMIN_TOKEN = "rl_test_admin_token"
+
 
 @dataclass
 class SmtpInbox:
@@ -60,7 +62,8 @@ def smtp_inbox() -> Iterator[SmtpInbox]:
 def platform(stack: TestStack, smtp_inbox: SmtpInbox) -> Iterator[Supervisor]:
     """The relay, the four services and the agency simulator, as real processes."""
     supervisor = Supervisor.with_free_ports(
-        {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_inbox.port)},
+        {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_inbox.port),
+         "BOOTSTRAP_ADMIN_TOKEN": ADMIN_TOKEN},
         stack.logs_dir,
     )
     supervisor.start_all(timeout=120)
@@ -72,7 +75,11 @@ def platform(stack: TestStack, smtp_inbox: SmtpInbox) -> Iterator[Supervisor]:
 
 @pytest.fixture(scope="session")
 async def dossier_api(platform: Supervisor) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=platform.running["dossier"].url, timeout=30) as client:
+    """The dossier API as the bootstrap admin."""
+    async with httpx.AsyncClient(
+        base_url=platform.running["dossier"].url, timeout=30,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    ) as client:
         yield client
 
 

@@ -8,6 +8,7 @@ from relance.db import create_pool
 from relance.health import postgres_check
 from relance.observability import add_health_and_metrics
 from relance_dossier.api import clients
+from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.api.errors import install_error_handlers
 from relance_dossier.settings import Settings
 
@@ -16,6 +17,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(settings.database_url, max_size=10)
+        if settings.bootstrap_admin_token:
+            await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
         try:
             yield
         finally:

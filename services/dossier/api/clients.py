@@ -2,8 +2,9 @@
 
 
 import asyncpg
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Depends, Request, status
 
+from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import (
     ClientCard,
@@ -25,15 +26,18 @@ def _pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 
-async def _client_or_404(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
+async def _client_or_404(
+    conn: asyncpg.Connection, code: str, principal: Principal
+) -> asyncpg.Record:
     client = await store.client_by_code(conn, code)
-    if client is None:
+    # A client the caller may not see answers exactly like one that does not exist.
+    if client is None or not may_see_client(principal, client["collector_id"]):
         raise ApiError(404, "code", f"no client with code {code!r}")
     return client
 
 
-async def _card(conn: asyncpg.Connection, code: str) -> ClientCard:
-    client = await _client_or_404(conn, code)
+async def _card(conn: asyncpg.Connection, code: str, principal: Principal) -> ClientCard:
+    client = await _client_or_404(conn, code, principal)
     dossiers = [DossierOut(**dict(d)) for d in await store.dossiers_of(conn, client["id"])]
     return ClientCard(
         client=ClientOut(**dict(client)),
@@ -51,7 +55,7 @@ async def _card(conn: asyncpg.Connection, code: str) -> ClientCard:
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ClientCard,
              summary="Create a client account with its contacts and items (F-1, F-2, F-21)")
 async def create_client(
-    body: ClientIn, request: Request, x_actor: str | None = Header(default=None)
+    body: ClientIn, request: Request, principal: Principal = Depends(can_write)
 ) -> ClientCard:
     for index, contact in enumerate(body.contacts):
         check_one_default_per_type(
@@ -65,31 +69,37 @@ async def create_client(
         raise ApiError(422, "items", "item numbers must be unique per kind")
     async with _pool(request).acquire() as conn:
         try:
-            await store.create_client(conn, body, actor=x_actor or "api")
+            await store.create_client(conn, body, actor=principal.actor)
         except store.ClientCodeTaken:
             raise ApiError(409, "code", f"a client with code {body.code!r} already exists")
-        return await _card(conn, body.code)
+        return await _card(conn, body.code, principal)
 
 
 @router.get("/{code}", response_model=ClientCard, summary="The client card in one read")
-async def get_client(code: str, request: Request) -> ClientCard:
+async def get_client(
+    code: str, request: Request, principal: Principal = Depends(can_read)
+) -> ClientCard:
     async with _pool(request).acquire() as conn:
-        return await _card(conn, code)
+        return await _card(conn, code, principal)
 
 
 @router.get("/{code}/interventions", response_model=list[InterventionOut],
             summary="Every intervention of the client's dossiers (F-10)")
-async def list_interventions(code: str, request: Request) -> list[InterventionOut]:
+async def list_interventions(
+    code: str, request: Request, principal: Principal = Depends(can_read)
+) -> list[InterventionOut]:
     async with _pool(request).acquire() as conn:
-        client = await _client_or_404(conn, code)
+        client = await _client_or_404(conn, code, principal)
         return [InterventionOut(**dict(i)) for i in await store.interventions_of(conn, client["id"])]
 
 
 @router.get("/{code}/communications", response_model=list[CommunicationOut],
             summary="The client's communication trace, with rendered content (F-23)")
-async def list_communications(code: str, request: Request) -> list[CommunicationOut]:
+async def list_communications(
+    code: str, request: Request, principal: Principal = Depends(can_read)
+) -> list[CommunicationOut]:
     async with _pool(request).acquire() as conn:
-        client = await _client_or_404(conn, code)
+        client = await _client_or_404(conn, code, principal)
         return [CommunicationOut(**dict(c)) for c in await store.communications_of(conn, client["id"])]
 
 

@@ -1,0 +1,117 @@
+"""Who is calling: users with roles, authenticated by bearer API tokens (F-4, F-33).
+
+Roles: `admin` (everything, users), `manager` (every client), `collector` (only the
+clients assigned to their collector: others answer 404, as if they did not exist),
+`read_only` (reads every client, changes nothing). Only a token's SHA-256 is stored."""
+
+import hashlib
+import secrets
+from enum import StrEnum
+from uuid import UUID, uuid4
+
+import asyncpg
+from fastapi import Depends, Request
+from pydantic import BaseModel
+
+from relance_dossier.api.errors import ApiError
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    COLLECTOR = "collector"
+    READ_ONLY = "read_only"
+
+
+WRITERS = (Role.ADMIN, Role.MANAGER, Role.COLLECTOR)
+
+
+class Principal(BaseModel):
+    user_id: UUID
+    name: str
+    role: Role
+    collector_id: UUID | None = None
+
+    @property
+    def actor(self) -> str:
+        """How the audit trail names this caller (F-33)."""
+        return f"user:{self.name}"
+
+    @property
+    def sees_all_clients(self) -> bool:
+        return self.role is not Role.COLLECTOR
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return f"rl_{secrets.token_urlsafe(32)}"
+
+
+async def create_user(
+    conn: asyncpg.Connection,
+    *,
+    name: str,
+    role: Role,
+    token: str,
+    email: str | None = None,
+    collector_id: UUID | None = None,
+) -> UUID:
+    user_id = uuid4()
+    await conn.execute(
+        "INSERT INTO users (id, name, email, role, collector_id, token_sha256)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        user_id, name, email, role.value, collector_id, token_sha256(token),
+    )
+    return user_id
+
+
+async def ensure_bootstrap_admin(pool: asyncpg.Pool, token: str) -> None:
+    """The first admin, from the BOOTSTRAP_ADMIN_TOKEN setting; other users are created
+    through the API by an admin."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO users (id, name, role, token_sha256) VALUES ($1, 'admin', 'admin', $2)"
+            " ON CONFLICT (token_sha256) DO NOTHING",
+            uuid4(), token_sha256(token),
+        )
+
+
+async def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(401, "Authorization", "a bearer API token is required")
+    row = await request.app.state.pool.fetchrow(
+        "SELECT id, name, role, collector_id FROM users WHERE token_sha256 = $1 AND active",
+        token_sha256(token.strip()),
+    )
+    if row is None:
+        raise ApiError(401, "Authorization", "unknown or revoked API token")
+    return Principal(user_id=row["id"], name=row["name"], role=Role(row["role"]),
+                     collector_id=row["collector_id"])
+
+
+def require(*roles: Role):
+    """A dependency that lets only `roles` through (403 for the others)."""
+
+    async def check(principal: Principal = Depends(current_principal)) -> Principal:
+        if principal.role not in roles:
+            raise ApiError(403, None, f"role {principal.role.value} may not do this")
+        return principal
+
+    return check
+
+
+can_read = current_principal
+can_write = require(*WRITERS)
+admin_only = require(Role.ADMIN)
+
+
+def may_see_client(principal: Principal, client_collector_id: UUID | None) -> bool:
+    """A collector sees only the clients assigned to their collector (F-4)."""
+    return principal.sees_all_clients or (
+        principal.collector_id is not None and client_collector_id == principal.collector_id
+    )
