@@ -219,3 +219,162 @@ class CommunicationFailed(EventPayload):
     needs_attention: bool = False
     dossier_id: UUID | None = None
     intervention_id: UUID | None = None
+
+
+# ---- transfer.events (F-27 … F-30): written by the dossier API and the transfer workflow --
+
+
+class TransferItem(BaseModel):
+    item_id: UUID
+    number: str
+    kind: str
+    issue_date: date | None = None
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    currency: str
+
+
+@register
+class TransferCreated(EventPayload):
+    """Items moved from the active dossier to a new transfer dossier; the bridge starts the
+    transfer workflow (`transfer-{transfer_id}`) on this event, so there is no dual write."""
+
+    event_type = "transfer.created"
+    topic = topics.TRANSFER_EVENTS
+    transfer_id: UUID  # the transfer dossier's id
+    client_id: UUID
+    client_code: str
+    agency_code: str
+    item_ids: list[UUID]
+    next_follow_up_date: date
+    opening_comment: str
+    created_at: datetime
+
+
+@register
+class TransferPlaced(EventPayload):
+    """The 24-hour window ended without a cancellation: the gateway delivers the placement
+    to the agency (webhook, or the pull API)."""
+
+    event_type = "transfer.placed"
+    topic = topics.TRANSFER_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    client_code: str
+    client_name: str
+    agency_code: str
+    items: list[TransferItem]
+    opening_comment: str
+    next_follow_up_date: date
+    placed_at: datetime
+
+
+@register
+class TransferCancellationRequested(EventPayload):
+    """F-29: cancelled after the window: the gateway relays the request to the agency."""
+
+    event_type = "transfer.cancellation_requested"
+    topic = topics.TRANSFER_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    comment: str
+    requested_by: str
+    requested_at: datetime
+
+
+@register
+class TransferCancelled(EventPayload):
+    """The items are back in the active dossier and the transfer dossier is closed:
+    `immediate` within the window (F-28), `agency_validated` after it (F-29)."""
+
+    event_type = "transfer.cancelled"
+    topic = topics.TRANSFER_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    mode: str  # immediate | agency_validated
+    comment: str
+    item_ids: list[UUID]
+
+
+@register
+class TransferCancellationRefused(EventPayload):
+    event_type = "transfer.cancellation_refused"
+    topic = topics.TRANSFER_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    reason: str
+
+
+@register
+class TransferAgencyAnswerOverdue(EventPayload):
+    """F-30: the agency has not answered a cancellation request within the set delay."""
+
+    event_type = "transfer.agency_answer_overdue"
+    topic = topics.TRANSFER_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    requested_at: datetime
+    overdue_since: datetime
+
+
+# ---- agency.events (F-31): written by the transfer gateway from what agencies send ------
+
+
+@register
+class AgencyPlacementAcknowledged(EventPayload):
+    event_type = "agency.placement_acknowledged"
+    topic = topics.AGENCY_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    agency_reference: str | None = None
+
+
+@register
+class AgencyCancellationValidated(EventPayload):
+    event_type = "agency.cancellation_validated"
+    topic = topics.AGENCY_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    comment: str | None = None
+
+
+@register
+class AgencyCancellationRefused(EventPayload):
+    event_type = "agency.cancellation_refused"
+    topic = topics.AGENCY_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    reason: str
+
+
+@register
+class AgencyPaymentCollected(EventPayload):
+    event_type = "agency.payment_collected"
+    topic = topics.AGENCY_EVENTS
+    payment_id: str  # the agency's own id for the payment: a replay is recognised by it
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    item_number: str
+    amount: Decimal
+    currency: str = "EUR"
+    collected_on: date
+
+
+@register
+class AgencyStatusUpdated(EventPayload):
+    event_type = "agency.status_updated"
+    topic = topics.AGENCY_EVENTS
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    status: str
+    comment: str | None = None

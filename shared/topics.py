@@ -9,6 +9,8 @@ DOSSIER_EVENTS = "dossier.events"
 CONTACT_EVENTS = "contact.events"
 INTERVENTION_EVENTS = "intervention.events"
 TRANSFER_EVENTS = "transfer.events"
+# What agencies tell the gateway (acknowledgements, validations, refusals, payments).
+AGENCY_EVENTS = "agency.events"
 COMMUNICATION_COMMANDS = "communication.commands"
 COMMUNICATION_EVENTS = "communication.events"
 
@@ -19,6 +21,7 @@ ALL_TOPICS: tuple[str, ...] = (
     CONTACT_EVENTS,
     INTERVENTION_EVENTS,
     TRANSFER_EVENTS,
+    AGENCY_EVENTS,
     COMMUNICATION_COMMANDS,
     COMMUNICATION_EVENTS,
 )

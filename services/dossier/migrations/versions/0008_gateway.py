@@ -1,14 +1,14 @@
-"""Notifier channels and delivery tracking (issue: notifier).
+"""Transfer gateway: agencies, credentials, webhook deliveries, idempotency keys (issue: transfers, gateway side).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-23
 """
 
 from relance_dossier.persistence.sql_script import run_script
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Dossier accounts: collectors, assignment rules, saved searches, notes, attachments (issue: dossier service).
+"""ERP import: staging for bulk upserts and per-row import reports (issue: dossier service, import).
 
 Revision ID: 0004
 Revises: 0003

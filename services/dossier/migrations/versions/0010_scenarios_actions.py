@@ -1,14 +1,14 @@
-"""Transfers to collection agencies and the gateway (issue: transfers).
+"""Scenarios, interventions and specific actions (issue: scenarios).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-23
 """
 
 from relance_dossier.persistence.sql_script import run_script
 
-revision = "0005"
-down_revision = "0004"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
-"""Scenarios, interventions and specific actions (issue: scenarios).
+"""Contacts, notes, attachments and audit reads (issue: dossier service, contacts).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-23
 """
 
 from relance_dossier.persistence.sql_script import run_script
 
-revision = "0007"
-down_revision = "0006"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
