@@ -74,59 +74,66 @@ def test_f2_item_with_something_left_to_pay_is_not_settled(open_amount: str) -> 
 # ---- F-21 one default validated channel per type ---------------------------------------
 
 
+def _paths(prefix: str, channels: list[tuple[str, bool, str]]) -> list[tuple[str, str, bool, str]]:
+    return [(f"{prefix}.{i}", t, d, s) for i, (t, d, s) in enumerate(channels)]
+
+
 def test_f21_one_validated_default_per_type_is_accepted() -> None:
-    check_one_default_per_type(
-        [
-            ("email", False, "pending"),
-            ("email", True, "validated"),
-            ("email", False, "invalid"),
-            ("phone", True, "validated"),
-            ("postal", True, "validated"),
-            ("postal", False, "validated"),
-        ],
-        "contacts.0.channels",
-    )
+    check_one_default_per_type(_paths("contacts.0.channels", [
+        ("email", False, "pending"),
+        ("email", True, "validated"),
+        ("email", False, "invalid"),
+        ("phone", True, "validated"),
+        ("postal", True, "validated"),
+        ("postal", False, "validated"),
+    ]))
 
 
 def test_f21_channels_without_any_default_are_accepted() -> None:
-    check_one_default_per_type(
-        [("email", False, "pending"), ("email", False, "validated"), ("phone", False, "invalid")],
-        "contacts.0.channels",
-    )
+    check_one_default_per_type(_paths("contacts.0.channels", [
+        ("email", False, "pending"), ("email", False, "validated"), ("phone", False, "invalid"),
+    ]))
 
 
-def test_f21_second_default_of_the_same_type_is_rejected_and_its_index_named() -> None:
-    channels = [
+def test_f21_second_default_of_the_same_type_is_rejected_and_its_path_named() -> None:
+    channels = _paths("contacts.0.channels", [
         ("email", True, "validated"),
         ("phone", True, "validated"),
         ("email", True, "validated"),
-    ]
+    ])
     with pytest.raises(DomainError) as raised:
-        check_one_default_per_type(channels, "contacts.0.channels")
+        check_one_default_per_type(channels)
 
     error = raised.value
-    assert error.field.startswith("contacts.0.channels")
-    assert "[2]" in error.field  # the second default email, not the first
-    assert error.field.endswith("is_default")
+    assert error.field == "contacts.0.channels.2.is_default"  # the second default email
     assert "email" in error.reason and "default" in error.reason
+
+
+def test_f21_a_second_default_on_another_contact_is_named_by_its_own_path() -> None:
+    channels = _paths("contacts.0.channels", [("email", True, "validated")]) + _paths(
+        "contacts.1.channels", [("phone", False, "pending"), ("email", True, "validated")]
+    )
+    with pytest.raises(DomainError) as raised:
+        check_one_default_per_type(channels)
+
+    assert raised.value.field == "contacts.1.channels.1.is_default"
 
 
 @pytest.mark.parametrize("state", ["pending", "invalid"])
 def test_f21_a_default_channel_must_be_validated(state: str) -> None:
-    channels = [("phone", False, "validated"), ("email", True, state)]
+    channels = _paths("contacts.3.channels", [("phone", False, "validated"), ("email", True, state)])
     with pytest.raises(DomainError) as raised:
-        check_one_default_per_type(channels, "contacts.3.channels")
+        check_one_default_per_type(channels)
 
     error = raised.value
-    assert error.field.startswith("contacts.3.channels")
-    assert "[1]" in error.field
+    assert error.field == "contacts.3.channels.1.is_default"
     assert "validated" in error.reason
 
 
 def test_f21_channels_can_be_given_as_a_generator() -> None:
-    channels = (c for c in [("email", True, "validated"), ("email", True, "validated")])
+    channels = (c for c in _paths("contacts.0.channels", [("email", True, "validated"), ("email", True, "validated")]))
     with pytest.raises(DomainError):
-        check_one_default_per_type(channels, "contacts.channels")
+        check_one_default_per_type(channels)
 
 
 def test_domain_error_is_a_value_error_carrying_field_and_reason() -> None:

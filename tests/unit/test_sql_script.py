@@ -138,3 +138,43 @@ CREATE TABLE t (id int);"""
 def test_a_semicolon_in_a_block_comment_does_not_end_the_statement() -> None:
     script = "/* historic note;\n   kept for the auditors */\nCREATE TABLE t (id int);"
     assert split_statements(script) == [script]
+
+
+def test_a_script_of_only_comments_and_blank_lines_has_no_statement() -> None:
+    assert split_statements("\n-- nothing to run;\n/* nor here; */\n   \n") == []
+
+
+def test_two_statements_on_one_line_are_two_commands() -> None:
+    assert split_statements("SELECT 1; SELECT 2;") == ["SELECT 1;", "SELECT 2;"]
+
+
+def test_semicolons_and_dashes_inside_string_literals_are_data() -> None:
+    script = "INSERT INTO templates (code, body) VALUES ('r1', 'Bonjour;\n-- pas un commentaire;\nMerci');\nSELECT 2;"
+    statements = split_statements(script)
+
+    assert len(statements) == 2
+    assert statements[0].endswith("Merci');")
+    assert statements[1] == "SELECT 2;"
+
+
+def test_a_doubled_quote_does_not_end_a_string_literal() -> None:
+    script = "INSERT INTO notes (body) VALUES ('l''agence; relancée');\nSELECT 2;"
+    assert split_statements(script) == [
+        "INSERT INTO notes (body) VALUES ('l''agence; relancée');",
+        "SELECT 2;",
+    ]
+
+
+def test_a_tagged_dollar_quoted_body_is_kept_whole() -> None:
+    script = """\
+CREATE FUNCTION two() RETURNS text LANGUAGE plpgsql AS $body$
+BEGIN
+    RETURN $$a;b$$;
+END $body$;
+SELECT two();"""
+    statements = split_statements(script)
+
+    assert len(statements) == 2
+    assert statements[0].endswith("END $body$;")
+    assert "RETURN $$a;b$$;" in statements[0]
+    assert statements[1] == "SELECT two();"

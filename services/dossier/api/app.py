@@ -5,7 +5,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from relance.db import create_pool
-from relance.health import postgres_check
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from relance.health import postgres_check, temporal_check
 from relance.observability import add_health_and_metrics
 from relance_dossier.api import clients
 from relance_dossier.api.auth import ensure_bootstrap_admin
@@ -17,6 +20,14 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(settings.database_url, max_size=10)
+        # Commands that need an immediate answer from a workflow (cancel a transfer, mark an
+        # intervention Done) are Temporal Updates sent from here.
+        app.state.temporal = await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        )
+        app.state.settings = settings
         if settings.bootstrap_admin_token:
             await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
         try:
@@ -37,5 +48,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def database() -> None:
         await postgres_check(app.state.pool)()
 
-    add_health_and_metrics(app, {"postgres": database})
+    async def temporal() -> None:
+        await temporal_check(app.state.temporal)()
+
+    add_health_and_metrics(app, {"postgres": database, "temporal": temporal})
     return app

@@ -57,13 +57,11 @@ async def _card(conn: asyncpg.Connection, code: str, principal: Principal) -> Cl
 async def create_client(
     body: ClientIn, request: Request, principal: Principal = Depends(can_write)
 ) -> ClientCard:
-    for index, contact in enumerate(body.contacts):
-        check_one_default_per_type(
-            ((c.type, c.is_default, c.state) for c in contact.channels),
-            f"contacts.{index}.channels",
-        )
-    all_defaults = [(c.type, c.is_default, c.state) for k in body.contacts for c in k.channels]
-    check_one_default_per_type(all_defaults, "contacts.channels")
+    check_one_default_per_type(
+        (f"contacts.{ci}.channels.{chi}", ch.type, ch.is_default, ch.state)
+        for ci, contact in enumerate(body.contacts)
+        for chi, ch in enumerate(contact.channels)
+    )
     numbers = [(i.kind, i.number) for i in body.items]
     if len(numbers) != len(set(numbers)):
         raise ApiError(422, "items", "item numbers must be unique per kind")

@@ -1,6 +1,7 @@
 """Every 4xx names the field at fault and the reason, in one shape:
 `{"errors": [{"field": "items.0.amount", "reason": "..."}]}`."""
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -35,6 +36,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(_body(exc.field, exc.reason), status_code=422)
+
+    @app.exception_handler(asyncpg.DataError)
+    async def _data(_: Request, exc: asyncpg.DataError) -> JSONResponse:
+        # A value the database refuses (bad encoding, out of range): the transaction has
+        # rolled back; say so instead of a 500.
+        return JSONResponse(_body(None, f"value refused by the database: {exc}"), status_code=422)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:

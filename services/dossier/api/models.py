@@ -5,27 +5,38 @@ from decimal import Decimal
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 ChannelType = Literal["postal", "email", "phone"]
 ChannelState = Literal["pending", "validated", "invalid"]
 ItemKind = Literal["invoice", "credit_note", "payment"]
 
 
-class ChannelIn(BaseModel):
+class ApiInput(BaseModel):
+    """Base of request bodies: text PostgreSQL cannot store is refused field by field."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_character(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
+
+
+class ChannelIn(ApiInput):
     type: ChannelType
     value: str = Field(min_length=1, max_length=500)
     state: ChannelState = "pending"
     is_default: bool = False
 
 
-class ContactIn(BaseModel):
+class ContactIn(ApiInput):
     name: str = Field(min_length=1, max_length=200)
     observation: str | None = Field(default=None, max_length=2000)
     channels: list[ChannelIn] = Field(default_factory=list)
 
 
-class ItemIn(BaseModel):
+class ItemIn(ApiInput):
     kind: ItemKind = "invoice"
     number: str = Field(min_length=1, max_length=100)
     issue_date: date | None = None
@@ -34,14 +45,16 @@ class ItemIn(BaseModel):
     open_amount: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=2)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
 
-    @model_validator(mode="after")
-    def _open_amount_within_amount(self) -> "ItemIn":
-        if self.open_amount is not None and self.open_amount > self.amount:
-            raise ValueError("open_amount must not exceed amount")
-        return self
+    @field_validator("open_amount")
+    @classmethod
+    def _open_amount_within_amount(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        amount = info.data.get("amount")
+        if value is not None and amount is not None and value > amount:
+            raise ValueError("must not exceed the amount")
+        return value
 
 
-class ClientIn(BaseModel):
+class ClientIn(ApiInput):
     code: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._\-]+$")
     name: str = Field(min_length=1, max_length=300)
     country: str | None = Field(default=None, max_length=2)

@@ -35,18 +35,19 @@ def is_settled(open_amount: Decimal) -> bool:
     return open_amount == 0
 
 
-def check_one_default_per_type(channels: Iterable[tuple[str, bool, str]], field: str) -> None:
-    """F-21: among channels of one type at most one is the default, and it is validated.
+def check_one_default_per_type(channels: Iterable[tuple[str, str, bool, str]]) -> None:
+    """F-21: among a client's channels of one type at most one is the default, and only a
+    validated channel can be it.
 
-    `channels` are (type, is_default, state) triples."""
+    `channels` are (path, type, is_default, state); an error names the offending path."""
     seen: set[str] = set()
-    for index, (channel_type, is_default, state) in enumerate(channels):
+    for path, channel_type, is_default, state in channels:
         if not is_default:
             continue
         if state != "validated":
-            raise DomainError(f"{field}[{index}].is_default", "only a validated channel can be the default")
+            raise DomainError(f"{path}.is_default", "only a validated channel can be the default")
         if channel_type in seen:
-            raise DomainError(f"{field}[{index}].is_default", f"a default {channel_type} channel already exists")
+            raise DomainError(f"{path}.is_default", f"a default {channel_type} channel already exists")
         seen.add(channel_type)
 
 
