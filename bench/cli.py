@@ -22,7 +22,7 @@ from bench.report import (
     Throughput,
     correctness_note,
     exactly_once,
-    format_rate,
+    first_interventions_note,
     format_summary,
     results_document,
     write_results,
@@ -171,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     notes = [
         correctness_note(correctness["expected"], correctness["distinct"], correctness["duplicates"]),
-        f"first interventions {format_rate(first.rate)} dossiers/s"
-        f" ({first.count:,} dossiers in {first.seconds:.1f} s from the first start"
-        f"{', median of ' + str(options.rounds) + ' rounds' if options.rounds > 1 else ''})",
+        first_interventions_note(first, options.rounds),
         f"{options.events:,} events, {options.workflows:,} workflows, total {total:.0f} s;"
         f" results in {_shown(path)}",
     ]

@@ -143,6 +143,14 @@ def correctness_note(expected: int, distinct: int, duplicates: int) -> str:
     )
 
 
+def first_interventions_note(first: Throughput, rounds: int = 1) -> str:
+    median = f", median of {rounds} rounds" if rounds > 1 else ""
+    return (
+        f"{first.label} {format_rate(first.rate)} {first.unit}/s"
+        f" ({first.count:,} {first.unit} in {first.seconds:.1f} s from the first start{median})"
+    )
+
+
 def timestamp_name(moment: datetime) -> str:
     """A file-name-safe UTC timestamp: 2026-11-23 10:15:00+00:00 → '20261123T101500Z'."""
     if moment.tzinfo is None:

@@ -32,6 +32,7 @@ from temporalio.worker import Worker
 
 from bench.empty_workflow import EmptyWorkflow
 from bench.report import Comparison, Throughput, median_throughput, ratio
+from relance import search_attributes as sa
 from relance.db import create_pool
 from relance.workflow_ids import dossier_workflow_id
 from relance_workflow.models import DossierWorkflowInput
@@ -140,6 +141,7 @@ async def run_dossiers(
     timeout: float,
 ) -> dict:
     seeded = await seed_dossiers(pool, workflows)
+    awaiting_before = await count_awaiting(client)
     async with build_worker(client, pool, settings):
         starts = [
             (lambda s=s: client.start_workflow(
@@ -157,7 +159,32 @@ async def run_dossiers(
         opened_at = await wait_for_first_interventions(
             pool, [s.dossier_id for s in seeded], timeout
         )
-    return {"start_seconds": start_seconds, "first_intervention_seconds": opened_at - began}
+        # Untimed: let every workflow take in its activity result before the worker goes,
+        # so no leftover workflow task lands on the next round.
+        settled = await wait_until_awaiting(client, awaiting_before + workflows, timeout)
+    return {
+        "start_seconds": start_seconds,
+        "first_intervention_seconds": opened_at - began,
+        "settled": settled,
+    }
+
+
+AWAITING_QUERY = f"WorkflowType = 'DossierWorkflow' AND {sa.DOSSIER_STATE.name} = 'awaiting'"
+
+
+async def count_awaiting(client: Client) -> int:
+    return (await client.count_workflows(AWAITING_QUERY)).count
+
+
+async def wait_until_awaiting(client: Client, expected: int, timeout: float) -> bool:
+    """True once `expected` dossier workflows wait on their open intervention; False if
+    that did not happen within `timeout` (the bench goes on, the round is marked)."""
+    deadline = time.monotonic() + timeout
+    while await count_awaiting(client) < expected:
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
 
 
 async def run(
@@ -215,6 +242,7 @@ async def run(
                     "empty_completed_seconds": round(e["completed_seconds"], 4),
                     "dossier_start_seconds": round(d["start_seconds"], 4),
                     "first_intervention_seconds": round(d["first_intervention_seconds"], 4),
+                    "settled": d["settled"],
                     "ratio": round(ratio(dr, er), 4) if ratio(dr, er) is not None else None,
                 }
                 for (e, d), er, dr in zip(per_round, empty_runs, dossier_runs)
