@@ -3,6 +3,8 @@ service serves. `/health` answers 200 only when the service's own dependencies a
 
 import logging
 import sys
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -62,3 +64,26 @@ def operations_app(service: str, checks: dict[str, HealthCheck]) -> FastAPI:
     app = FastAPI(title=f"Relance {service} (operations)", docs_url=None, redoc_url=None)
     add_health_and_metrics(app, checks)
     return app
+
+
+def install_request_logging(app: FastAPI) -> None:
+    """Bind a request id (the caller's `X-Request-ID`, or a new one) to every log line of a
+    request, echo it in the response, and log one line per request."""
+    log = structlog.get_logger("http")
+
+    @app.middleware("http")
+    async def request_context(request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            response = await call_next(request)
+            if request.url.path not in ("/health", "/metrics"):
+                log.info(
+                    "http.request",
+                    method=request.method,
+                    path=request.url.path,
+                    status=response.status_code,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+        response.headers["X-Request-ID"] = request_id
+        return response

@@ -1,0 +1,57 @@
+"""`/health` is ready only when every dependency answers; `/metrics` serves Prometheus text;
+every request carries a request id."""
+
+import httpx
+from fastapi import FastAPI
+
+from relance.observability import add_health_and_metrics, install_request_logging, operations_app
+
+
+async def _ok() -> None:
+    return None
+
+
+async def _broker_down() -> None:
+    raise ConnectionError("broker unreachable")
+
+
+async def _get(app: FastAPI, path: str, **kwargs) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        return await client.get(path, **kwargs)
+
+
+async def test_health_is_ready_when_every_dependency_answers() -> None:
+    response = await _get(operations_app("notifier", {"postgres": _ok, "kafka": _ok}), "/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"postgres": "ok", "kafka": "ok"}}
+
+
+async def test_health_is_unavailable_and_names_the_dependency_that_fails() -> None:
+    response = await _get(operations_app("notifier", {"postgres": _ok, "kafka": _broker_down}), "/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["postgres"] == "ok"
+    assert "broker unreachable" in body["checks"]["kafka"]
+
+
+async def test_metrics_are_served_in_prometheus_text_format() -> None:
+    response = await _get(operations_app("relay", {}), "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "python_info" in response.text
+
+
+async def test_a_request_keeps_the_callers_request_id_or_gets_a_new_one() -> None:
+    app = FastAPI()
+    install_request_logging(app)
+    add_health_and_metrics(app, {})
+
+    @app.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
+    given = await _get(app, "/ping", headers={"X-Request-ID": "req-42"})
+    assert given.headers["X-Request-ID"] == "req-42"
+    fresh = await _get(app, "/ping")
+    assert len(fresh.headers["X-Request-ID"]) == 32
