@@ -26,7 +26,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
-                "field": ".".join(str(p) for p in err["loc"] if p != "body") or None,
+                # loc starts with where the value came from (body, query, path, header).
+                "field": ".".join(str(p) for p in err["loc"][1:]) or None,
                 "reason": err["msg"],
             }
             for err in exc.errors()
