@@ -2,9 +2,9 @@
 
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 
-from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client
+from relance_dossier.api.auth import Principal, Role, can_read, can_write, may_see_client
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import (
     ClientCard,
@@ -18,6 +18,10 @@ from relance_dossier.api.models import (
 )
 from relance_dossier.domain.accounts import check_one_default_per_type
 from relance_dossier.persistence import clients as store
+from relance_dossier.api.models import AttachmentOut, ClientPatch, NoteOut
+from relance_dossier.persistence import attachments as attachment_store
+from relance_dossier.persistence import audit as audit_store
+from relance_dossier.persistence import notes as note_store
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 
@@ -49,6 +53,10 @@ async def _card(conn: asyncpg.Connection, code: str, principal: Principal) -> Cl
             InterventionOut(**dict(i))
             for i in await store.interventions_of(conn, client["id"], pending_only=True)
         ],
+        notes=[NoteOut(**dict(n)) for n in await note_store.notes_of(conn, client["id"])],
+        attachments=[
+            AttachmentOut(**dict(a)) for a in await attachment_store.attachments_of(conn, client["id"])
+        ],
     )
 
 
@@ -67,7 +75,10 @@ async def create_client(
         raise ApiError(422, "items", "item numbers must be unique per kind")
     async with _pool(request).acquire() as conn:
         try:
-            await store.create_client(conn, body, actor=principal.actor)
+            await store.create_client(
+                conn, body, actor=principal.actor,
+                collector_id=principal.collector_id if principal.role is Role.COLLECTOR else None,
+            )
         except store.ClientCodeTaken:
             raise ApiError(409, "code", f"a client with code {body.code!r} already exists")
         return await _card(conn, body.code, principal)
@@ -75,10 +86,13 @@ async def create_client(
 
 @router.get("/{code}", response_model=ClientCard, summary="The client card in one read")
 async def get_client(
-    code: str, request: Request, principal: Principal = Depends(can_read)
+    code: str, request: Request, response: Response, principal: Principal = Depends(can_read)
 ) -> ClientCard:
     async with _pool(request).acquire() as conn:
-        return await _card(conn, code, principal)
+        card = await _card(conn, code, principal)
+    # F-1: the version to send back in If-Match when updating the client.
+    response.headers["ETag"] = _etag(card.client.version)
+    return card
 
 
 @router.get("/{code}/interventions", response_model=list[InterventionOut],
@@ -101,3 +115,52 @@ async def list_communications(
         return [CommunicationOut(**dict(c)) for c in await store.communications_of(conn, client["id"])]
 
 
+# ---- F-1: updating a client, with optimistic concurrency through ETag / If-Match ---------
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _version_from_if_match(if_match: str | None) -> int:
+    if if_match is None:
+        raise ApiError(428, "If-Match", "send the ETag of the client card you read in If-Match")
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise ApiError(422, "If-Match", f"{if_match!r} is not an ETag of this API")
+    return int(tag)
+
+
+@router.patch("/{code}", response_model=ClientCard,
+              summary="Update the client's attributes; If-Match with the card's ETag (F-1)",
+              responses={409: {"description": "changed since read"}, 428: {"description": "If-Match missing"}})
+async def update_client(
+    code: str, body: ClientPatch, request: Request, response: Response,
+    if_match: str | None = Header(default=None, description="the ETag of the card that was read"),
+    principal: Principal = Depends(can_write),
+) -> ClientCard:
+    expected = _version_from_if_match(if_match)
+    changes = body.model_dump(exclude={"comment"}, include=body.model_fields_set)
+    for required in ("name", "locale", "tags"):
+        if required in changes and changes[required] is None:
+            raise ApiError(422, required, "must not be null")
+    if not changes:
+        raise ApiError(422, None, "nothing to change")
+    async with _pool(request).acquire() as conn:
+        client = await _client_or_404(conn, code, principal)
+        scenario = changes.get("scenario_code")
+        if scenario is not None and not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM scenarios WHERE code = $1)", scenario
+        ):
+            raise ApiError(422, "scenario_code", f"no scenario with code {scenario!r}")
+        try:
+            await audit_store.update_client(
+                conn, client_id=client["id"], code=code, expected_version=expected,
+                changes=changes, actor=principal.actor, comment=body.comment,
+            )
+        except audit_store.StaleVersion as stale:
+            raise ApiError(409, "If-Match", f"the client changed since it was read (version"
+                           f" {expected}, now {stale.current}); read it again") from None
+        card = await _card(conn, code, principal)
+    response.headers["ETag"] = _etag(card.client.version)
+    return card

@@ -150,6 +150,48 @@ class ClientOut(BaseModel):
     locale: str
     version: int
     balance: Decimal
+    collector_code: str | None = None
+    collector_name: str | None = None
+
+
+class ClientPatch(ApiInput):
+    """F-1: the fields sent are changed, the others kept; `comment` goes to the audit trail.
+    Other fields (code, collector, version) are refused rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    country: str | None = Field(default=None, max_length=2)
+    segment: str | None = None
+    category: str | None = None
+    tags: list[str] | None = None
+    risk: str | None = None
+    scenario_code: str | None = None
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class NoteOut(BaseModel):
+    """F-25: one note of the client's note pad."""
+
+    id: UUID
+    text: str
+    author: str
+    created_at: datetime
+
+
+class AttachmentOut(BaseModel):
+    """F-26: a file attached to the client (uploaded, or a letter the notifier generated)."""
+
+    id: UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    description: str | None
+    source: str
+    created_by: str
+    created_at: datetime
 
 
 class ClientCard(BaseModel):
@@ -161,3 +203,5 @@ class ClientCard(BaseModel):
     open_items: list[ItemOut]
     contacts: list[ContactOut]
     pending_interventions: list[InterventionOut]
+    notes: list[NoteOut] = Field(default_factory=list)  # F-25, newest first
+    attachments: list[AttachmentOut] = Field(default_factory=list)  # F-26

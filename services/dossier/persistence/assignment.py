@@ -1,15 +1,238 @@
-"""Automatic collector assignment (F-6), applied to every new client.
+"""Collector assignment (F-5, F-6, F-8, F-24): changing the collector of one client or of
+a selection, the ordered rules and the default collector, applied to every new client
+and re-applicable on demand.
 
-Called in the transaction that creates clients (the client API and the ERP import), so a
-new client never exists without the rules having been applied."""
+Every change goes through `apply_assignments`: set-based SQL, one audit entry per
+client (F-33) and one `client.collector_changed` event per client, in the caller's
+transaction. Clients whose collector would not change are left alone (no audit, no
+event), so re-applying the rules twice changes nothing the second time."""
 
-from uuid import UUID
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID, uuid4
 
 import asyncpg
 
+from relance.events import ClientCollectorChanged
+from relance.outbox import write_events
+from relance_dossier.domain.assignment import (
+    AssignmentRule,
+    ClientAttributes,
+    RuleCriteria,
+    choose_collector,
+)
+from relance_dossier.persistence.collectors import collector_codes
+
+
+@dataclass(frozen=True)
+class Assignment:
+    client_id: UUID
+    collector_id: UUID | None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignmentResult:
+    selected: int
+    changed: int
+
+    @property
+    def unchanged(self) -> int:
+        return self.selected - self.changed
+
+
+async def apply_assignments(
+    conn: asyncpg.Connection, assignments: Sequence[Assignment], *, actor: str, source: str
+) -> list[asyncpg.Record]:
+    """Set each client's collector; returns the rows that actually changed."""
+    if not assignments:
+        return []
+    async with conn.transaction():
+        changed = await conn.fetch(
+            """
+            WITH wanted AS (
+                SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])
+                    AS w(client_id, collector_id, comment)
+            ), target AS (
+                SELECT c.id, c.collector_id AS previous_collector_id, w.collector_id, w.comment
+                FROM clients c JOIN wanted w ON w.client_id = c.id
+                WHERE c.collector_id IS DISTINCT FROM w.collector_id
+                -- One lock order for every caller: overlapping mass assignments wait
+                -- for each other instead of deadlocking.
+                ORDER BY c.id
+                FOR UPDATE OF c
+            )
+            UPDATE clients c
+            SET collector_id = t.collector_id, version = c.version + 1, updated_at = now()
+            FROM target t WHERE c.id = t.id
+            RETURNING c.id, c.code, t.previous_collector_id, t.collector_id, t.comment
+            """,
+            [a.client_id for a in assignments],
+            [a.collector_id for a in assignments],
+            [a.comment for a in assignments],
+        )
+        if not changed:
+            return []
+        codes = await collector_codes(
+            conn,
+            {r["collector_id"] for r in changed if r["collector_id"]}
+            | {r["previous_collector_id"] for r in changed if r["previous_collector_id"]},
+        )
+        # F-33: one audit entry per client, written set-based (a mass assignment or an
+        # import can touch many clients).
+        await conn.execute(
+            """
+            INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)
+            SELECT a.client_id, $6, 'change_collector', 'client', a.code, a.comment,
+                   jsonb_build_object('from', a.previous, 'to', a.next, 'source', $7::text)
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+                AS a(client_id, code, comment, previous, next)
+            """,
+            [r["id"] for r in changed],
+            [r["code"] for r in changed],
+            [r["comment"] for r in changed],
+            [codes.get(r["previous_collector_id"]) for r in changed],
+            [codes.get(r["collector_id"]) for r in changed],
+            actor,
+            source,
+        )
+        await write_events(
+            conn,
+            [
+                ClientCollectorChanged(
+                    client_id=r["id"],
+                    code=r["code"],
+                    previous_collector_id=r["previous_collector_id"],
+                    previous_collector_code=codes.get(r["previous_collector_id"]),
+                    collector_id=r["collector_id"],
+                    collector_code=codes.get(r["collector_id"]),
+                    source=source,
+                    comment=r["comment"],
+                ).envelope(aggregate_id=r["id"], client_id=r["id"], actor=actor)
+                for r in changed
+            ],
+        )
+    return changed
+
+
+async def assign_collector(
+    conn: asyncpg.Connection, client_ids: Sequence[UUID], collector_id: UUID | None, *,
+    actor: str, comment: str | None, source: str,
+) -> AssignmentResult:
+    """One collector for every client of a selection (the card, F-24, or a mass
+    assignment, F-5)."""
+    changed = await apply_assignments(
+        conn, [Assignment(cid, collector_id, comment) for cid in client_ids], actor=actor, source=source
+    )
+    return AssignmentResult(selected=len(client_ids), changed=len(changed))
+
+
+# ---- rules and default collector (F-6) --------------------------------------------------
+
+
+async def load_rules(conn: asyncpg.Connection) -> list[AssignmentRule]:
+    rows = await conn.fetch("SELECT * FROM assignment_rules ORDER BY position")
+    return [
+        AssignmentRule(r["position"], RuleCriteria.model_validate(r["criteria"]), r["collector_id"])
+        for r in rows
+    ]
+
+
+async def list_rules(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT r.*, k.code AS collector_code FROM assignment_rules r"
+        " JOIN collectors k ON k.id = r.collector_id ORDER BY r.position"
+    )
+
+
+async def replace_rules(
+    conn: asyncpg.Connection, rules: Sequence[tuple[RuleCriteria, UUID]], *, actor: str, comment: str | None
+) -> None:
+    """The ordered list is replaced as a whole: positions 1..n in the order given."""
+    async with conn.transaction():
+        await conn.execute("DELETE FROM assignment_rules")
+        await conn.executemany(
+            "INSERT INTO assignment_rules (id, position, criteria, collector_id) VALUES ($1,$2,$3,$4)",
+            [
+                (uuid4(), position, criteria.model_dump(exclude_defaults=True), collector_id)
+                for position, (criteria, collector_id) in enumerate(rules, start=1)
+            ],
+        )
+        await _audit_settings(conn, actor, "replace_rules", comment, {"rules": len(rules)})
+
+
+async def default_collector(conn: asyncpg.Connection) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT k.* FROM assignment_settings s JOIN collectors k ON k.id = s.default_collector_id"
+    )
+
+
+async def set_default_collector(
+    conn: asyncpg.Connection, collector_id: UUID | None, *, actor: str, comment: str | None
+) -> None:
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO assignment_settings (singleton, default_collector_id) VALUES (true, $1)"
+            " ON CONFLICT (singleton) DO UPDATE SET default_collector_id = $1, updated_at = now()",
+            collector_id,
+        )
+        await _audit_settings(conn, actor, "set_default_collector", comment,
+                              {"collector_id": str(collector_id) if collector_id else None})
+
+
+async def _audit_settings(conn, actor: str, action: str, comment: str | None, details: dict) -> None:
+    # Not about one client: client_id is empty, the entity names the setting (F-33).
+    await conn.execute(
+        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
+        " VALUES (NULL, $1, $2, 'assignment_rules', NULL, $3, $4)",
+        actor, action, comment, details,
+    )
+
+
+async def _apply_rules(
+    conn: asyncpg.Connection, clients: Sequence[asyncpg.Record], *, actor: str, extra_comment: str | None
+) -> AssignmentResult:
+    rules = await load_rules(conn)
+    default_id = await conn.fetchval("SELECT default_collector_id FROM assignment_settings")
+    if not rules and default_id is None:
+        return AssignmentResult(selected=len(clients), changed=0)
+    assignments = []
+    for client in clients:
+        choice = choose_collector(
+            ClientAttributes(client["country"], client["segment"], client["category"],
+                             client["risk"], client["tags"]),
+            rules, default_id,
+        )
+        if choice is not None:
+            comment = f"{choice.reason}; {extra_comment}" if extra_comment else choice.reason
+            assignments.append(Assignment(client["id"], choice.collector_id, comment))
+    changed = await apply_assignments(conn, assignments, actor=actor, source="automatic")
+    return AssignmentResult(selected=len(clients), changed=len(changed))
+
+
+_ATTRIBUTES = "SELECT id, country, segment, category, risk, tags FROM clients"
+
 
 async def assign_new_clients(conn: asyncpg.Connection, client_ids: list[UUID], actor: str) -> None:
-    """Apply the ordered assignment rules, then the default collector, to `client_ids`
-    that have no collector yet. The assignment work fills this in; until then new
-    clients keep the collector they were created with."""
-    del conn, client_ids, actor
+    """F-6: apply the ordered assignment rules, then the default collector, to the new
+    clients among `client_ids` that have no collector yet (a collector given by the ERP
+    import is kept). Runs in the caller's transaction."""
+    if not client_ids:
+        return
+    clients = await conn.fetch(
+        f"{_ATTRIBUTES} WHERE id = ANY($1::uuid[]) AND collector_id IS NULL", client_ids
+    )
+    await _apply_rules(conn, clients, actor=actor, extra_comment=None)
+
+
+async def reapply_rules(
+    conn: asyncpg.Connection, *, only_unassigned: bool, actor: str, comment: str | None
+) -> AssignmentResult:
+    """F-6 on demand: to the clients without a collector, or to every client (then a
+    client that no rule matches goes to the default collector; with no default it keeps
+    its collector: re-applying never leaves a client without one)."""
+    async with conn.transaction():
+        clients = await conn.fetch(
+            f"{_ATTRIBUTES} WHERE NOT $1 OR collector_id IS NULL ORDER BY code", only_unassigned
+        )
+        return await _apply_rules(conn, clients, actor=actor, extra_comment=comment)

@@ -7,6 +7,7 @@ import asyncpg
 
 from relance.events import ClientCreated, ContactCreated, DossierOpened, EventEnvelope, ItemCreated
 from relance.outbox import write_events
+from relance_dossier.persistence.assignment import assign_new_clients
 
 
 class ClientCodeTaken(Exception):
@@ -32,18 +33,22 @@ async def record_audit(
     )
 
 
-async def create_client(conn: asyncpg.Connection, data: Any, actor: str) -> UUID:
+async def create_client(
+    conn: asyncpg.Connection, data: Any, actor: str, collector_id: UUID | None = None
+) -> UUID:
     """Create a client with its contacts and items in its new active dossier.
 
-    One transaction: the rows, the audit entry and the outbox events commit together."""
+    A client created by a collector is theirs (`collector_id`); any other new client gets
+    its collector from the assignment rules (F-6). One transaction: the rows, the audit
+    entry and the outbox events commit together."""
     client_id, dossier_id = uuid4(), uuid4()
     async with conn.transaction():
         inserted = await conn.fetchval(
             "INSERT INTO clients (id, code, name, country, segment, category, tags, risk,"
-            " scenario_code, locale) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)"
+            " scenario_code, locale, collector_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"
             " ON CONFLICT (code) DO NOTHING RETURNING id",
             client_id, data.code, data.name, data.country, data.segment, data.category,
-            data.tags, data.risk, data.scenario_code, data.locale,
+            data.tags, data.risk, data.scenario_code, data.locale, collector_id,
         )
         if inserted is None:
             raise ClientCodeTaken(data.code)
@@ -52,7 +57,9 @@ async def create_client(conn: asyncpg.Connection, data: Any, actor: str) -> UUID
             dossier_id, client_id,
         )
         events: list[EventEnvelope] = [
-            ClientCreated(client_id=client_id, code=data.code, name=data.name).envelope(
+            ClientCreated(
+                client_id=client_id, code=data.code, name=data.name, collector_id=collector_id
+            ).envelope(
                 aggregate_id=client_id, client_id=client_id, actor=actor
             )
         ]
@@ -108,14 +115,18 @@ async def create_client(conn: asyncpg.Connection, data: Any, actor: str) -> UUID
             conn, client_id=client_id, actor=actor, action="create", entity="client",
             entity_id=data.code,
         )
+        # F-6: the assignment rules and the default collector apply to every new client.
+        await assign_new_clients(conn, [client_id], actor)
     return client_id
 
 
 async def client_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT c.*, COALESCE((SELECT sum(CASE WHEN i.kind = 'invoice' THEN i.open_amount"
+        "SELECT c.*, k.code AS collector_code, k.name AS collector_name,"
+        " COALESCE((SELECT sum(CASE WHEN i.kind = 'invoice' THEN i.open_amount"
         " ELSE -i.open_amount END) FROM items i WHERE i.client_id = c.id), 0)::numeric(18,2)"
-        " AS balance FROM clients c WHERE c.code = $1",
+        " AS balance FROM clients c LEFT JOIN collectors k ON k.id = c.collector_id"
+        " WHERE c.code = $1",
         code,
     )
 

@@ -13,11 +13,40 @@ branch_labels = None
 depends_on = None
 
 SCHEMA = """
-SELECT 1;
+-- F-6: ordered rules (criteria -> collector); the lowest position that matches wins.
+CREATE TABLE assignment_rules (
+    id            uuid PRIMARY KEY,
+    position      integer NOT NULL UNIQUE,
+    criteria      jsonb NOT NULL,
+    collector_id  uuid NOT NULL REFERENCES collectors(id),
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+-- F-6: the default collector, for new clients no rule matches (one row at most).
+CREATE TABLE assignment_settings (
+    singleton             boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    default_collector_id  uuid REFERENCES collectors(id),
+    updated_at            timestamptz NOT NULL DEFAULT now()
+);
+
+-- F-5: "my searches", saved by name per user (criteria and/or a pasted list of codes).
+CREATE TABLE saved_searches (
+    id          uuid PRIMARY KEY,
+    user_id     uuid NOT NULL REFERENCES users(id),
+    name        text NOT NULL,
+    criteria    jsonb NOT NULL DEFAULT '{}',
+    codes       text[],
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (user_id, name)
+);
+
+-- Agendas, scoping and the F-7 alert read clients by collector.
+CREATE INDEX clients_collector ON clients (collector_id);
 """
 
 DROP = """
-SELECT 1;
+DROP INDEX IF EXISTS clients_collector;
+DROP TABLE IF EXISTS saved_searches, assignment_settings, assignment_rules;
 """
 
 
