@@ -27,3 +27,8 @@ HANDLER_FAILURES = Counter(
     "relance_notifier_handler_failures_total",
     "Messages left unacknowledged after an error (they are redelivered)",
 )
+DELIVERY_REPORTS = Counter(
+    "relance_notifier_delivery_reports_total",
+    "SMS provider delivery reports by outcome (recorded, unchanged, ignored, unknown)",
+    ["outcome"],
+)

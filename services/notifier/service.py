@@ -1,14 +1,17 @@
-"""The notifier's use case: handle one CommunicationRequested command (F-21, F-23, F-32).
+"""The notifier's use case: handle one CommunicationRequested command (F-16, F-21, F-23,
+F-32) on any channel (email, internal_email, sms, letter).
 
 1. Skip it if its event was processed or its communication already sent (redelivery).
-2. Decide (pure domain): recipient = the client's default validated channel, rendered
+2. Decide (pure domain): recipient = the client's default validated channel (or the
+   one a manual command names, or the colleague of an internal email), rendered
    template; or a reason not to send (no channel → needs_attention, unsupported
    channel, missing/broken template → failed).
 3. Record the communication as 'sending', hand it to the channel, retrying transient
    failures with exponential backoff; when they persist, record 'retrying' and raise so
    the command is redelivered (never acknowledged unsent).
-4. In one transaction: claim the event, upsert the communication with its outcome and
-   write CommunicationSent / CommunicationFailed to the outbox.
+4. In one transaction: claim the event, upsert the communication with its outcome (and
+   a letter's PDF as a client document) and write CommunicationSent /
+   CommunicationFailed to the outbox.
 
 Delivery is at least once: a crash between the SMTP answer and the commit sends the
 message again, with the same Message-ID."""
@@ -22,6 +25,7 @@ import structlog
 
 from relance.consumer import claim_event
 from relance.events import (
+    CommunicationDeliveryUpdated,
     CommunicationFailed,
     CommunicationRequested,
     CommunicationSent,
@@ -32,6 +36,7 @@ from relance_notifier.channels.base import (
     Channel,
     OutgoingMessage,
     PermanentSendError,
+    SendResult,
     TransientSendError,
     backoff_delay,
 )
@@ -44,7 +49,13 @@ from relance_notifier.domain.communication import (
     decide,
 )
 from relance_notifier.domain.contacts import contact_type_for
-from relance_notifier.metrics import COMMANDS_SKIPPED, COMMUNICATIONS, SEND_ATTEMPTS
+from relance_notifier.domain.delivery import delivery_status_for
+from relance_notifier.metrics import (
+    COMMANDS_SKIPPED,
+    COMMUNICATIONS,
+    DELIVERY_REPORTS,
+    SEND_ATTEMPTS,
+)
 from relance_notifier.persistence import repository as repo
 from relance_notifier.persistence.repository import CommunicationRecord
 from relance_notifier.settings import Settings
@@ -52,6 +63,12 @@ from relance_notifier.settings import Settings
 log = structlog.get_logger(__name__)
 
 CONSUMER = "notifier"  # processed_events.consumer
+
+# Outcomes of a delivery report.
+REPORT_UNKNOWN = "unknown"  # no such communication
+REPORT_IGNORED = "ignored"  # an intermediate state
+REPORT_UNCHANGED = "unchanged"  # already recorded, or the communication was not sent
+REPORT_RECORDED = "recorded"
 UNKNOWN_CLIENT = "unknown client"
 
 
@@ -62,6 +79,9 @@ class Notifier:
         self._pool = pool
         self._channels = dict(channels)
         self._settings = settings
+
+    def channel(self, name: str) -> Channel | None:
+        return self._channels.get(name)
 
     async def handle(self, envelope: EventEnvelope) -> None:
         """Handle one envelope from `communication.commands`; other event types are
@@ -81,23 +101,82 @@ class Notifier:
         ):
             await self._handle(envelope.event_id, command)
 
+    async def record_delivery_report(
+        self,
+        communication_id: UUID,
+        provider_status: str,
+        *,
+        provider_ref: str | None = None,
+        reason: str | None = None,
+    ) -> str:
+        """Apply the SMS provider's delivery report (F-32): the trace gets the final status
+        and CommunicationDeliveryUpdated goes to the outbox, in one transaction; the same
+        report twice changes nothing. Raises UnknownDeliveryState for an unknown state."""
+        outcome = await self._record_delivery_report(
+            communication_id, provider_status, provider_ref=provider_ref, reason=reason
+        )
+        DELIVERY_REPORTS.labels(outcome).inc()
+        return outcome
+
+    async def _record_delivery_report(
+        self,
+        communication_id: UUID,
+        provider_status: str,
+        *,
+        provider_ref: str | None,
+        reason: str | None,
+    ) -> str:
+        delivery_status = delivery_status_for(provider_status)
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await repo.communication_exists(conn, communication_id):
+                return REPORT_UNKNOWN
+            if delivery_status is None:
+                return REPORT_IGNORED
+            changed = await repo.record_delivery(
+                conn, communication_id, delivery_status, provider_ref, reason
+            )
+            if changed is None:
+                return REPORT_UNCHANGED
+            event = CommunicationDeliveryUpdated(
+                communication_id=communication_id,
+                client_id=changed.client_id,
+                channel=changed.channel,
+                delivery_status=delivery_status,
+                provider_ref=changed.provider_ref,
+                reason=reason,
+                dossier_id=changed.dossier_id,
+                intervention_id=changed.intervention_id,
+            ).envelope(aggregate_id=communication_id, client_id=changed.client_id)
+            await write_events(conn, [event])
+        log.info(
+            "communication.delivery_updated",
+            communication_id=str(communication_id),
+            delivery_status=delivery_status,
+        )
+        return REPORT_RECORDED
+
     async def _handle(self, event_id: UUID, command: CommunicationRequested) -> None:
         async with self._pool.acquire() as conn:
-            prior = await repo.load_prior(conn, CONSUMER, event_id, command.communication_id)
+            # Everything the decision needs in one round trip (a morning batch is bound
+            # by database round trips, not by rendering).
+            context = await repo.load_command_context(
+                conn,
+                CONSUMER,
+                event_id,
+                command.communication_id,
+                command.client_id,
+                contact_type_for(command.channel),
+                command.template_code,
+            )
+            prior = context.prior
             if prior.event_processed or prior.status == SENT:
                 COMMANDS_SKIPPED.labels("duplicate").inc()
                 log.info("communication.duplicate_skipped", status=prior.status)
                 return
-            if not await repo.client_exists(conn, command.client_id):
+            if not context.client_exists:
                 await self._unknown_client(conn, event_id, command)
                 return
-            contact_type = contact_type_for(command.channel)
-            channels = (
-                await repo.fetch_channels(conn, command.client_id, contact_type)
-                if contact_type
-                else []
-            )
-            template = await repo.fetch_template(conn, command.template_code)
+            channels, template = context.channels, context.template
 
         decision = decide(
             command, channels=channels, template=template, supported_channels=self._channels
@@ -126,13 +205,15 @@ class Notifier:
             subject=decision.subject,
             body=decision.body,
             automatic=command.automatic,
+            client_id=command.client_id,
+            client_name=command.client_name,
         )
         s = self._settings
         attempts = 0
         while True:
             attempts += 1
             try:
-                await channel.send(message)
+                result = await channel.send(message) or SendResult()
                 SEND_ATTEMPTS.labels(channel.name, "ok").inc()
                 break
             except PermanentSendError as exc:
@@ -170,12 +251,19 @@ class Notifier:
             recipient=decision.recipient,
             dossier_id=command.dossier_id,
             intervention_id=command.intervention_id,
+            attachment_id=result.document.id if result.document else None,
         ).envelope(aggregate_id=command.communication_id, client_id=command.client_id)
-        record = self._record(command, decision, status=SENT, attempts=attempts, sent=True)
+        record = self._record(
+            command, decision, status=SENT, attempts=attempts, sent=True, result=result
+        )
+        # One transaction: the event claimed, the trace 'sent', the letter's document and
+        # the outbox event (F-23) — all or nothing.
         async with self._pool.acquire() as conn, conn.transaction():
             if await claim_event(conn, CONSUMER, event_id) and await repo.upsert_communication(
                 conn, record
             ):
+                if result.document is not None:
+                    await repo.insert_document(conn, result.document)
                 await write_events(conn, [event])
         COMMUNICATIONS.labels(command.channel, SENT).inc()
         log.info("communication.sent", attempts=attempts)
@@ -237,6 +325,7 @@ class Notifier:
         status: str,
         attempts: int = 0,
         sent: bool = False,
+        result: SendResult | None = None,
     ) -> CommunicationRecord:
         return CommunicationRecord(
             id=command.communication_id,
@@ -251,4 +340,6 @@ class Notifier:
             status=status,
             attempts=attempts,
             sent=sent,
+            provider_ref=result.provider_ref if result else None,
+            attachment_id=result.document.id if result and result.document else None,
         )

@@ -18,7 +18,23 @@ class Settings(CommonSettings):
     smtp_use_tls: bool = False  # implicit TLS (port 465)
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "relance@localhost"
-    email_rate_per_second: float = 50  # 0 or less: no limit
+    # Rate limits are per notifier process (each replica spreads its own share).
+    email_rate_per_second: float = 50  # 0 or less: no limit; internal emails included
+
+    # SMS through an HTTP provider: JSON POST with a bearer token. No URL: no SMS channel.
+    sms_provider_url: str | None = None
+    sms_provider_token: str | None = None
+    sms_sender: str = "RELANCE"
+    sms_timeout_seconds: float = 10.0
+    sms_rate_per_second: float = 10  # 0 or less: no limit
+    # The provider's delivery reports (POST /sms/delivery-reports) carry this bearer
+    # token; unset: delivery reports are refused.
+    sms_callback_token: str | None = None
+
+    # Letters: PDF files under DATA_DIR/attachments/<client_id>/, recorded as documents.
+    letter_sender_name: str = "Service recouvrement"
+    letter_sender_address: str = ""
+    letter_rate_per_second: float = 0  # local files: no limit by default
 
     # Transient send failures are retried inside the handler with exponential backoff,
     # then the message is left unacknowledged and redelivered by Kafka.

@@ -135,6 +135,9 @@ class CommunicationOut(BaseModel):
     intervention_id: UUID | None
     created_at: datetime
     sent_at: datetime | None
+    delivery_status: str | None = None  # what the SMS provider reported, when it did
+    provider_ref: str | None = None
+    attachment_id: UUID | None = None  # a letter's PDF among the client's attachments
 
 
 class ClientOut(BaseModel):

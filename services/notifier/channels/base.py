@@ -12,6 +12,31 @@ class OutgoingMessage:
     subject: str
     body: str
     automatic: bool = True
+    client_id: UUID | None = None
+    client_name: str = ""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A file a channel produced for the client (a letter's PDF), recorded as one of the
+    client's documents in the same transaction as the communication's outcome."""
+
+    id: UUID
+    client_id: UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    storage_path: str  # relative to DATA_DIR
+    description: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a channel reports of a delivered message."""
+
+    provider_ref: str | None = None  # e.g. the SMS provider's message id
+    document: StoredDocument | None = None
 
 
 class SendError(Exception):
@@ -29,7 +54,7 @@ class PermanentSendError(SendError):
 class Channel(Protocol):
     name: str
 
-    async def send(self, message: OutgoingMessage) -> None: ...
+    async def send(self, message: OutgoingMessage) -> SendResult | None: ...
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:

@@ -1,12 +1,23 @@
 """What to do with one CommunicationRequested command (F-21, F-23, F-32): deliver a
 rendered message to a chosen recipient, or record why it cannot be delivered."""
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from relance.events import CommunicationRequested
-from relance_notifier.domain.contacts import ContactChannel, choose_recipient, contact_type_for
-from relance_notifier.domain.rendering import Template, TemplateRenderError, render
+from relance_notifier.domain.contacts import (
+    ContactChannel,
+    choose_recipient,
+    contact_type_for,
+    find_named_channel,
+)
+from relance_notifier.domain.rendering import (
+    INTERNAL_EMAIL_TEMPLATE,
+    Template,
+    TemplateRenderError,
+    render,
+)
 
 # communications.status values written by the notifier.
 SENDING = "sending"  # rendered and handed to the channel; not yet confirmed
@@ -16,10 +27,24 @@ FAILED = "failed"
 NEEDS_ATTENTION = "needs_attention"  # nothing sent: a collector must fix the contact
 
 CHANNEL_NOT_SUPPORTED = "channel not supported yet"
+INTERNAL_EMAIL = "internal_email"
+INVALID_COLLEAGUE_EMAIL = "recipient_email: a colleague's email address is required"
+
+# One address, no display name, no blanks or line breaks (no header injection).
+_EMAIL_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 def no_default_channel_reason(channel: str) -> str:
     return f"no default validated {contact_type_for(channel) or channel} channel"
+
+
+def unknown_named_channel_reason(channel: str) -> str:
+    contact_type = contact_type_for(channel) or channel
+    return f"contact_value: not a usable {contact_type} channel of the client"
+
+
+def is_email_address(value: str | None) -> bool:
+    return bool(value) and bool(_EMAIL_ADDRESS.match(value or ""))
 
 
 @dataclass(frozen=True)
@@ -47,22 +72,43 @@ def decide(
     template: Template | None,
     supported_channels: Iterable[str],
 ) -> Decision:
-    """Pure decision; the order of the checks is the order of the reasons reported."""
+    """Pure decision; the order of the checks is the order of the reasons reported.
+
+    Recipient (F-21): an internal email goes to the colleague named in the command
+    (F-16); an automatic communication to the client's default validated channel of the
+    matching type; a manual one to the channel value it names (any of the client's
+    channels of that type but an invalid one) or else to the default validated one."""
     if command.channel not in set(supported_channels):
         return Reject(status=FAILED, reason=CHANNEL_NOT_SUPPORTED, needs_attention=False)
-    recipient = choose_recipient(channels, command.channel)
-    if recipient is None:
-        return Reject(
-            status=NEEDS_ATTENTION,
-            reason=no_default_channel_reason(command.channel),
-            needs_attention=True,
-        )
+    if command.channel == INTERNAL_EMAIL:
+        if not is_email_address(command.recipient_email):
+            return Reject(status=FAILED, reason=INVALID_COLLEAGUE_EMAIL, needs_attention=True)
+        recipient = (command.recipient_email or "").strip()
+        template = template or INTERNAL_EMAIL_TEMPLATE
+    else:
+        if command.contact_value and not command.automatic:
+            chosen = find_named_channel(channels, command.channel, command.contact_value)
+            if chosen is None:
+                return Reject(
+                    status=NEEDS_ATTENTION,
+                    reason=unknown_named_channel_reason(command.channel),
+                    needs_attention=True,
+                )
+        else:
+            chosen = choose_recipient(channels, command.channel)
+        if chosen is None:
+            return Reject(
+                status=NEEDS_ATTENTION,
+                reason=no_default_channel_reason(command.channel),
+                needs_attention=True,
+            )
+        recipient = chosen.value.strip()
     if template is None:
         return Reject(
             status=FAILED,
             reason=f"template {command.template_code!r} not found",
             needs_attention=True,
-            recipient=recipient.value,
+            recipient=recipient,
         )
     try:
         message = render(
@@ -70,12 +116,14 @@ def decide(
             client_code=command.client_code,
             client_name=command.client_name,
             items=command.items,
+            contact_value=recipient,
+            extra={"sender": command.sender, "note": command.note, "link_url": command.link_url},
         )
     except TemplateRenderError as exc:
         return Reject(
             status=FAILED,
             reason=f"template {command.template_code!r} cannot be rendered: {exc}"[:500],
             needs_attention=True,
-            recipient=recipient.value,
+            recipient=recipient,
         )
-    return Deliver(recipient=recipient.value.strip(), subject=message.subject, body=message.body)
+    return Deliver(recipient=recipient, subject=message.subject, body=message.body)

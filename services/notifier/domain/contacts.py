@@ -3,7 +3,8 @@
 Automatic communications go to the client's default validated channel of the matching
 type, and only there: a pending or invalid channel is never used, and when there is no
 single default validated channel, nobody is contacted (the communication needs a
-collector's attention instead)."""
+collector's attention instead). A manual communication may name the channel value to
+use: it must be one of the client's channels of the matching type that is not invalid."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,3 +46,26 @@ def choose_recipient(channels: Iterable[ContactChannel], channel: str) -> Contac
         return None
     candidates = [c for c in channels if c.type == contact_type and is_usable(c)]
     return candidates[0] if len(candidates) == 1 else None
+
+
+def normalise_value(value: str) -> str:
+    """Compare channel values without case and blanks ("06 12 34 56 78" = "0612345678")."""
+    return "".join(value.split()).casefold()
+
+
+def find_named_channel(
+    channels: Iterable[ContactChannel], channel: str, value: str
+) -> ContactChannel | None:
+    """The client's channel of the right type whose value is `value` (manual choice,
+    F-21); None when there is no such channel or it is invalid."""
+    contact_type = contact_type_for(channel)
+    wanted = normalise_value(value)
+    for candidate in channels:
+        if (
+            candidate.type == contact_type
+            and candidate.state != INVALID
+            and wanted
+            and normalise_value(candidate.value) == wanted
+        ):
+            return candidate
+    return None

@@ -6,18 +6,23 @@ sending a letter with a hole in it). Before Jinja runs, the product's tags are r
 `#items_amount_selected` → `{{ items_amount_selected }}` (the sum of the selected items)
 and `#items_list_selected` → `{{ items_list_selected }}` (their account statement).
 
-Context: `client` (code, name), `items` (the selected items as mappings: number, kind,
-issue_date, due_date, amount, open_amount, currency), `total_open_amount` (Decimal sum
-of the items' open amounts), `items_amount_selected` and `items_list_selected` (text).
-Filters: `money` (`{{ x | money }}`, `{{ x | money("USD") }}`) and `date_fr`."""
+Context: `client` (code, name), `contact` (value: the address, phone number or email it
+goes to), `items` (the selected items as mappings: number, kind, issue_date, due_date,
+amount, open_amount, currency, status, status_comment), `total_open_amount` (Decimal sum
+of the items' open amounts), `items_amount_selected` and `items_list_selected` (text),
+and for internal emails (F-16) `sender`, `note` and `link_url` (None when absent).
+Filters: `money` (`{{ x | money }}`, `{{ x | money("USD") }}`), `date_fr` and
+`status_fr` (an item status in French)."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined
+from jinja2 import Template as JinjaTemplate
 from jinja2.sandbox import SandboxedEnvironment
 
 from relance.events import CommunicationItem
@@ -68,14 +73,57 @@ def _environment() -> SandboxedEnvironment:
     )
     env.filters["money"] = format_amount
     env.filters["date_fr"] = format_date
+    env.filters["status_fr"] = status_label
     return env
+
+
+# Item statuses (F-2) as a French reader expects them.
+STATUS_LABELS_FR = {
+    "dispute": "litige",
+    "promise": "promesse de règlement",
+    "litigation": "contentieux",
+}
+
+
+def status_label(status: str | None) -> str:
+    if not status:
+        return ""
+    return STATUS_LABELS_FR.get(status, status)
 
 
 _ENV = _environment()
 
+# The internal interactive email to a colleague (F-16) when no template of that code
+# exists: the selected items with their statuses and comments, and the link to them.
+INTERNAL_EMAIL_TEMPLATE = Template(
+    code="internal-email",
+    channel="internal_email",
+    subject="Pièces à consulter : {{ client.name }} ({{ client.code }})",
+    body=(
+        "Bonjour,\n\n"
+        "{% if sender %}{{ sender }} vous transmet{% else %}Voici{% endif %} les pièces"
+        " suivantes du client {{ client.name }} ({{ client.code }}) :\n\n"
+        "{% for item in items %}"
+        "- {{ item.number }}, échéance {{ item.due_date | date_fr }},"
+        " reste dû {{ item.open_amount | money(item.currency) }}"
+        "{% if item.status %}, statut : {{ item.status | status_fr }}{% endif %}"
+        "{% if item.status_comment %}, commentaire : {{ item.status_comment }}{% endif %}\n"
+        "{% endfor %}\n"
+        "Montant total : #items_amount_selected\n"
+        "{% if note %}\nMessage : {{ note }}\n{% endif %}"
+        "{% if link_url %}\nVoir les pièces, leurs statuts et commentaires : {{ link_url }}\n"
+        "{% endif %}"
+    ),
+)
+
 
 def build_context(
-    *, client_code: str, client_name: str, items: Sequence[CommunicationItem]
+    *,
+    client_code: str,
+    client_name: str,
+    items: Sequence[CommunicationItem],
+    contact_value: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     lines = [
         StatementLine(i.number, i.due_date, i.open_amount, i.currency) for i in items
@@ -86,12 +134,24 @@ def build_context(
         "total_open_amount": sum((i.open_amount for i in items), Decimal("0")),
         "items_amount_selected": format_total(lines),
         "items_list_selected": format_statement(lines),
+        "contact": {"value": contact_value},
+        "sender": None,
+        "note": None,
+        "link_url": None,
+        **(extra or {}),
     }
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> JinjaTemplate:
+    """Compiling a template costs far more than rendering it: a morning batch renders the
+    same few templates thousands of times."""
+    return _ENV.from_string(expand_tags(source))
 
 
 def render_source(source: str, context: dict[str, Any]) -> str:
     try:
-        return _ENV.from_string(expand_tags(source)).render(context)
+        return _compiled(source).render(context)
     except Exception as exc:  # noqa: BLE001 - any failure of a user template is the template's
         raise TemplateRenderError(f"{type(exc).__name__}: {exc}") from exc
 
@@ -102,9 +162,17 @@ def render(
     client_code: str,
     client_name: str,
     items: Sequence[CommunicationItem],
+    contact_value: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> RenderedMessage:
     """Render subject and body; the subject is folded onto one line."""
-    context = build_context(client_code=client_code, client_name=client_name, items=items)
+    context = build_context(
+        client_code=client_code,
+        client_name=client_name,
+        items=items,
+        contact_value=contact_value,
+        extra=extra,
+    )
     subject = " ".join(render_source(template.subject, context).split())
     body = render_source(template.body, context)
     return RenderedMessage(subject=subject, body=body)

@@ -1,0 +1,2 @@
+"""The notifier's small HTTP API next to /health and /metrics: the SMS provider's
+delivery reports."""
