@@ -4,6 +4,7 @@ and the agency simulator, each a real process with its own log file, ready when 
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import time
@@ -51,6 +52,10 @@ class Supervisor:
     ports: dict[str, int] = field(default_factory=dict)
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
     running: dict[str, RunningService] = field(default_factory=dict)
+    # The demo agency: the gateway registers it on start and the simulator answers as it.
+    demo_agency_code: str = "RECOUVEO"
+    demo_agency_key: str = field(default_factory=lambda: f"ak_demo_{secrets.token_urlsafe(24)}")
+    demo_agency_secret: str = field(default_factory=lambda: f"whsec_demo_{secrets.token_urlsafe(24)}")
 
     @classmethod
     def with_free_ports(cls, env: dict[str, str], logs_dir: Path, **kwargs) -> Supervisor:
@@ -73,12 +78,27 @@ class Supervisor:
             **self.env,
             "HTTP_PORT": str(port),
             "MIGRATE_ON_START": "false",
+            **self._demo_agency_env(spec.name),
             **self.extra_env.get(spec.name, {}),
         }
         process = start_process([sys.executable, "-m", spec.module], log_path, env)
         service = RunningService(spec, port, process, log_path)
         self.running[spec.name] = service
         return service
+
+    def _demo_agency_env(self, service: str) -> dict[str, str]:
+        """The same demo agency credentials for the gateway and the agency simulator."""
+        def url(name: str, default: int) -> str:
+            return f"http://127.0.0.1:{self.ports.get(name, default)}"
+
+        if service == "transfer-gateway":
+            return {"DEMO_AGENCY_CODE": self.demo_agency_code, "DEMO_AGENCY_KEY": self.demo_agency_key,
+                    "DEMO_AGENCY_SECRET": self.demo_agency_secret,
+                    "DEMO_AGENCY_WEBHOOK_URL": url("agency-simulator", 8400) + "/webhooks"}
+        if service == "agency-simulator":
+            return {"GATEWAY_URL": url("transfer-gateway", 8100), "AGENCY_CODE": self.demo_agency_code,
+                    "AGENCY_KEY": self.demo_agency_key, "AGENCY_SECRET": self.demo_agency_secret}
+        return {}
 
     def wait_healthy(self, service: RunningService, timeout: float) -> None:
         deadline = time.monotonic() + timeout

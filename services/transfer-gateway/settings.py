@@ -4,3 +4,32 @@ from relance.settings import CommonSettings
 class Settings(CommonSettings):
     service_name: str = "transfer-gateway"
     http_port: int = 8100
+    db_pool_size: int = 5
+
+    # Inbound signatures (F-31): how far an agency's timestamp may be from our clock.
+    signature_tolerance_seconds: int = 300
+
+    # Outbound webhooks: exponential backoff with full jitter, dead letter after N tries.
+    webhook_max_attempts: int = 8
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_max_seconds: float = 3600.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_seconds: float = 1.0
+    webhook_batch_size: int = 20
+
+    # Fernet keys encrypting the agencies' signing secrets at rest, comma separated: the
+    # first encrypts, all decrypt. Unset, a key is generated once into DATA_DIR (fine for
+    # a single machine; set it explicitly wherever DATA_DIR does not persist).
+    credentials_encryption_keys: str = ""
+
+    # A transfer event that cannot be handled is retried after this pause.
+    redelivery_delay_seconds: float = 1.0
+    shutdown_grace_seconds: float = 10.0
+
+    # A demo agency registered on start when a code is given (`relance up` sets these and
+    # gives the same credentials to the agency simulator).
+    demo_agency_code: str | None = None
+    demo_agency_name: str = "Recouvéo (simulated)"
+    demo_agency_key: str | None = None
+    demo_agency_secret: str | None = None
+    demo_agency_webhook_url: str | None = None

@@ -1,0 +1,339 @@
+"""The agency API, version 1 (F-29, F-31): pull placements and cancellation requests,
+answer them, report payments and statuses. Every request is signed (see the API
+description); every POST carries an Idempotency-Key. An agency sees only its own
+placements: another agency's transfer answers 404, exactly like an unknown one."""
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse, Response
+
+from relance.events import (
+    AgencyCancellationRefused,
+    AgencyCancellationValidated,
+    AgencyPaymentCollected,
+    AgencyPlacementAcknowledged,
+    AgencyStatusUpdated,
+    EventPayload,
+)
+from relance.outbox import write_events
+from relance_dossier.api.errors import ApiError
+from relance_dossier.persistence.clients import record_audit
+from relance_gateway.api.models import (
+    Acknowledgement,
+    Accepted,
+    CancellationRefusal,
+    CancellationValidation,
+    Message,
+    MessageAcknowledged,
+    MessageList,
+    PaymentCollected,
+    Placement,
+    PlacementList,
+    StatusUpdate,
+)
+from relance_gateway.api.security import authenticated_agency, endpoint_name
+from relance_gateway.domain import placements as rules
+from relance_gateway.domain.idempotency import Decision, decide, is_remembered, key_problem, request_hash
+from relance_gateway.metrics import INBOUND_REQUESTS
+from relance_gateway.persistence import idempotency, placements
+from relance_gateway.persistence.agencies import AgencyCaller
+
+router = APIRouter(prefix="/agency/v1", tags=["agency API v1"])
+
+SIGNED = {
+    401: {"description": "Missing or wrong X-Agency-Key, stale X-Relance-Timestamp or bad signature",
+          "content": {"application/json": {"example": {"errors": [
+              {"field": "X-Relance-Signature",
+               "reason": "signature does not match the body with any active secret"}]}}}},
+}
+NOT_YOURS = {404: {"description": "No such transfer among your placements",
+                   "content": {"application/json": {"example": {"errors": [
+                       {"field": "transfer_id", "reason": "no such placement"}]}}}}}
+IDEMPOTENT = {
+    400: {"description": "Idempotency-Key header missing"},
+    409: {"description": "Not possible in the placement's current state (the reason says why)"},
+    422: {"description": "Invalid body, or Idempotency-Key already used with another body",
+          "content": {"application/json": {"example": {"errors": [
+              {"field": "Idempotency-Key",
+               "reason": "already used with a different request; use a new key"}]}}}},
+}
+
+IdempotencyKey = Header(
+    None, alias="Idempotency-Key",
+    description="Unique per operation (e.g. a UUID). Sending the same request again with the "
+    "same key returns the first answer; the same key with another body is refused (422).",
+)
+
+
+def _placement_out(row: asyncpg.Record) -> Placement:
+    return Placement(**{k: row[k] for k in Placement.model_fields})
+
+
+def _state(row: asyncpg.Record) -> rules.PlacementState:
+    return rules.PlacementState(row["status"], row["acknowledged_at"] is not None)
+
+
+Effect = Callable[[asyncpg.Connection], Awaitable[tuple[int, dict]]]
+
+
+async def _idempotent(
+    request: Request, caller: AgencyCaller, key: str | None, effect: Effect
+) -> Response:
+    """Run `effect` once per Idempotency-Key: the effect, the outbox events and the stored
+    answer commit together, so a replay can never apply anything twice."""
+    endpoint = endpoint_name(request)
+    if problem := key_problem(key):
+        INBOUND_REQUESTS.labels(endpoint, "invalid").inc()
+        raise ApiError(400, "Idempotency-Key", problem)
+    fingerprint = request_hash(request.method, request.url.path, await request.body())
+    try:
+        async with request.app.state.pool.acquire() as conn, conn.transaction():
+            await idempotency.lock_key(conn, caller.code, key)
+            stored = await idempotency.find_answer(conn, caller.code, key)
+            decision = decide(stored, fingerprint)
+            if decision is Decision.REPLAY:
+                INBOUND_REQUESTS.labels(endpoint, "replayed").inc()
+                return Response(stored.body, status_code=stored.status_code,
+                                media_type="application/json",
+                                headers={"Idempotent-Replayed": "true"})
+            if decision is Decision.CONFLICT:
+                raise ApiError(422, "Idempotency-Key",
+                               "already used with a different request; use a new key")
+            status_code, body = await effect(conn)
+            answer = JSONResponse(body, status_code=status_code)
+            if is_remembered(status_code):
+                await idempotency.store_answer(
+                    conn, agency_code=caller.code, key=key, request_hash=fingerprint,
+                    method=request.method, path=request.url.path, status_code=status_code,
+                    response=answer.body.decode(),
+                )
+    except ApiError as exc:
+        outcome = {404: "not_found", 409: "conflict"}.get(exc.status_code, "invalid")
+        if exc.field == "Idempotency-Key":
+            outcome = "idempotency_conflict"
+        INBOUND_REQUESTS.labels(endpoint, outcome).inc()
+        raise
+    INBOUND_REQUESTS.labels(endpoint, "ok").inc()
+    return answer
+
+
+async def _locked_placement(
+    conn: asyncpg.Connection, caller: AgencyCaller, transfer_id: UUID
+) -> asyncpg.Record:
+    row = await placements.get_placement(conn, caller.code, transfer_id, for_update=True)
+    if row is None:
+        raise ApiError(404, "transfer_id", "no such placement")
+    return row
+
+
+def _transition(check: Callable[[rules.PlacementState], str], row: asyncpg.Record) -> str:
+    try:
+        return check(_state(row))
+    except rules.TransitionRefused as exc:
+        raise ApiError(409, "transfer_id", exc.reason) from None
+
+
+async def _record(
+    conn: asyncpg.Connection, caller: AgencyCaller, row: asyncpg.Record, event: EventPayload,
+    *, new_status: str, action: str, comment: str | None,
+) -> tuple[int, dict]:
+    """Write the agency.* event and the audit entry (F-33) with the state change."""
+    envelope = event.envelope(aggregate_id=row["transfer_id"], client_id=row["client_id"],
+                              actor=f"agency:{caller.code}")
+    await write_events(conn, [envelope])
+    await record_audit(conn, client_id=row["client_id"], actor=f"agency:{caller.code}",
+                       action=action, entity="transfer", entity_id=str(row["transfer_id"]),
+                       comment=comment, details=event.model_dump(mode="json"))
+    answer = Accepted(transfer_id=row["transfer_id"], event=event.event_type,
+                      event_id=envelope.event_id, status=new_status,
+                      received_at=datetime.now(UTC))
+    return 200, answer.model_dump(mode="json")
+
+
+# ---- pull API ----------------------------------------------------------------------------
+
+
+@router.get("/messages", response_model=MessageList, responses=SIGNED,
+            summary="New placements and cancellation requests not yet acknowledged",
+            description="The pull API, for agencies without a webhook endpoint (webhook agencies "
+            "may use it too). Acknowledge each message once handled; it then leaves this list.")
+async def list_messages(
+    request: Request, limit: int = 100, caller: AgencyCaller = Depends(authenticated_agency)
+) -> MessageList:
+    if not 1 <= limit <= 500:
+        raise ApiError(422, "limit", "must be between 1 and 500")
+    async with request.app.state.pool.acquire() as conn:
+        rows = await placements.list_new_messages(conn, caller.code, limit)
+    INBOUND_REQUESTS.labels(endpoint_name(request), "ok").inc()
+    return MessageList(messages=[Message(**r["body"], acknowledged_at=r["acknowledged_at"]) for r in rows])
+
+
+@router.post("/messages/{message_id}/ack", response_model=MessageAcknowledged,
+             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             summary="Acknowledge delivery of a message (it leaves the pull list)")
+async def acknowledge_message(
+    message_id: UUID, request: Request, idempotency_key: str | None = IdempotencyKey,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> Response:
+    async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
+        row = await placements.get_message(conn, caller.code, message_id)
+        if row is None:
+            raise ApiError(404, "message_id", "no such message")
+        acknowledged_at = await placements.acknowledge_message(conn, message_id, "pull")
+        answer = MessageAcknowledged(id=message_id, acknowledged_at=acknowledged_at)
+        return 200, answer.model_dump(mode="json")
+
+    return await _idempotent(request, caller, idempotency_key, effect)
+
+
+@router.get("/placements", response_model=PlacementList, responses=SIGNED,
+            summary="Your placements, newest first")
+async def list_placements(
+    request: Request,
+    status: Literal["placed", "cancellation_requested", "cancelled"] | None = None,
+    limit: int = 100,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> PlacementList:
+    if not 1 <= limit <= 500:
+        raise ApiError(422, "limit", "must be between 1 and 500")
+    async with request.app.state.pool.acquire() as conn:
+        rows = await placements.list_placements(conn, caller.code, status, limit)
+    return PlacementList(placements=[_placement_out(r) for r in rows])
+
+
+@router.get("/placements/{transfer_id}", response_model=Placement,
+            responses={**SIGNED, **NOT_YOURS}, summary="One of your placements")
+async def get_placement(
+    transfer_id: UUID, request: Request, caller: AgencyCaller = Depends(authenticated_agency)
+) -> Placement:
+    async with request.app.state.pool.acquire() as conn:
+        row = await placements.get_placement(conn, caller.code, transfer_id)
+    if row is None:
+        INBOUND_REQUESTS.labels(endpoint_name(request), "not_found").inc()
+        raise ApiError(404, "transfer_id", "no such placement")
+    return _placement_out(row)
+
+
+# ---- inbound: the agency's answers ---------------------------------------------------------
+
+
+@router.post("/placements/{transfer_id}/acknowledgement", response_model=Accepted,
+             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             summary="Acknowledge a placement, with your own reference")
+async def acknowledge_placement(
+    transfer_id: UUID, body: Acknowledgement, request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> Response:
+    async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
+        row = await _locked_placement(conn, caller, transfer_id)
+        status = _transition(rules.acknowledge, row)
+        await placements.set_placement(conn, transfer_id, acknowledged_at=datetime.now(UTC),
+                                       agency_reference=body.agency_reference)
+        event = AgencyPlacementAcknowledged(transfer_id=transfer_id, client_id=row["client_id"],
+                                            agency_code=caller.code, agency_reference=body.agency_reference)
+        return await _record(conn, caller, row, event, new_status=status,
+                             action="transfer.agency_acknowledged", comment=body.agency_reference)
+
+    return await _idempotent(request, caller, idempotency_key, effect)
+
+
+@router.post("/placements/{transfer_id}/cancellation/validation", response_model=Accepted,
+             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             summary="Validate a pending cancellation request: the items return to Relance (F-29)")
+async def validate_cancellation(
+    transfer_id: UUID, body: CancellationValidation, request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> Response:
+    async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
+        row = await _locked_placement(conn, caller, transfer_id)
+        status = _transition(rules.validate_cancellation, row)
+        await placements.set_placement(conn, transfer_id, status=status)
+        event = AgencyCancellationValidated(transfer_id=transfer_id, client_id=row["client_id"],
+                                            agency_code=caller.code, comment=body.comment)
+        return await _record(conn, caller, row, event, new_status=status,
+                             action="transfer.agency_cancellation_validated", comment=body.comment)
+
+    return await _idempotent(request, caller, idempotency_key, effect)
+
+
+@router.post("/placements/{transfer_id}/cancellation/refusal", response_model=Accepted,
+             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             summary="Refuse a pending cancellation request, with a reason (F-29)")
+async def refuse_cancellation(
+    transfer_id: UUID, body: CancellationRefusal, request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> Response:
+    if not body.reason.strip():
+        raise ApiError(422, "reason", "a reason is required to refuse a cancellation")
+
+    async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
+        row = await _locked_placement(conn, caller, transfer_id)
+        status = _transition(rules.refuse_cancellation, row)
+        await placements.set_placement(conn, transfer_id, status=status, refusal_reason=body.reason)
+        event = AgencyCancellationRefused(transfer_id=transfer_id, client_id=row["client_id"],
+                                          agency_code=caller.code, reason=body.reason)
+        return await _record(conn, caller, row, event, new_status=status,
+                             action="transfer.agency_cancellation_refused", comment=body.reason)
+
+    return await _idempotent(request, caller, idempotency_key, effect)
+
+
+@router.post("/placements/{transfer_id}/payments", response_model=Accepted,
+             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             summary="Report a payment collected on one of the placement's items")
+async def report_payment(
+    transfer_id: UUID, body: PaymentCollected, request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> Response:
+    async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
+        row = await _locked_placement(conn, caller, transfer_id)
+        status = _transition(rules.record_payment, row)
+        numbers = {item["number"] for item in row["placement"].get("items", [])}
+        if body.item_number not in numbers:
+            raise ApiError(422, "item_number", "not an item of this placement")
+        if not await placements.insert_payment(
+            conn, agency_code=caller.code, payment_id=body.payment_id, transfer_id=transfer_id,
+            item_number=body.item_number, amount=body.amount, currency=body.currency,
+            collected_on=body.collected_on,
+        ):
+            raise ApiError(409, "payment_id", "this payment was already reported")
+        event = AgencyPaymentCollected(
+            payment_id=body.payment_id, transfer_id=transfer_id, client_id=row["client_id"],
+            agency_code=caller.code, item_number=body.item_number, amount=body.amount,
+            currency=body.currency, collected_on=body.collected_on,
+        )
+        return await _record(conn, caller, row, event, new_status=status,
+                             action="transfer.agency_payment_collected",
+                             comment=f"{body.amount} {body.currency} on {body.item_number}")
+
+    return await _idempotent(request, caller, idempotency_key, effect)
+
+
+@router.post("/placements/{transfer_id}/status", response_model=Accepted,
+             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             summary="Tell Relance where the file stands on your side")
+async def update_status(
+    transfer_id: UUID, body: StatusUpdate, request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> Response:
+    async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
+        row = await _locked_placement(conn, caller, transfer_id)
+        status = _transition(rules.update_status, row)
+        await placements.set_placement(conn, transfer_id, agency_status=body.status)
+        event = AgencyStatusUpdated(transfer_id=transfer_id, client_id=row["client_id"],
+                                    agency_code=caller.code, status=body.status, comment=body.comment)
+        return await _record(conn, caller, row, event, new_status=status,
+                             action="transfer.agency_status_updated",
+                             comment=f"{body.status}: {body.comment}" if body.comment else body.status)
+
+    return await _idempotent(request, caller, idempotency_key, effect)

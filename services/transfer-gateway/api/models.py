@@ -1,0 +1,188 @@
+"""Request and response models of the gateway's APIs, with the examples the OpenAPI
+document shows to an agency integrating alone (F-31)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+AGENCY_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
+
+
+# ---- admin: the agencies registry ---------------------------------------------------------
+
+
+class AgencyCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"code": "RECOUVEO", "name": "Recouvéo", "webhook_url": "https://agency.example/relance/webhooks"},
+        {"code": "PULLCO", "name": "Pull-only agency", "webhook_url": None},
+    ]})
+
+    code: str = Field(pattern=AGENCY_CODE_PATTERN,
+                      description="Upper-case code; transfers name the agency by it")
+    name: str = Field(min_length=1, max_length=200)
+    webhook_url: HttpUrl | None = Field(
+        None, description="Where placements and cancellation requests are pushed; none for a "
+        "pull-only agency")
+    active: bool = True
+
+
+class AgencyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    webhook_url: HttpUrl | None = None
+    active: bool | None = None
+
+
+class Agency(BaseModel):
+    code: str
+    name: str
+    webhook_url: str | None
+    active: bool
+    active_secrets: int = Field(description="Signing secrets currently accepted (two during a rotation)")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AgencyCredentials(BaseModel):
+    """Shown once: only the API key's hash is stored, and secrets are never shown again."""
+
+    api_key: str | None = Field(None, examples=["ak_Jx0…"])
+    signing_secret: str | None = Field(None, examples=["whsec_3f9…"])
+
+
+class AgencyCreated(Agency):
+    credentials: AgencyCredentials
+
+
+class Delivery(BaseModel):
+    id: UUID
+    message_id: UUID
+    agency_code: str
+    kind: str
+    transfer_id: UUID
+    url: str
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    dead_at: datetime | None
+
+
+# ---- agency API ---------------------------------------------------------------------------
+
+
+class Message(BaseModel):
+    """A placement or a cancellation request, as pushed by webhook and listed by the pull API."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "0b7c5e1e-8a51-4a8e-9a43-1f3c1c0f6b10", "type": "placement",
+        "created_at": "2026-11-24T09:00:00+00:00", "agency_code": "RECOUVEO",
+        "data": {"transfer_id": "5f0e…", "client_code": "C-ACME", "client_name": "Acme SA",
+                 "items": [{"item_id": "…", "number": "INV-1001", "kind": "invoice",
+                            "issue_date": "2026-09-01", "due_date": "2026-10-01",
+                            "amount": "1200.00", "open_amount": "1200.00", "currency": "EUR"}],
+                 "opening_comment": "Client unreachable since September",
+                 "next_follow_up_date": "2026-12-15", "placed_at": "2026-11-24T09:00:00+00:00"},
+    }, {
+        "id": "4d2b…", "type": "cancellation_request", "created_at": "2026-11-26T14:00:00+00:00",
+        "agency_code": "RECOUVEO",
+        "data": {"transfer_id": "5f0e…", "comment": "Client paid us directly",
+                 "requested_at": "2026-11-26T14:00:00+00:00"},
+    }]})
+
+    id: UUID = Field(description="The event id: deduplicate on it (a webhook may come twice)")
+    type: Literal["placement", "cancellation_request"]
+    created_at: datetime
+    agency_code: str
+    data: dict[str, Any]
+    acknowledged_at: datetime | None = None
+
+
+class MessageList(BaseModel):
+    messages: list[Message]
+
+
+class MessageAcknowledged(BaseModel):
+    id: UUID
+    acknowledged_at: datetime
+
+
+class Placement(BaseModel):
+    transfer_id: UUID
+    client_code: str
+    status: Literal["placed", "cancellation_requested", "cancelled"]
+    acknowledged_at: datetime | None
+    agency_reference: str | None
+    agency_status: str | None
+    cancellation_comment: str | None
+    refusal_reason: str | None
+    placed_at: datetime
+    placement: dict[str, Any] = Field(description="The placement as sent (items, comment, dates)")
+
+
+class AdminPlacement(Placement):
+    agency_code: str
+    client_id: UUID
+
+
+class PlacementList(BaseModel):
+    placements: list[Placement]
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"agency_reference": "RCV-2026-00042"}]})
+
+    agency_reference: str | None = Field(None, max_length=100, description="Your own file number")
+
+
+class CancellationValidation(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"comment": "Case closed on our side"}]})
+
+    comment: str | None = Field(None, max_length=2000)
+
+
+class CancellationRefusal(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "A payment plan is already signed"}]})
+
+    reason: str = Field(min_length=1, max_length=2000, description="Required: shown to the collector")
+
+
+class PaymentCollected(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "payment_id": "PAY-778", "item_number": "INV-1001", "amount": "300.00",
+        "currency": "EUR", "collected_on": "2026-12-02"}]})
+
+    payment_id: str = Field(min_length=1, max_length=100,
+                            description="Your id for the payment: reporting it twice is refused")
+    item_number: str = Field(min_length=1, max_length=100)
+    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    collected_on: date
+
+
+class StatusUpdate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "amicable_phase", "comment": "First call done"}]})
+
+    status: str = Field(min_length=1, max_length=100, description="Your status for the file, free text")
+    comment: str | None = Field(None, max_length=2000)
+
+
+class Accepted(BaseModel):
+    """What every inbound POST answers; replays with the same Idempotency-Key get it verbatim."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "transfer_id": "5f0e…", "event": "agency.placement_acknowledged",
+        "event_id": "9a1c…", "status": "placed", "received_at": "2026-11-24T09:05:00+00:00"}]})
+
+    transfer_id: UUID
+    event: str = Field(description="The event Relance recorded")
+    event_id: UUID
+    status: str = Field(description="The placement's status after this call")
+    received_at: datetime

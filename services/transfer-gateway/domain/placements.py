@@ -1,0 +1,56 @@
+"""What an agency may say about a placement, given where it stands (F-29, F-31).
+
+Statuses: `placed` (sent to the agency), `cancellation_requested` (F-29: waiting for the
+agency), `cancelled` (the agency validated the cancellation, or the transfer closed).
+Acknowledgement is tracked apart from the status: an agency may acknowledge a placement
+after a cancellation request reached it."""
+
+from dataclasses import dataclass
+
+PLACED = "placed"
+CANCELLATION_REQUESTED = "cancellation_requested"
+CANCELLED = "cancelled"
+
+
+class TransitionRefused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PlacementState:
+    status: str
+    acknowledged: bool
+
+
+def acknowledge(state: PlacementState) -> str:
+    if state.status == CANCELLED:
+        raise TransitionRefused("the transfer is cancelled")
+    if state.acknowledged:
+        raise TransitionRefused("the placement is already acknowledged")
+    return state.status
+
+
+def validate_cancellation(state: PlacementState) -> str:
+    if state.status != CANCELLATION_REQUESTED:
+        raise TransitionRefused("no cancellation request is pending for this transfer")
+    return CANCELLED
+
+
+def refuse_cancellation(state: PlacementState) -> str:
+    if state.status != CANCELLATION_REQUESTED:
+        raise TransitionRefused("no cancellation request is pending for this transfer")
+    return PLACED
+
+
+def record_payment(state: PlacementState) -> str:
+    if state.status == CANCELLED:
+        raise TransitionRefused("the transfer is cancelled: payments go to the active dossier")
+    return state.status
+
+
+def update_status(state: PlacementState) -> str:
+    if state.status == CANCELLED:
+        raise TransitionRefused("the transfer is cancelled")
+    return state.status

@@ -1,0 +1,167 @@
+"""The gateway's side of `transfer.events` (F-29, F-31).
+
+A placement or a cancellation request becomes a message for the agency (pulled through
+the agency API, or pushed by webhook when the agency has a URL). The message, the
+placement's state and the processed event id commit in one transaction, and the Kafka
+offset is committed only afterwards: a redelivered event changes nothing."""
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from relance.consumer import claim_event
+from relance.events import (
+    EventEnvelope,
+    TransferCancellationRequested,
+    TransferCancelled,
+    TransferPlaced,
+)
+from relance.topics import TRANSFER_EVENTS
+from relance_gateway.metrics import TRANSFER_EVENTS_HANDLED
+from relance_gateway.persistence import agencies, placements
+from relance_gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+CONSUMER = "transfer-gateway"
+PLACEMENT = "placement"
+CANCELLATION_REQUEST = "cancellation_request"
+
+
+def placement_message(envelope: EventEnvelope, placed: TransferPlaced) -> dict:
+    """What the agency receives for a placement (webhook body and pull API item)."""
+    data = placed.model_dump(mode="json", exclude={"client_id", "agency_code"})
+    return {"id": str(envelope.event_id), "type": PLACEMENT,
+            "created_at": envelope.occurred_at.isoformat(), "agency_code": placed.agency_code,
+            "data": data}
+
+
+def cancellation_message(envelope: EventEnvelope, request: TransferCancellationRequested) -> dict:
+    data = request.model_dump(mode="json", exclude={"client_id", "agency_code", "requested_by"})
+    return {"id": str(envelope.event_id), "type": CANCELLATION_REQUEST,
+            "created_at": envelope.occurred_at.isoformat(), "agency_code": request.agency_code,
+            "data": data}
+
+
+async def handle_transfer_event(pool: asyncpg.Pool, envelope: EventEnvelope) -> str:
+    """Apply one transfer event; returns the outcome (for metrics and tests)."""
+    handlers = {
+        TransferPlaced.event_type: _on_placed,
+        TransferCancellationRequested.event_type: _on_cancellation_requested,
+        TransferCancelled.event_type: _on_cancelled,
+    }
+    handler = handlers.get(envelope.event_type)
+    if handler is None:
+        return "ignored"
+    async with pool.acquire() as conn, conn.transaction():
+        if not await claim_event(conn, CONSUMER, envelope.event_id):
+            outcome = "duplicate"
+        else:
+            outcome = await handler(conn, envelope)
+    TRANSFER_EVENTS_HANDLED.labels(envelope.event_type, outcome).inc()
+    log.info("gateway.transfer_event", event_id=str(envelope.event_id),
+             event_type=envelope.event_type, outcome=outcome)
+    return outcome
+
+
+async def _on_placed(conn: asyncpg.Connection, envelope: EventEnvelope) -> str:
+    placed = envelope.payload_as(TransferPlaced)
+    inserted = await placements.insert_placement(
+        conn, transfer_id=placed.transfer_id, agency_code=placed.agency_code,
+        client_id=placed.client_id, client_code=placed.client_code,
+        placement=placed.model_dump(mode="json"), placed_at=placed.placed_at,
+    )
+    if not inserted:
+        return "duplicate"
+    agency = await agencies.get_agency(conn, placed.agency_code)
+    webhook_url = agency["webhook_url"] if agency is not None and agency["active"] else None
+    await placements.insert_message(
+        conn, message_id=envelope.event_id, agency_code=placed.agency_code,
+        transfer_id=placed.transfer_id, kind=PLACEMENT,
+        body=placement_message(envelope, placed), webhook_url=webhook_url,
+    )
+    # An unregistered agency still finds the placement through the pull API once it is
+    # registered; the metric tells operators that a transfer named an unknown agency.
+    return "stored" if agency is not None else "unknown_agency"
+
+
+async def _on_cancellation_requested(conn: asyncpg.Connection, envelope: EventEnvelope) -> str:
+    request = envelope.payload_as(TransferCancellationRequested)
+    placement = await placements.get_any_placement(conn, request.transfer_id)
+    if placement is None:
+        return "unknown_transfer"
+    await placements.set_placement(
+        conn, request.transfer_id, status="cancellation_requested",
+        cancellation_comment=request.comment, refusal_reason=None,
+    )
+    agency = await agencies.get_agency(conn, placement["agency_code"])
+    webhook_url = agency["webhook_url"] if agency is not None and agency["active"] else None
+    await placements.insert_message(
+        conn, message_id=envelope.event_id, agency_code=placement["agency_code"],
+        transfer_id=request.transfer_id, kind=CANCELLATION_REQUEST,
+        body=cancellation_message(envelope, request), webhook_url=webhook_url,
+    )
+    return "stored"
+
+
+async def _on_cancelled(conn: asyncpg.Connection, envelope: EventEnvelope) -> str:
+    cancelled = envelope.payload_as(TransferCancelled)
+    placement = await placements.get_any_placement(conn, cancelled.transfer_id)
+    if placement is None:  # cancelled within the window: the agency never heard of it (F-28)
+        return "ignored"
+    if placement["status"] != "cancelled":
+        await placements.set_placement(conn, cancelled.transfer_id, status="cancelled")
+    return "stored"
+
+
+def build_broker(settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[], None]) -> KafkaBroker:
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        graceful_timeout=settings.shutdown_grace_seconds,
+        client_id=f"relance-{settings.service_name}",
+        logger=logging.getLogger("relance_gateway.faststream"),
+        log_level=logging.DEBUG,
+    )
+
+    @broker.subscriber(
+        TRANSFER_EVENTS,
+        group_id=CONSUMER,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )
+    async def on_transfer_event(message: KafkaMessage) -> None:
+        try:
+            envelope = EventEnvelope.model_validate_json(message.body)
+        except ValidationError as exc:
+            TRANSFER_EVENTS_HANDLED.labels("unreadable", "invalid").inc()
+            log.error("gateway.message_unreadable", error=str(exc)[:500])
+            return
+        try:
+            outcome = await handle_transfer_event(pool, envelope)
+        except ValidationError as exc:  # a known type whose payload cannot be read
+            TRANSFER_EVENTS_HANDLED.labels(envelope.event_type, "invalid").inc()
+            log.error("gateway.payload_invalid", event_id=str(envelope.event_id), error=str(exc)[:500])
+            return
+        except Exception as exc:
+            log.warning("gateway.redelivery", event_id=str(envelope.event_id), error=repr(exc)[:500])
+            await asyncio.sleep(settings.redelivery_delay_seconds)
+            raise
+        if outcome == "stored":
+            on_stored()
+
+    return broker
+
+
+def broker_check(broker: KafkaBroker, timeout: float = 3.0):
+    async def check() -> None:
+        if not await broker.ping(timeout=timeout):
+            raise ConnectionError("kafka broker unreachable")
+
+    return check

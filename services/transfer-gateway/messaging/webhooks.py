@@ -1,0 +1,168 @@
+"""Outbound webhooks to agencies (F-31): signed like inbound requests, retried with
+exponential backoff and full jitter, dead-lettered after `webhook_max_attempts`.
+
+Deliveries live in PostgreSQL, so a restart loses none: a delivery is claimed with a
+lease (its next attempt pushed past the HTTP timeout) and the outcome recorded after
+the call. The agency may receive a message twice (a crash between its 2xx and our
+record): the `X-Relance-Event-Id` header lets it deduplicate."""
+
+import asyncio
+import contextlib
+import json
+import time
+
+import asyncpg
+import httpx
+import structlog
+
+from relance_gateway.domain.backoff import is_exhausted, is_success, retry_delay
+from relance_gateway.domain.secret_box import SecretBox
+from relance_gateway.domain.signatures import (
+    EVENT_ID_HEADER,
+    EVENT_TYPE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature_header,
+)
+from relance_gateway.metrics import (
+    DEAD_LETTERS,
+    DELIVERIES_BY_STATUS,
+    PLACEMENTS_BY_STATUS,
+    WEBHOOK_ATTEMPTS,
+)
+from relance_gateway.persistence import agencies, deliveries, placements
+from relance_gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+DELIVERY_ID_HEADER = "X-Relance-Delivery-Id"
+ATTEMPT_HEADER = "X-Relance-Delivery-Attempt"
+GAUGE_REFRESH_SECONDS = 10.0  # the counts scan tables: not on every idle poll
+
+
+def encode_body(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class WebhookDispatcher:
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, client: httpx.AsyncClient, box: SecretBox
+    ) -> None:
+        self._pool = pool
+        self._box = box
+        self._settings = settings
+        self._client = client
+        self._wake = asyncio.Event()
+        self._gauges_refreshed_at = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def dispatch_once(self) -> int:
+        """Send every due delivery once; returns how many were attempted."""
+        settings = self._settings
+        async with self._pool.acquire() as conn, conn.transaction():
+            due = await deliveries.claim_due(
+                conn, batch_size=settings.webhook_batch_size,
+                lease_seconds=settings.webhook_timeout_seconds + 5,
+            )
+        if due:
+            results = await asyncio.gather(*(self._attempt(row) for row in due), return_exceptions=True)
+            for row, result in zip(due, results, strict=True):
+                if isinstance(result, Exception):
+                    # The lease expires and the delivery is tried again: nothing is lost.
+                    log.error("gateway.webhook_attempt_crashed", delivery_id=str(row["id"]),
+                              error=repr(result)[:500])
+        return len(due)
+
+    async def _attempt(self, row: asyncpg.Record) -> None:
+        settings = self._settings
+        if not row["pushable"]:
+            # Deactivated, or pull-only since: the message stays in its pull list.
+            async with self._pool.acquire() as conn, conn.transaction():
+                await deliveries.record_failure(
+                    conn, row["id"], status_code=None, retry_in_seconds=None,
+                    error="the agency is inactive or has no webhook URL any more",
+                )
+            WEBHOOK_ATTEMPTS.labels("dead").inc()
+            DEAD_LETTERS.inc()
+            return
+        async with self._pool.acquire() as conn:
+            secrets = await agencies.signing_secrets(conn, row["agency_code"], self._box)
+        body = encode_body(row["body"])
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Relance-Transfer-Gateway/1",
+            EVENT_ID_HEADER: str(row["message_id"]),
+            EVENT_TYPE_HEADER: row["kind"],
+            DELIVERY_ID_HEADER: str(row["id"]),
+            ATTEMPT_HEADER: str(row["attempts"]),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature_header(secrets, timestamp, body),
+        }
+        status_code: int | None = None
+        try:
+            response = await self._client.post(
+                row["url"], content=body, headers=headers, timeout=settings.webhook_timeout_seconds
+            )
+            status_code = response.status_code
+            error = "" if is_success(status_code) else f"HTTP {status_code}: {response.text[:300]}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        async with self._pool.acquire() as conn, conn.transaction():
+            if status_code is not None and is_success(status_code):
+                await deliveries.record_delivered(conn, row["id"], row["message_id"], status_code)
+                WEBHOOK_ATTEMPTS.labels("delivered").inc()
+                log.info("gateway.webhook_delivered", delivery_id=str(row["id"]),
+                         event_id=str(row["message_id"]), attempt=row["attempts"])
+                return
+            if is_exhausted(row["attempts"], settings.webhook_max_attempts):
+                await deliveries.record_failure(
+                    conn, row["id"], status_code=status_code, error=error, retry_in_seconds=None
+                )
+                WEBHOOK_ATTEMPTS.labels("dead").inc()
+                DEAD_LETTERS.inc()
+                log.warning("gateway.webhook_dead_letter", delivery_id=str(row["id"]),
+                            event_id=str(row["message_id"]), attempts=row["attempts"], error=error)
+                return
+            delay = retry_delay(
+                row["attempts"], base_seconds=settings.webhook_backoff_base_seconds,
+                max_seconds=settings.webhook_backoff_max_seconds,
+            )
+            await deliveries.record_failure(
+                conn, row["id"], status_code=status_code, error=error, retry_in_seconds=delay
+            )
+        WEBHOOK_ATTEMPTS.labels("failed").inc()
+        log.info("gateway.webhook_retry", delivery_id=str(row["id"]), attempt=row["attempts"],
+                 retry_in=round(delay, 2), error=error)
+
+    async def refresh_gauges(self) -> None:
+        async with self._pool.acquire() as conn:
+            counts = await deliveries.counts_by_status(conn)
+            placed = await placements.counts_by_status(conn)
+        for status in ("pending", "delivered", "dead"):
+            DELIVERIES_BY_STATUS.labels(status).set(counts.get(status, 0))
+        for status in ("placed", "cancellation_requested", "cancelled"):
+            PLACEMENTS_BY_STATUS.labels(status).set(placed.get(status, 0))
+
+    async def run(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                attempted = await self.dispatch_once()
+                backoff = 0.5
+            except Exception as exc:  # noqa: BLE001 - the loop outlives a database hiccup
+                log.warning("gateway.dispatch_failed", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if attempted:
+                continue
+            if time.monotonic() - self._gauges_refreshed_at > GAUGE_REFRESH_SECONDS:
+                self._gauges_refreshed_at = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self.refresh_gauges()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_seconds)
