@@ -6,10 +6,14 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from relance_workflow.activities.dossier import DossierActivities
+from relance_workflow.activities.transfer import TransferActivities
 from relance_workflow.settings import Settings
 from relance_workflow.workflows.dossier import DossierWorkflow
+from relance_workflow.activities.action import ActionActivities
+from relance_workflow.workflows.action import ActionWorkflow
+from relance_workflow.workflows.transfer import TransferWorkflow
 
-WORKFLOWS = [DossierWorkflow]
+WORKFLOWS = [DossierWorkflow, ActionWorkflow, TransferWorkflow]
 
 
 async def connect(settings: Settings) -> Client:
@@ -26,5 +30,5 @@ def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Work
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=[dossier.plan_next_step, dossier.open_intervention, dossier.complete_intervention],
+        activities=[*dossier.all(), *TransferActivities(pool).all(), *ActionActivities(pool).all()],
     )

@@ -2,6 +2,8 @@
 
 `dossier.opened` → signal-with-start of the dossier workflow (business-key id, so a
 redelivered event lands on the same workflow); `communication.*` and `item.*` → signals.
+`transfer.created` → start of the transfer workflow (F-27, its window from this service's
+settings); `agency.*` → signals to the transfer workflow (F-29, F-31).
 Each signal carries the event id and the workflow ignores ids it has seen, so at-least-once
 delivery applies every event once. Messages are acknowledged after the signal is accepted."""
 
@@ -11,29 +13,53 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from relance import topics
 from relance.events import (
+    AgencyCancellationRefused,
+    AgencyCancellationValidated,
+    AgencyPaymentCollected,
+    AgencyPlacementAcknowledged,
+    AgencyStatusUpdated,
+    TransferCreated,
     CommunicationFailed,
     CommunicationSent,
     DossierOpened,
     EventEnvelope,
+    SpecificActionCreated,
 )
-from relance.workflow_ids import dossier_workflow_id
+from relance.workflow_ids import action_workflow_id
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from relance_workflow.models import ActionWorkflowInput
+from relance_workflow.workflows.action import ActionWorkflow
+from relance.workflow_ids import dossier_workflow_id, transfer_workflow_id
 from relance_workflow.models import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
+from relance_workflow.settings import Settings
+from relance_workflow.transfer_models import (
+    AgencyCancellationAnswer,
+    AgencyPayment,
+    AgencyPlacementAck,
+    AgencyStatus,
+    TransferWorkflowInput,
+)
 from relance_workflow.workflows.dossier import DossierWorkflow
+from relance_workflow.workflows.transfer import TransferWorkflow
 
 BRIDGE_GROUP = "workflow-bridge"
-BRIDGE_TOPICS = (topics.DOSSIER_EVENTS, topics.COMMUNICATION_EVENTS, topics.ITEM_EVENTS)
+BRIDGE_TOPICS = (topics.DOSSIER_EVENTS, topics.COMMUNICATION_EVENTS, topics.ITEM_EVENTS,
+                 topics.TRANSFER_EVENTS, topics.AGENCY_EVENTS)
 
 
 class SignalBridge:
-    def __init__(self, client: Client, task_queue: str) -> None:
+    def __init__(self, client: Client, task_queue: str, settings: Settings | None = None) -> None:
         self._client = client
         self._task_queue = task_queue
+        self._settings = settings or Settings()
 
     async def handle(self, envelope: EventEnvelope) -> None:
         if envelope.event_type == DossierOpened.event_type:
             opened = envelope.payload_as(DossierOpened)
             if opened.kind == "active":
                 await self._start_dossier(opened, envelope)
+        elif envelope.event_type == SpecificActionCreated.event_type:
+            await self._start_action(envelope.payload_as(SpecificActionCreated))
         elif envelope.event_type == CommunicationSent.event_type:
             sent = envelope.payload_as(CommunicationSent)
             await self._signal_outcome(sent.dossier_id, CommunicationOutcome(
@@ -48,11 +74,36 @@ class SignalBridge:
                 status="needs_attention" if failed.needs_attention else "failed",
                 reason=failed.reason,
             ))
+        elif envelope.event_type == TransferCreated.event_type:
+            await self._start_transfer(envelope.payload_as(TransferCreated), envelope)
+        elif envelope.event_type.startswith("agency."):
+            await self._signal_transfer(envelope)
         elif envelope.event_type.startswith("item.") and envelope.event_type != "item.created":
             dossier_id = envelope.payload.get("dossier_id")
             if dossier_id:
                 await self._signal(dossier_id, DossierWorkflow.items_changed,
                                    ItemsChanged(event_id=str(envelope.event_id)))
+
+    async def _start_action(self, created: SpecificActionCreated) -> None:
+        """F-15..F-20: one workflow per specific action; a redelivered event finds it."""
+        try:
+            await self._start_action_workflow(created)
+        except WorkflowAlreadyStartedError:
+            pass  # the action's workflow already ran to its end: nothing to redo
+
+    async def _start_action_workflow(self, created: SpecificActionCreated) -> None:
+        await self._client.start_workflow(
+            ActionWorkflow.run,
+            ActionWorkflowInput(
+                action_id=created.action_id, client_id=created.client_id,
+                dossier_id=created.dossier_id, due_at=created.due_at, mode=created.mode,
+                client_code=created.client_code, collector_code=created.collector_code,
+            ),
+            id=action_workflow_id(created.action_id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
 
     async def _start_dossier(self, opened: DossierOpened, envelope: EventEnvelope) -> None:
         await self._client.start_workflow(
@@ -69,6 +120,60 @@ class SignalBridge:
             start_signal="items_changed",
             start_signal_args=[ItemsChanged(event_id=str(envelope.event_id))],
         )
+
+    async def _start_transfer(self, created: TransferCreated, envelope: EventEnvelope) -> None:
+        """F-27: the transfer workflow starts from the event written with the transfer, so
+        there is no dual write; a redelivered event lands on the same workflow."""
+        await self._client.start_workflow(
+            TransferWorkflow.run,
+            TransferWorkflowInput(
+                transfer_id=created.transfer_id, client_id=created.client_id,
+                client_code=created.client_code, agency_code=created.agency_code,
+                created_at=created.created_at,
+                window_seconds=self._settings.transfer_window_seconds,
+                answer_delay_seconds=self._settings.transfer_agency_answer_delay_seconds,
+                seen_event_ids=[str(envelope.event_id)],
+            ),
+            id=transfer_workflow_id(created.transfer_id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+    async def _signal_transfer(self, envelope: EventEnvelope) -> None:
+        """What an agency said (through the gateway) goes to its transfer's workflow."""
+        event_id, kind = str(envelope.event_id), envelope.event_type
+        if kind == AgencyPlacementAcknowledged.event_type:
+            ack = envelope.payload_as(AgencyPlacementAcknowledged)
+            transfer_id, signal, arg = ack.transfer_id, TransferWorkflow.placement_acknowledged, \
+                AgencyPlacementAck(event_id=event_id, agency_reference=ack.agency_reference)
+        elif kind == AgencyCancellationValidated.event_type:
+            ok = envelope.payload_as(AgencyCancellationValidated)
+            transfer_id, signal, arg = ok.transfer_id, TransferWorkflow.cancellation_answered, \
+                AgencyCancellationAnswer(event_id=event_id, validated=True, comment=ok.comment)
+        elif kind == AgencyCancellationRefused.event_type:
+            no = envelope.payload_as(AgencyCancellationRefused)
+            transfer_id, signal, arg = no.transfer_id, TransferWorkflow.cancellation_answered, \
+                AgencyCancellationAnswer(event_id=event_id, validated=False, comment=no.reason)
+        elif kind == AgencyPaymentCollected.event_type:
+            paid = envelope.payload_as(AgencyPaymentCollected)
+            transfer_id, signal, arg = paid.transfer_id, TransferWorkflow.payment_collected, \
+                AgencyPayment(event_id=event_id, payment_id=paid.payment_id,
+                              item_number=paid.item_number, amount=paid.amount,
+                              collected_on=paid.collected_on)
+        elif kind == AgencyStatusUpdated.event_type:
+            status = envelope.payload_as(AgencyStatusUpdated)
+            transfer_id, signal, arg = status.transfer_id, TransferWorkflow.agency_status_updated, \
+                AgencyStatus(event_id=event_id, status=status.status, comment=status.comment)
+        else:
+            return
+        handle = self._client.get_workflow_handle(transfer_workflow_id(transfer_id))
+        try:
+            await handle.signal(signal, arg)
+        except RPCError as exc:
+            # A closed transfer has nothing left to react to.
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
 
     async def _signal_outcome(self, dossier_id, outcome: CommunicationOutcome) -> None:
         if dossier_id is not None:

@@ -1,0 +1,221 @@
+"""Transfers to collection agencies (F-27 … F-30): create one from the active dossier,
+read them, and cancel one. Whether a cancellation is immediate (F-28) or a request to the
+agency (F-29) is decided by the transfer workflow alone, through a Temporal Update, so the
+answer and the 24-hour timer are ordered in one history (F-30)."""
+
+import asyncio
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel, Field, field_validator
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from relance.workflow_ids import transfer_workflow_id
+from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client
+from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.errors import ApiError
+from relance_dossier.api.models import ApiInput
+from relance_dossier.domain.transfers import check_follow_up_date
+from relance_dossier.persistence import transfers as store
+
+router = APIRouter(tags=["transfers"])
+
+# The workflow starts from the TransferCreated event a moment after the transfer commits;
+# a cancel sent in that moment waits for it rather than failing.
+WORKFLOW_START_WAIT_SECONDS = 20.0
+
+
+class TransferIn(ApiInput):
+    item_ids: list[UUID] = Field(min_length=1, max_length=10_000,
+                                 description="Open items of the client's active dossier")
+    agency_code: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._\-]+$")
+    next_follow_up_date: date
+    opening_comment: str = Field(min_length=1, max_length=5000)
+
+    @field_validator("opening_comment")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an opening comment is required")
+        return value.strip()
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "item_ids": ["7d0c8a5e-3f41-4a53-9a0a-0b8f1f5d2c11"], "agency_code": "RECOUVEO",
+        "next_follow_up_date": "2026-12-15", "opening_comment": "No answer to three reminders",
+    }]}}
+
+
+class CancelIn(ApiInput):
+    comment: str = Field(min_length=1, max_length=5000)
+
+    @field_validator("comment")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a comment is required to cancel a transfer")
+        return value.strip()
+
+
+class CancelOut(BaseModel):
+    mode: Literal["immediate", "request"]
+    state: str
+
+
+class TransferItemOut(BaseModel):
+    id: UUID
+    number: str
+    kind: str
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal
+    currency: str
+    in_transfer: bool  # False once it went back to the active dossier
+
+
+class TransferActionOut(BaseModel):
+    """One line of the transfer's action detail: who did what, when, with which comment."""
+
+    actor: str
+    action: str
+    comment: str | None
+    at: datetime
+
+
+class TransferOut(BaseModel):
+    id: UUID
+    client_id: UUID
+    agency_code: str
+    # in_window | placed | placed_acknowledged | cancellation_pending (shown struck through
+    # in red, F-29) | closed
+    state: str
+    cancellation_pending: bool
+    created_by: str
+    created_at: datetime
+    window_ends_at: datetime | None
+    next_follow_up_date: date
+    opening_comment: str
+    placed_at: datetime | None
+    acknowledged_at: datetime | None
+    agency_reference: str | None
+    agency_status: str | None
+    cancellation_mode: str | None
+    cancellation_comment: str | None
+    cancellation_requested_by: str | None
+    cancellation_requested_at: datetime | None
+    refusal_reason: str | None
+    agency_answer_overdue: bool
+    closing_comment: str | None
+    closed_at: datetime | None
+
+
+class TransferDetail(TransferOut):
+    client_code: str
+    items: list[TransferItemOut]
+    actions: list[TransferActionOut]
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def _out(row: asyncpg.Record) -> dict:
+    data = dict(row)
+    data["cancellation_pending"] = row["state"] == "cancellation_pending"
+    return data
+
+
+async def _transfer_or_404(
+    conn: asyncpg.Connection, transfer_id: UUID, principal: Principal
+) -> asyncpg.Record:
+    transfer = await store.transfer_by_id(conn, transfer_id)
+    # A transfer of a client the caller may not see answers like one that does not exist.
+    if transfer is None or not may_see_client(principal, transfer["collector_id"]):
+        raise ApiError(404, "transfer_id", f"no transfer {transfer_id}")
+    return transfer
+
+
+async def _detail(conn: asyncpg.Connection, transfer: asyncpg.Record) -> TransferDetail:
+    return TransferDetail(
+        **_out(transfer),
+        items=[TransferItemOut(**dict(i)) for i in await store.items_of_transfer(conn, transfer)],
+        actions=[TransferActionOut(**dict(a))
+                 for a in await store.history_of_transfer(conn, transfer["id"])],
+    )
+
+
+@router.post("/clients/{code}/transfers", status_code=status.HTTP_201_CREATED,
+             response_model=TransferDetail,
+             summary="Transfer open items of the active dossier to an agency (F-27)")
+async def create_transfer(
+    code: str, body: TransferIn, request: Request, principal: Principal = Depends(can_write)
+) -> TransferDetail:
+    async with _pool(request).acquire() as conn:
+        client = await client_or_404(conn, code, principal)
+        check_follow_up_date(body.next_follow_up_date, date.today())
+        transfer_id = await store.create_transfer(
+            conn, client=client, item_ids=body.item_ids, agency_code=body.agency_code,
+            next_follow_up_date=body.next_follow_up_date,
+            opening_comment=body.opening_comment, actor=principal.actor,
+        )
+        return await _detail(conn, await store.transfer_by_id(conn, transfer_id))
+
+
+@router.get("/clients/{code}/transfers", response_model=list[TransferOut],
+            summary="The client's transfers, newest first (F-27 … F-29)")
+async def list_transfers(
+    code: str, request: Request, principal: Principal = Depends(can_read)
+) -> list[TransferOut]:
+    async with _pool(request).acquire() as conn:
+        client = await client_or_404(conn, code, principal)
+        return [TransferOut(**_out(t)) for t in await store.transfers_of(conn, client["id"])]
+
+
+@router.get("/transfers/{transfer_id}", response_model=TransferDetail,
+            summary="A transfer's detail: state, comments, items and actions (F-27 … F-29)")
+async def get_transfer(
+    transfer_id: UUID, request: Request, principal: Principal = Depends(can_read)
+) -> TransferDetail:
+    async with _pool(request).acquire() as conn:
+        return await _detail(conn, await _transfer_or_404(conn, transfer_id, principal))
+
+
+@router.post("/transfers/{transfer_id}/cancel", response_model=CancelOut,
+             summary="Cancel a transfer: immediate within the window (F-28), a request to "
+                     "the agency after it (F-29); the transfer workflow decides (F-30)")
+async def cancel_transfer(
+    transfer_id: UUID, body: CancelIn, request: Request, principal: Principal = Depends(can_write)
+) -> CancelOut:
+    async with _pool(request).acquire() as conn:
+        transfer = await _transfer_or_404(conn, transfer_id, principal)
+    if transfer["state"] == "closed":
+        raise ApiError(409, "state", "the transfer is already closed")
+    handle = request.app.state.temporal.get_workflow_handle(transfer_workflow_id(transfer_id))
+    command = {"comment": body.comment, "requested_by": principal.actor}
+    deadline = asyncio.get_running_loop().time() + WORKFLOW_START_WAIT_SECONDS
+    while True:
+        try:
+            result = await handle.execute_update("cancel", command, result_type=dict)
+            return CancelOut(mode=result["mode"], state=result["state"])
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(exc)
+            field, _, text = reason.partition(": ")
+            if field == "comment":
+                raise ApiError(422, "comment", text)
+            raise ApiError(409, "state", text or reason)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            async with _pool(request).acquire() as conn:
+                state = await conn.fetchval("SELECT state FROM transfers WHERE id = $1", transfer_id)
+            if state == "closed":
+                raise ApiError(409, "state", "the transfer is already closed")
+            if asyncio.get_running_loop().time() > deadline:
+                raise ApiError(503, None, "the transfer's workflow is not running yet; retry")
+            await asyncio.sleep(0.2)

@@ -1,0 +1,47 @@
+"""Pure rules for creating a transfer to a collection agency (F-27): no I/O."""
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from relance_dossier.domain.accounts import DomainError
+
+
+@dataclass(frozen=True)
+class CandidateItem:
+    """An item as found for the client, with the dossier holding it."""
+
+    item_id: UUID
+    number: str
+    open_amount: Decimal
+    in_active_dossier: bool
+
+
+def check_transfer_selection(
+    requested: list[UUID], found: dict[UUID, CandidateItem]
+) -> None:
+    """F-27: every selected item is one of the client's open items, held by its active
+    dossier (not already transferred), selected once. The first fault names its index."""
+    if not requested:
+        raise DomainError("item_ids", "select at least one item")
+    seen: set[UUID] = set()
+    for index, item_id in enumerate(requested):
+        field = f"item_ids.{index}"
+        if item_id in seen:
+            raise DomainError(field, f"item {item_id} is selected twice")
+        seen.add(item_id)
+        item = found.get(item_id)
+        if item is None:
+            raise DomainError(field, f"no item {item_id} on this client's account")
+        if not item.in_active_dossier:
+            raise DomainError(
+                field, f"item {item.number} is not in the active dossier (already transferred)"
+            )
+        if item.open_amount == 0:
+            raise DomainError(field, f"item {item.number} is settled (open amount 0)")
+
+
+def check_follow_up_date(next_follow_up_date: date, today: date) -> None:
+    if next_follow_up_date < today:
+        raise DomainError("next_follow_up_date", "must not be in the past")

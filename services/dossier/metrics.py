@@ -1,0 +1,40 @@
+"""Transfer metrics for SREs (F-34): open transfers by state and overdue agency answers
+by agency, read from the transfers table when Prometheus scrapes `/metrics`, so they are
+right whichever process changed the rows."""
+
+from fastapi import FastAPI, Request
+from prometheus_client import Gauge
+
+from relance_dossier.persistence import transfers as store
+
+TRANSFERS_OPEN = Gauge("relance_transfers_open", "Transfers not closed, by state", ["state"])
+AGENCY_ANSWER_OVERDUE = Gauge(
+    "relance_transfers_agency_answer_overdue",
+    "Cancellation requests the agency has not answered within the set delay (F-30)",
+    ["agency"],
+)
+_agencies_seen: set[str] = set()
+OPEN_STATES = ("in_window", "placed", "placed_acknowledged", "cancellation_pending")
+
+
+async def refresh_transfer_metrics(pool) -> None:
+    async with pool.acquire() as conn:
+        by_state = {r["state"]: r["n"] for r in await store.open_transfers_by_state(conn)}
+        overdue = await store.overdue_answers_by_agency(conn)
+    for state in {*OPEN_STATES, *by_state}:
+        TRANSFERS_OPEN.labels(state).set(by_state.get(state, 0))
+    counts = {r["agency_code"]: r["n"] for r in overdue}
+    # An agency whose transfers all closed goes back to 0 rather than keeping its last value.
+    for agency in {*_agencies_seen, *counts}:
+        AGENCY_ANSWER_OVERDUE.labels(agency).set(counts.get(agency, 0))
+    _agencies_seen.update(counts)
+
+
+def install_transfer_metrics(app: FastAPI) -> None:
+    """Refresh the gauges just before `/metrics` answers."""
+
+    @app.middleware("http")
+    async def _refresh_on_scrape(request: Request, call_next):
+        if request.url.path == "/metrics":
+            await refresh_transfer_metrics(request.app.state.pool)
+        return await call_next(request)

@@ -1,0 +1,148 @@
+"""One pydantic model per input and output of the transfer workflow, its activities,
+signals and update (F-27 … F-30)."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from relance_workflow.domain.transfers import CancellationMode, TransferState
+
+
+class TransferWorkflowInput(BaseModel):
+    transfer_id: UUID
+    client_id: UUID
+    client_code: str
+    agency_code: str
+    created_at: datetime
+    window_seconds: float = 86400  # F-28: 24 h unless configured for demos
+    answer_delay_seconds: float = 5 * 86400  # F-30: agency answer overdue after this
+    # Carried over continue-as-new:
+    state: TransferState = TransferState.IN_WINDOW
+    cancellation_requested_at: datetime | None = None
+    answer_overdue: bool = False
+    acknowledged: bool = False  # the agency acknowledged the placement
+    seen_event_ids: list[str] = Field(default_factory=list)
+
+
+class TransferStatus(BaseModel):
+    """Query answer."""
+
+    state: TransferState
+    window_ends_at: datetime
+    cancellation_requested_at: datetime | None = None
+    answer_overdue: bool = False
+
+
+class CancelTransfer(BaseModel):
+    """Update input: the collector's cancel command, with its required comment."""
+
+    comment: str
+    requested_by: str
+
+
+class CancelTransferResult(BaseModel):
+    """Update output: which case applied (F-28 immediate, F-29 request) and the state."""
+
+    mode: CancellationMode
+    state: TransferState
+
+
+class AgencyPlacementAck(BaseModel):
+    """Signal: the agency acknowledged the placement."""
+
+    event_id: str
+    agency_reference: str | None = None
+
+
+class AgencyCancellationAnswer(BaseModel):
+    """Signal: the agency validated (`validated`) or refused the cancellation request."""
+
+    event_id: str
+    validated: bool
+    comment: str | None = None  # the agency's comment or refusal reason
+
+
+class AgencyPayment(BaseModel):
+    """Signal: the agency collected a payment on one of the transferred items."""
+
+    event_id: str
+    payment_id: str
+    item_number: str
+    amount: Decimal
+    collected_on: date
+
+
+class AgencyStatus(BaseModel):
+    """Signal: the agency's own status of the file."""
+
+    event_id: str
+    status: str
+    comment: str | None = None
+
+
+# ---- activity inputs / outputs ------------------------------------------------------
+
+
+class RecordWindowRequest(BaseModel):
+    transfer_id: UUID
+    window_ends_at: datetime
+
+
+class PlaceTransferRequest(BaseModel):
+    transfer_id: UUID
+    placed_at: datetime
+
+
+class ReturnItemsRequest(BaseModel):
+    """Close the transfer: items back to the active dossier (F-28 immediate, F-29 validated)."""
+
+    transfer_id: UUID
+    mode: str  # immediate | agency_validated
+    comment: str
+    actor: str
+
+
+class RequestCancellationRequest(BaseModel):
+    transfer_id: UUID
+    comment: str
+    requested_by: str
+    requested_at: datetime
+
+
+class RefuseCancellationRequest(BaseModel):
+    transfer_id: UUID
+    reason: str
+    state: TransferState  # the state the transfer goes back to
+
+
+class AcknowledgePlacementRequest(BaseModel):
+    transfer_id: UUID
+    agency_reference: str | None = None
+
+
+class MarkAnswerOverdueRequest(BaseModel):
+    transfer_id: UUID
+    requested_at: datetime
+    overdue_since: datetime
+
+
+class ApplyPaymentRequest(BaseModel):
+    transfer_id: UUID
+    payment_id: str
+    item_number: str
+    amount: Decimal
+    collected_on: date
+
+
+class ApplyPaymentResult(BaseModel):
+    applied: Decimal
+    item_found: bool
+    replay: bool
+
+
+class RecordAgencyStatusRequest(BaseModel):
+    transfer_id: UUID
+    status: str
+    comment: str | None = None
