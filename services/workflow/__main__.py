@@ -27,7 +27,7 @@ async def main() -> None:
     pool = await create_pool(settings.database_url, max_size=10)
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
-    bridge = SignalBridge(client, settings.temporal_task_queue)
+    bridge = SignalBridge(client, settings.temporal_task_queue, settings)
 
     broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=None)
 
