@@ -33,6 +33,48 @@ def cmd_topics(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """ERP import of clients, items or payments (F-3), with a progress bar. Exit status:
+    0 every row imported, 3 some rows rejected (the valid ones are kept), 1 unreadable file."""
+    from tqdm import tqdm
+
+    from relance_dossier.domain.accounts import DomainError
+    from relance_dossier.persistence.imports import import_path
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"no such file: {path}", file=sys.stderr)
+        return 1
+    bar = tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="reading", file=sys.stderr)
+
+    def progress(rows: int, read_bytes: int) -> None:
+        bar.update(read_bytes - bar.n)
+        bar.set_postfix(rows=rows)
+
+    def phase(name: str) -> None:
+        bar.set_description(name)
+
+    try:
+        import_id, fmt, report = asyncio.run(import_path(
+            CommonSettings().database_url, path, kind=args.kind, fmt=args.format,
+            actor=f"import:{path.name}", progress=progress, phase=phase,
+        ))
+    except DomainError as exc:
+        bar.close()
+        print(f"import refused: {exc.field}: {exc.reason}", file=sys.stderr)
+        return 1
+    bar.update(bar.total - bar.n)
+    bar.close()
+    print(f"{report.kind} ({fmt}) import {import_id}: {report.rows_read} rows read,"
+          f" {report.inserted} inserted, {report.updated} updated, {report.unchanged} unchanged,"
+          f" {report.error_count} rejected")
+    for error in report.errors[: args.show_errors]:
+        print(f"  row {error.row}: {error.field or '-'}: {error.reason}")
+    if report.error_count > args.show_errors:
+        print(f"  … {report.error_count - args.show_errors} more (see import_runs {import_id})")
+    return 3 if report.error_count else 0
+
+
 class _Stop(Exception):
     pass
 
@@ -71,6 +113,9 @@ def cmd_up(args: argparse.Namespace) -> int:
              "BOOTSTRAP_ADMIN_TOKEN": admin_token},
             stack.logs_dir,
             ports=ports,
+            # A short transfer window lets a demo show a placement without waiting a day.
+            extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(args.transfer_window)}}
+            if args.transfer_window else {},
         )
         print("Starting the outbox relay, the four services and the agency simulator …", flush=True)
         supervisor.start_all()
@@ -123,7 +168,9 @@ def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, admin_token: 
   Notifier            {running['notifier'].url}/health   (metrics: /metrics)
   Workflow worker     {running['workflow'].url}/health   (metrics: /metrics)
   Outbox relay        {running['relay'].url}/health   (metrics: /metrics)
-  Agency simulator    {running['agency-simulator'].url}/received
+  Agency simulator    {running['agency-simulator'].url}/received   (policy: /policy)
+  Demo agency         {supervisor.demo_agency_code}: X-Agency-Key {supervisor.demo_agency_key}
+                      signing secret {supervisor.demo_agency_secret}
   Temporal Web UI     {stack.temporal_ui_url}
   Temporal gRPC       {stack.temporal_address}
   Kafka broker        {stack.kafka_bootstrap_servers}
@@ -157,10 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--temporal-port", type=int, default=7233, help="(default 7233)")
     up.add_argument("--temporal-ui-port", type=int, default=8233, help="(default 8233)")
     up.add_argument("--smtp-port", type=int, default=1025, help="local SMTP sink (default 1025)")
+    up.add_argument("--transfer-window", type=float, metavar="SECONDS",
+                    help="transfer cancellation window, for demos (default 86400: 24 hours)")
     up.set_defaults(handler=cmd_up)
 
     commands.add_parser("migrate", help="apply database migrations (DATABASE_URL)").set_defaults(handler=cmd_migrate)
     commands.add_parser("topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)").set_defaults(handler=cmd_topics)
+    imports = commands.add_parser("import", help="import clients, items or payments from CSV or JSON (DATABASE_URL)")
+    imports.add_argument("file", help="the CSV or JSON file")
+    imports.add_argument("--kind", choices=("clients", "items", "payments"), help="(default: from the columns)")
+    imports.add_argument("--format", choices=("csv", "json"), help="(default: from the file name)")
+    imports.add_argument("--show-errors", type=int, default=20, help="rejected rows to print (default 20)")
+    imports.set_defaults(handler=cmd_import)
     return parser
 
 
