@@ -45,6 +45,36 @@ AGENCY = f"TESTAG-{uuid4().hex[:6].upper()}"
 FOLLOW_UP = str(date.today() + timedelta(days=14))
 
 
+@pytest.fixture(scope="module", autouse=True)
+async def registered_agency(db):
+    """The agency is in the gateway's registry, pull-only (no webhook), so transfers to it
+    are accepted and nothing but these tests answers for it."""
+    await db.execute(
+        "INSERT INTO gateway_agencies (id, code, name, webhook_url, api_key_sha256)"
+        " VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (code) DO NOTHING",
+        uuid4(), AGENCY, f"Test agency {AGENCY}", uuid4().hex + uuid4().hex,
+    )
+
+
+async def test_f31_a_transfer_to_an_unknown_or_inactive_agency_is_refused(dossier_api, db) -> None:
+    client = await new_client(dossier_api)
+    code, item = client["client"]["code"], client["open_items"][0]["id"]
+    unknown = await dossier_api.post(f"/clients/{code}/transfers",
+                                     json=transfer_body([item], agency_code="NOBODY"))
+    assert unknown.status_code == 422, unknown.text
+    assert [e["field"] for e in unknown.json()["errors"]] == ["agency_code"]
+    inactive = f"OFF-{uuid4().hex[:6].upper()}"
+    await db.execute(
+        "INSERT INTO gateway_agencies (id, code, name, active, api_key_sha256)"
+        " VALUES ($1, $2, 'Closed agency', false, $3)", uuid4(), inactive, uuid4().hex,
+    )
+    refused = await dossier_api.post(f"/clients/{code}/transfers",
+                                     json=transfer_body([item], agency_code=inactive))
+    assert refused.status_code == 422 and "not active" in refused.text
+    card = (await dossier_api.get(f"/clients/{code}")).json()
+    assert card["transfer_dossiers"] == [] and len(card["open_items"]) == 2  # nothing moved
+
+
 async def new_client(dossier_api, *amounts: str) -> dict:
     code = new_code("TR")
     items = [invoice(f"F-{n + 1}", a, due_in_days=-45) for n, a in enumerate(amounts or ("900.00", "300.00"))]

@@ -48,6 +48,14 @@ async def create_transfer(
         })
         if active_id is None:
             raise DomainError("code", "the client has no active dossier")
+        # F-31: transfers go to agencies registered with the transfer gateway.
+        agency_active = await conn.fetchval(
+            "SELECT active FROM gateway_agencies WHERE code = $1", agency_code
+        )
+        if agency_active is None:
+            raise DomainError("agency_code", f"no agency {agency_code!r} is registered")
+        if not agency_active:
+            raise DomainError("agency_code", f"agency {agency_code!r} is not active")
         await conn.execute(
             "INSERT INTO dossiers (id, client_id, kind, state, agency_code, opened_at)"
             " VALUES ($1, $2, 'transfer', 'open', $3, $4)",
