@@ -25,3 +25,13 @@ def temporal_check(client: Client):
         await client.workflow_service.get_system_info(GetSystemInfoRequest())
 
     return check
+
+
+def broker_check(broker, timeout: float = 3.0):
+    """For a FastStream broker: it answers a ping."""
+
+    async def check() -> None:
+        if not await broker.ping(timeout=timeout):
+            raise ConnectionError("kafka broker unreachable")
+
+    return check

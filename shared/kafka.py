@@ -4,10 +4,13 @@ The embedded broker has no idempotent producer, so none is asked for; consumers
 deduplicate on the event id instead."""
 
 import asyncio
+import logging
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
 
 from relance.topics import ALL_TOPICS, DEFAULT_PARTITIONS
 
@@ -56,3 +59,24 @@ async def wait_for_broker(bootstrap_servers: str, timeout: float = 30.0) -> None
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
+
+
+def service_broker(
+    bootstrap_servers: str, service_name: str, graceful_timeout: float = 10.0
+) -> KafkaBroker:
+    """A FastStream Kafka broker for one of our consumers. FastStream's per-message lines
+    go to DEBUG: our own structured logs carry the event ids."""
+    return KafkaBroker(
+        bootstrap_servers,
+        graceful_timeout=graceful_timeout,
+        client_id=f"relance-{service_name}",
+        logger=logging.getLogger(f"relance.{service_name}.faststream"),
+        log_level=logging.DEBUG,
+    )
+
+
+def at_least_once(group_id: str) -> dict:
+    """Subscriber options for consumers with side effects: acknowledge after processing
+    (a failure leaves the message to be delivered again), start from the earliest offset
+    for a new group. Consumers deduplicate on the event id."""
+    return {"group_id": group_id, "ack_policy": AckPolicy.NACK_ON_ERROR, "auto_offset_reset": "earliest"}

@@ -19,7 +19,8 @@ from relance_notifier.channels.base import Channel
 from relance_notifier.channels.email import EmailChannel
 from relance_notifier.channels.letter import LetterChannel
 from relance_notifier.channels.sms import SmsChannel
-from relance_notifier.messaging.subscriber import broker_check, build_broker
+from relance.health import broker_check
+from relance_notifier.messaging.subscriber import build_broker
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
 

@@ -16,7 +16,8 @@ from relance.runtime import serve
 from relance.topics import AGENCY_EVENTS, TRANSFER_EVENTS
 from relance_gateway.api.app import create_app
 from relance_gateway.domain.secret_box import SecretBox
-from relance_gateway.messaging.transfer_events import broker_check, build_broker
+from relance.health import broker_check
+from relance_gateway.messaging.transfer_events import build_broker
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.persistence.agencies import ensure_demo_agency
 from relance_gateway.settings import Settings

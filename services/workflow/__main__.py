@@ -4,13 +4,11 @@
 import asyncio
 
 import structlog
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
 
 from relance.db import create_pool
 from relance.events import EventEnvelope
-from relance.health import postgres_check, temporal_check
-from relance.kafka import ensure_topics
+from relance.health import broker_check, postgres_check, temporal_check
+from relance.kafka import at_least_once, ensure_topics, service_broker
 from relance.observability import configure_logging, operations_app
 from relance.runtime import serve
 from relance_workflow.messaging.bridge import BRIDGE_GROUP, BRIDGE_TOPICS, SignalBridge
@@ -29,25 +27,17 @@ async def main() -> None:
     worker = build_worker(client, pool, settings)
     bridge = SignalBridge(client, settings.temporal_task_queue, settings)
 
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=None)
+    broker = service_broker(settings.kafka_bootstrap_servers, settings.service_name)
 
-    @broker.subscriber(
-        *BRIDGE_TOPICS,
-        group_id=BRIDGE_GROUP,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-    )
+    @broker.subscriber(*BRIDGE_TOPICS, **at_least_once(BRIDGE_GROUP))
     async def on_event(envelope: EventEnvelope) -> None:
         with structlog.contextvars.bound_contextvars(event_id=str(envelope.event_id)):
             await bridge.handle(envelope)
 
-    async def kafka() -> None:
-        if not await broker.ping(timeout=3):
-            raise ConnectionError("Kafka broker unreachable")
-
     app = operations_app(
         "workflow",
-        {"postgres": postgres_check(pool), "temporal": temporal_check(client), "kafka": kafka},
+        {"postgres": postgres_check(pool), "temporal": temporal_check(client),
+         "kafka": broker_check(broker)},
     )
     await broker.start()
 

@@ -6,15 +6,14 @@ delivers it again after a short pause. A message that can never be read (not an 
 envelope) is logged, counted and acknowledged: a dead-letter topic is not there yet."""
 
 import asyncio
-import logging
 
 import structlog
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from relance.events import EventEnvelope
+from relance.kafka import at_least_once, service_broker
 from relance.topics import COMMUNICATION_COMMANDS
 from relance_notifier.metrics import COMMANDS_SKIPPED, HANDLER_FAILURES
 from relance_notifier.service import Notifier
@@ -61,21 +60,13 @@ async def handle_message(notifier: Notifier, body: bytes, *, redelivery_delay: f
 
 
 def build_broker(settings: Settings, notifier: Notifier) -> KafkaBroker:
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
-        graceful_timeout=settings.shutdown_grace_seconds,
-        client_id=f"relance-{settings.service_name}",
-        # FastStream's per-message "Received"/"Processed" lines go to DEBUG; our own
-        # structured logs carry the event and communication ids.
-        logger=logging.getLogger("relance_notifier.faststream"),
-        log_level=logging.DEBUG,
+    broker = service_broker(
+        settings.kafka_bootstrap_servers, settings.service_name, settings.shutdown_grace_seconds
     )
 
     @broker.subscriber(
         COMMUNICATION_COMMANDS,
-        group_id=GROUP_ID,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
+        **at_least_once(GROUP_ID),
     )
     async def on_communication_command(message: KafkaMessage) -> None:
         await handle_message(
@@ -83,13 +74,3 @@ def build_broker(settings: Settings, notifier: Notifier) -> KafkaBroker:
         )
 
     return broker
-
-
-def broker_check(broker: KafkaBroker, timeout: float = 3.0):
-    """/health check: the broker answers."""
-
-    async def check() -> None:
-        if not await broker.ping(timeout=timeout):
-            raise ConnectionError("kafka broker unreachable")
-
-    return check

@@ -6,12 +6,10 @@ placement's state and the processed event id commit in one transaction, and the 
 offset is committed only afterwards: a redelivered event changes nothing."""
 
 import asyncio
-import logging
 from collections.abc import Callable
 
 import asyncpg
 import structlog
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
@@ -23,6 +21,7 @@ from relance.events import (
     TransferCancelled,
     TransferPlaced,
 )
+from relance.kafka import at_least_once, service_broker
 from relance.topics import TRANSFER_EVENTS
 from relance_gateway.metrics import TRANSFER_EVENTS_HANDLED
 from relance_gateway.persistence import agencies, placements
@@ -122,19 +121,13 @@ async def _on_cancelled(conn: asyncpg.Connection, envelope: EventEnvelope) -> st
 
 
 def build_broker(settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[], None]) -> KafkaBroker:
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
-        graceful_timeout=settings.shutdown_grace_seconds,
-        client_id=f"relance-{settings.service_name}",
-        logger=logging.getLogger("relance_gateway.faststream"),
-        log_level=logging.DEBUG,
+    broker = service_broker(
+        settings.kafka_bootstrap_servers, settings.service_name, settings.shutdown_grace_seconds
     )
 
     @broker.subscriber(
         TRANSFER_EVENTS,
-        group_id=CONSUMER,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        auto_offset_reset="earliest",
+        **at_least_once(CONSUMER),
     )
     async def on_transfer_event(message: KafkaMessage) -> None:
         try:
@@ -157,11 +150,3 @@ def build_broker(settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[],
             on_stored()
 
     return broker
-
-
-def broker_check(broker: KafkaBroker, timeout: float = 3.0):
-    async def check() -> None:
-        if not await broker.ping(timeout=timeout):
-            raise ConnectionError("kafka broker unreachable")
-
-    return check
