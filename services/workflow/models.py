@@ -1,6 +1,6 @@
 """One pydantic model per workflow, activity, signal and update input or output."""
 
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -19,6 +19,26 @@ class DossierWorkflowInput(BaseModel):
     previous_completed_at: datetime | None = None
     open_step_index: int | None = None
     seen_event_ids: list[str] = Field(default_factory=list)
+    open_interventions: list["OpenIntervention"] = Field(default_factory=list)
+    promises: list["PendingPromise"] = Field(default_factory=list)
+
+
+class OpenIntervention(BaseModel):
+    """What the workflow knows of an intervention still To do, so that Update validators
+    can answer without I/O."""
+
+    intervention_id: UUID
+    origin: str  # scenario | manual | alert | promise | promise_follow_up
+    action_type: str
+    step_index: int | None = None
+    awaiting_outcome: bool = False  # a communication was requested for it
+
+
+class PendingPromise(BaseModel):
+    """A promise to pay waiting for its date (F-12)."""
+
+    intervention_id: UUID
+    check_at: datetime
 
 
 class PlanRequest(BaseModel):
@@ -59,6 +79,7 @@ class CompleteInterventionRequest(BaseModel):
     intervention_id: UUID
     status: str  # done | skipped
     comment: str | None = None
+    actor: str | None = None  # None: the workflow itself (a letter printed, an email sent)
 
 
 class CommunicationOutcome(BaseModel):
@@ -77,9 +98,163 @@ class ItemsChanged(BaseModel):
     event_id: str
 
 
+class NextStepPreview(BaseModel):
+    step_index: int
+    action_type: str
+    mode: str
+    label: str | None = None
+    due_at: datetime
+
+
 class DossierStatus(BaseModel):
     """Query answer: where the dossier's scenario stands."""
 
     state: str  # active | scheduled | awaiting | needs_attention | idle
     completed_steps: int = 0
     next_action_at: datetime | None = None
+    open_interventions: int = 0
+    next_step: NextStepPreview | None = None
+
+    @property
+    def next_step_available(self) -> bool:
+        """F-11: every intervention is Done and the scenario has a next step."""
+        return self.open_interventions == 0 and self.next_step is not None
+
+
+# ---- Updates: collector commands on the dossier workflow (F-10 .. F-13) ----------------
+
+
+class InterventionCommand(BaseModel):
+    """prepare / done / skip on one intervention."""
+
+    intervention_id: UUID
+    actor: str
+    comment: str | None = None
+
+
+class InterventionCommandResult(BaseModel):
+    intervention_id: UUID
+    status: str
+    communication_id: UUID | None = None
+    open_interventions: int = 0
+    next_step: NextStepPreview | None = None
+    next_step_available: bool = False  # F-11: the closing prompt
+
+
+class InterventionEdit(BaseModel):
+    intervention_id: UUID
+    actor: str
+    comment: str | None = None
+    details: dict | None = None
+    due_at: datetime | None = None
+
+
+class NewIntervention(BaseModel):
+    """F-12: an intervention created by hand: a task, an alert (reminder) or a promise."""
+
+    intervention_id: UUID
+    actor: str
+    kind: str  # manual | alert | promise
+    action_type: str = "internal_task"
+    due_at: datetime
+    priority: int = 1
+    comment: str | None = None
+    label: str | None = None
+    promise_amount: str | None = None  # decimal as text: exact through JSON
+    promise_date: date | None = None
+    item_ids: list[UUID] = Field(default_factory=list)
+
+
+class InterventionDeletion(BaseModel):
+    intervention_id: UUID
+    actor: str
+    confirm: bool = False
+    comment: str | None = None
+
+
+class PrepareNextStep(BaseModel):
+    actor: str
+
+
+class PrepareNextStepResult(BaseModel):
+    intervention_id: UUID | None
+    step: NextStepPreview | None = None
+
+
+# ---- Activity inputs for the collector commands -----------------------------------------
+
+
+class PrepareRequest(BaseModel):
+    intervention_id: UUID
+    actor: str
+    # One per Prepare, from the workflow: preparing again after a failed send (a contact
+    # fixed) asks the notifier for a new communication, a retried activity does not.
+    communication_id: UUID | None = None
+
+
+class PrepareResult(BaseModel):
+    communication_id: UUID | None = None
+    status: str
+
+
+class EditRequest(BaseModel):
+    edit: InterventionEdit
+
+
+class CreateRequest(BaseModel):
+    dossier_id: UUID
+    new: NewIntervention
+
+
+class DeleteRequest(BaseModel):
+    deletion: InterventionDeletion
+
+
+class PromiseCheckRequest(BaseModel):
+    intervention_id: UUID
+    follow_up_id: UUID
+
+
+class PromiseCheckResult(BaseModel):
+    kept: bool
+    follow_up_id: UUID | None = None
+
+
+DossierWorkflowInput.model_rebuild()
+
+
+# ---- the specific action workflow (F-15 .. F-20) ------------------------------------------
+
+
+class ActionWorkflowInput(BaseModel):
+    action_id: UUID
+    client_id: UUID
+    dossier_id: UUID
+    due_at: datetime
+    mode: str  # automatic | automatic_to_confirm | manual
+    client_code: str | None = None  # for the search attributes
+    collector_code: str | None = None
+
+
+class ActionDueResult(BaseModel):
+    status: str  # deleted (F-20: items all settled) | sent | awaiting_confirmation | todo
+
+
+class ActionCommand(BaseModel):
+    """confirm / done / delete on a specific action, by a collector."""
+
+    actor: str
+    comment: str | None = None
+    confirm: bool = False
+
+
+class ActionCloseRequest(BaseModel):
+    action_id: UUID
+    status: str  # sent | done | deleted
+    actor: str
+    comment: str | None = None
+
+
+class ActionStatus(BaseModel):
+    status: str  # scheduled | awaiting_confirmation | todo | sent | done | deleted
+    due_at: datetime

@@ -264,3 +264,65 @@ def test_f15_no_step_when_every_open_item_is_in_dispute_or_under_a_specific_acti
 
 def test_no_step_for_an_account_without_items() -> None:
     assert next_step(STANDARD, [], 0, None) is None
+
+
+# ---- interventions by hand (F-12) ----------------------------------------------------------
+
+
+def test_f12_a_promise_is_judged_at_the_first_business_hour_after_its_date() -> None:
+    from relance_workflow.domain.interventions import promise_check_moment
+
+    assert promise_check_moment(date(2025, 3, 14)) == datetime(2025, 3, 15, 8, tzinfo=PARIS)
+    # Across the spring clock change the business hour stays 08:00 local time.
+    assert promise_check_moment(date(2025, 3, 29)).astimezone(UTC) == datetime(2025, 3, 30, 6, tzinfo=UTC)
+
+
+def test_f12_only_what_a_person_created_may_be_deleted() -> None:
+    from relance_workflow.domain.interventions import DELETABLE_ORIGINS
+
+    assert {"manual", "alert", "promise"} == DELETABLE_ORIGINS
+    assert "scenario" not in DELETABLE_ORIGINS  # scenario steps are skipped instead
+
+
+# ---- specific actions and scenario edits (F-9, F-14, F-17), pure rules of the dossier API --
+
+
+def test_f17_an_automatic_action_needs_a_sending_channel_and_a_template() -> None:
+    from relance_dossier.domain.accounts import DomainError
+    from relance_dossier.domain.actions import check_action
+
+    check_action("email", "automatic", "relance-email-1", "next")
+    check_action("call", "manual", None, "next")
+    with pytest.raises(DomainError) as call:
+        check_action("call", "automatic_to_confirm", None, "next")
+    assert call.value.field == "next.mode"
+    with pytest.raises(DomainError) as letter:
+        check_action("letter", "manual", None, "next")
+    assert letter.value.field == "next.template_code"
+
+
+def test_f14_actions_sort_by_priority_collector_or_date_with_a_stable_tie_break() -> None:
+    from relance_dossier.domain.actions import sort_clause
+
+    assert sort_clause("priority", True) == "priority DESC NULLS LAST, due_at ASC, id ASC"
+    assert sort_clause("collector", False).startswith("collector_code ASC")
+    with pytest.raises(KeyError):
+        sort_clause("1; DROP TABLE items", False)
+
+
+def test_f9_scenario_steps_name_existing_templates_of_their_channel() -> None:
+    from relance_dossier.domain.accounts import DomainError
+    from relance_dossier.domain.scenarios import check_steps
+
+    templates = {"mail-1": "email", "letter-1": "letter"}
+    ok = [ScenarioStep(action_type=ActionType.EMAIL, delay_days=0, template_code="mail-1"),
+          ScenarioStep(action_type=ActionType.CALL, delay_days=3)]
+    check_steps(ok, templates)
+    with pytest.raises(DomainError) as wrong:
+        check_steps([ScenarioStep(action_type=ActionType.EMAIL, delay_days=0,
+                                  template_code="letter-1")], templates)
+    assert (wrong.value.field, wrong.value.reason) == (
+        "steps.0.template_code", "template 'letter-1' is for letter, not email")
+    with pytest.raises(DomainError) as missing:
+        check_steps([ok[1], ScenarioStep(action_type=ActionType.SMS, delay_days=1)], templates)
+    assert missing.value.field == "steps.1.template_code"

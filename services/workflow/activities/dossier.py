@@ -1,6 +1,7 @@
 """Side effects of the dossier workflow: each activity is one transaction, idempotent
 under retries (it first looks for what an earlier attempt already committed)."""
 
+from datetime import UTC, datetime
 from uuid import UUID, uuid5
 
 import asyncpg
@@ -18,6 +19,13 @@ from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
 from relance_workflow.domain.planning import ChaseableItem, next_step
 from relance_workflow.models import (
     CompleteInterventionRequest,
+    CreateRequest,
+    DeleteRequest,
+    EditRequest,
+    PrepareRequest,
+    PrepareResult,
+    PromiseCheckRequest,
+    PromiseCheckResult,
     OpenInterventionRequest,
     OpenInterventionResult,
     PlannedStepOut,
@@ -27,6 +35,42 @@ from relance_workflow.models import (
 
 def communication_id_for(intervention_id: UUID) -> UUID:
     return uuid5(intervention_id, "communication")
+
+
+async def audit(
+    conn: asyncpg.Connection, client_id: UUID, actor: str, action: str, intervention_id: UUID,
+    comment: str | None = None, details: dict | None = None,
+) -> None:
+    """F-33: who did what to an intervention, in the transaction of the change."""
+    await conn.execute(
+        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
+        " VALUES ($1, $2, $3, 'intervention', $4, $5, $6)",
+        client_id, actor, action, str(intervention_id), comment, details or {},
+    )
+
+
+async def communication_command(
+    conn: asyncpg.Connection, *, communication_id: UUID, client_id: UUID, channel: str,
+    template_code: str | None, item_ids: list, automatic: bool,
+    dossier_id: UUID | None = None, intervention_id: UUID | None = None,
+    recipient_email: str | None = None, link_url: str | None = None, sender: str | None = None,
+    note: str | None = None,
+) -> CommunicationRequested:
+    """The notifier's command, carrying only the given items: the template tags
+    `#items_amount_selected` / `#items_list_selected` are rendered from them (F-18)."""
+    client = await conn.fetchrow("SELECT code, name, locale FROM clients WHERE id = $1", client_id)
+    items = await conn.fetch(
+        "SELECT number, kind, issue_date, due_date, amount, open_amount, currency, status,"
+        " status_comment FROM items WHERE id = ANY($1::uuid[]) ORDER BY due_date, number",
+        [UUID(str(i)) for i in item_ids],
+    )
+    return CommunicationRequested(
+        communication_id=communication_id, client_id=client_id, client_code=client["code"],
+        client_name=client["name"], channel=channel, template_code=template_code or "",
+        locale=client["locale"], dossier_id=dossier_id, intervention_id=intervention_id,
+        items=[CommunicationItem(**dict(i)) for i in items], automatic=automatic,
+        recipient_email=recipient_email, link_url=link_url, sender=sender, note=note,
+    )
 
 
 class DossierActivities:
@@ -74,16 +118,20 @@ class DossierActivities:
             scenario = await self._scenario(
                 conn, request.scenario_code or dossier["scenario_code"], request.scenario_version
             )
+            # F-15: items under a pending specific action leave the scenario.
             rows = await conn.fetch(
-                "SELECT id, kind, due_date, open_amount, status, dossier_id = $2 AS in_active"
-                " FROM items WHERE client_id = $1",
+                "SELECT i.id, i.kind, i.due_date, i.open_amount, i.status,"
+                " i.dossier_id = $2 AS in_active, EXISTS (SELECT 1 FROM specific_action_items"
+                " sai JOIN specific_actions a ON a.id = sai.action_id WHERE sai.item_id = i.id"
+                " AND a.status IN ('scheduled', 'todo', 'awaiting_confirmation'))"
+                " AS under_action FROM items i WHERE i.client_id = $1",
                 dossier["client_id"], request.dossier_id,
             )
         items = [
             ChaseableItem(
                 item_id=str(r["id"]), kind=r["kind"], due_date=r["due_date"],
                 open_amount=r["open_amount"], status=r["status"],
-                under_specific_action=False, in_active_dossier=r["in_active"],
+                under_specific_action=r["under_action"], in_active_dossier=r["in_active"],
             )
             for r in rows
         ]
@@ -173,6 +221,9 @@ class DossierActivities:
             )
             if row is None:
                 return False
+            if request.actor is not None:
+                await audit(conn, row["client_id"], request.actor, request.status,
+                            request.intervention_id, request.comment)
             await write_events(
                 conn,
                 [
@@ -185,3 +236,166 @@ class DossierActivities:
         return True
 
 
+    # ---- collector commands (F-10 .. F-13), run from the workflow's Update handlers ----
+
+    @activity.defn
+    async def prepare_intervention(self, request: PrepareRequest) -> PrepareResult:
+        """F-10: execute the planned action of an intervention. A sending step (email,
+        letter, SMS) asks the notifier for its communication; the intervention turns Done
+        when the notifier reports it sent (a letter: its PDF printed)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT * FROM interventions WHERE id = $1 FOR UPDATE", request.intervention_id
+            )
+            if row is None or row["status"] != "todo":
+                raise ApplicationError(
+                    "the intervention is not To do", type="InterventionClosed", non_retryable=True
+                )
+            sends = row["action_type"] in {a.value for a in SENDING_ACTIONS}
+            communication_id = (
+                (request.communication_id or communication_id_for(row["id"])) if sends else None
+            )
+            details = row["details"] or {}
+            if row["prepared_at"] is not None and details.get("prepared_communication_id") == str(
+                communication_id
+            ):
+                # An earlier attempt of this very Prepare committed.
+                return PrepareResult(communication_id=communication_id, status="prepared")
+            await conn.execute(
+                "UPDATE interventions SET prepared_at = now(), details = details || $2::jsonb"
+                " WHERE id = $1", row["id"], {"prepared_communication_id": str(communication_id)},
+            )
+            if communication_id is not None:
+                command = await communication_command(
+                    conn, communication_id=communication_id, client_id=row["client_id"],
+                    channel=row["action_type"], template_code=row["template_code"],
+                    item_ids=(row["details"] or {}).get("item_ids", []), automatic=False,
+                    dossier_id=row["dossier_id"], intervention_id=row["id"],
+                )
+                await write_events(conn, [command.envelope(
+                    aggregate_id=communication_id, client_id=row["client_id"], actor=request.actor
+                )])
+            await audit(conn, row["client_id"], request.actor, "prepare", row["id"])
+        return PrepareResult(communication_id=communication_id, status="prepared")
+
+    @activity.defn
+    async def edit_intervention(self, request: EditRequest) -> bool:
+        edit = request.edit
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE interventions SET comment = COALESCE($2, comment),"
+                " details = details || COALESCE($3::jsonb, '{}'::jsonb),"
+                " due_at = COALESCE($4, due_at) WHERE id = $1 RETURNING client_id",
+                edit.intervention_id, edit.comment, edit.details, edit.due_at,
+            )
+            if row is None:
+                raise ApplicationError("no such intervention", type="InterventionNotFound",
+                                       non_retryable=True)
+            await audit(conn, row["client_id"], edit.actor, "update", edit.intervention_id,
+                        edit.comment, {"details": edit.details or {},
+                                       "due_at": edit.due_at.isoformat() if edit.due_at else None})
+        return True
+
+    @activity.defn
+    async def create_intervention(self, request: CreateRequest) -> bool:
+        """F-12: a task, an alert (a reminder at a date) or a promise to pay, by hand."""
+        new = request.new
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval("SELECT 1 FROM interventions WHERE id = $1", new.intervention_id):
+                return True  # an earlier attempt committed
+            client_id = await conn.fetchval(
+                "SELECT client_id FROM dossiers WHERE id = $1", request.dossier_id
+            )
+            await conn.execute(
+                "INSERT INTO interventions (id, dossier_id, client_id, origin, action_type, mode,"
+                " priority, due_at, comment, details, created_by, promise_amount, promise_date)"
+                " VALUES ($1,$2,$3,$4,$5,'manual',$6,$7,$8,$9,$10,$11::numeric,$12)",
+                new.intervention_id, request.dossier_id, client_id, new.kind, new.action_type,
+                new.priority, new.due_at, new.comment,
+                {"item_ids": [str(i) for i in new.item_ids], "label": new.label},
+                new.actor, new.promise_amount, new.promise_date,
+            )
+            await write_events(conn, [InterventionCreated(
+                intervention_id=new.intervention_id, dossier_id=request.dossier_id,
+                client_id=client_id, action_type=new.action_type, mode="manual",
+                due_at=new.due_at,
+            ).envelope(aggregate_id=new.intervention_id, client_id=client_id, actor=new.actor)])
+            await audit(conn, client_id, new.actor, "create", new.intervention_id, new.comment,
+                        {"kind": new.kind, "promise_amount": new.promise_amount,
+                         "promise_date": str(new.promise_date) if new.promise_date else None})
+        return True
+
+    @activity.defn
+    async def delete_intervention(self, request: DeleteRequest) -> bool:
+        deletion = request.deletion
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT * FROM interventions WHERE id = $1 FOR UPDATE", deletion.intervention_id
+            )
+            if row is None:
+                return False  # an earlier attempt committed
+            if row["document"] is not None:
+                raise ApplicationError("an intervention with a document is never deleted (F-13)",
+                                       type="DocumentAttached", non_retryable=True)
+            await conn.execute("DELETE FROM interventions WHERE id = $1", row["id"])
+            await audit(conn, row["client_id"], deletion.actor, "delete", row["id"],
+                        deletion.comment, {"origin": row["origin"],
+                                           "action_type": row["action_type"],
+                                           "due_at": row["due_at"].isoformat()})
+        return True
+
+    @activity.defn
+    async def check_promise(self, request: PromiseCheckRequest) -> PromiseCheckResult:
+        """F-12: on its date a promise is kept when its items are paid, broken otherwise;
+        a broken promise opens a follow-up intervention for the collector."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "SELECT * FROM interventions WHERE id = $1 FOR UPDATE", request.intervention_id
+            )
+            if row is None or row["status"] != "todo":
+                # Deleted or closed by the collector, or an earlier attempt committed.
+                follow_up = await conn.fetchval(
+                    "SELECT id FROM interventions WHERE id = $1", request.follow_up_id
+                )
+                kept = row is not None and row["outcome"] != "broken"
+                return PromiseCheckResult(kept=kept, follow_up_id=follow_up)
+            item_ids = [UUID(i) for i in (row["details"] or {}).get("item_ids", [])]
+            unpaid = await conn.fetchval(
+                "SELECT count(*) FROM items WHERE id = ANY($1::uuid[]) AND open_amount > 0",
+                item_ids,
+            )
+            kept = unpaid == 0
+            await conn.execute(
+                "UPDATE interventions SET status = 'done', outcome = $2, completed_at = now()"
+                " WHERE id = $1", row["id"], "kept" if kept else "broken",
+            )
+            events = [InterventionCompleted(
+                intervention_id=row["id"], dossier_id=row["dossier_id"],
+                client_id=row["client_id"], status="done",
+            ).envelope(aggregate_id=row["id"], client_id=row["client_id"])]
+            follow_up_id = None
+            if not kept:
+                follow_up_id = request.follow_up_id
+                await conn.execute(
+                    "INSERT INTO interventions (id, dossier_id, client_id, origin, action_type,"
+                    " mode, priority, due_at, details, created_by) VALUES"
+                    " ($1,$2,$3,'promise_follow_up','call','manual',5,now(),$4,'workflow')",
+                    follow_up_id, row["dossier_id"], row["client_id"],
+                    {"item_ids": [str(i) for i in item_ids], "promise_id": str(row["id"]),
+                     "label": "Promesse de règlement non tenue"},
+                )
+                events.append(InterventionCreated(
+                    intervention_id=follow_up_id, dossier_id=row["dossier_id"],
+                    client_id=row["client_id"], action_type="call", mode="manual",
+                    due_at=datetime.now(UTC),
+                ).envelope(aggregate_id=follow_up_id, client_id=row["client_id"]))
+            await write_events(conn, events)
+            await audit(conn, row["client_id"], "workflow", "promise_kept" if kept else
+                        "promise_broken", row["id"], None,
+                        {"follow_up_id": str(follow_up_id) if follow_up_id else None})
+        return PromiseCheckResult(kept=kept, follow_up_id=follow_up_id)
+
+    def all(self) -> list:
+        return [self.plan_next_step, self.open_intervention, self.complete_intervention,
+                self.prepare_intervention, self.edit_intervention, self.create_intervention,
+                self.delete_intervention, self.check_promise]

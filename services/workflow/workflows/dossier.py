@@ -1,27 +1,50 @@
 """The dossier workflow: one per active dossier (id `dossier-{dossier_id}`), running its
-dunning scenario (F-9, F-10).
+dunning scenario (F-9 .. F-13).
 
 It plans the next step (activity), sleeps until the step is due (a durable timer that
-item events can interrupt to plan again), opens the intervention, and for an automatic
-sending step waits for the notifier's outcome before marking it Done."""
+item events and collector commands interrupt), opens the intervention, and for a sending
+step waits for the notifier's outcome before marking it Done. Collector commands are
+Updates: the answer and the scenario's timers are ordered in one history. Promises to
+pay wait for their date here too."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from relance import search_attributes as sa
     from relance_workflow.activities.dossier import DossierActivities
+    from relance_workflow.domain.interventions import (
+        DELETABLE_ORIGINS,
+        promise_check_moment,
+    )
     from relance_workflow.models import (
         CommunicationOutcome,
         CompleteInterventionRequest,
-        DossierWorkflowInput,
+        CreateRequest,
+        DeleteRequest,
         DossierStatus,
+        DossierWorkflowInput,
+        EditRequest,
+        InterventionCommand,
+        InterventionCommandResult,
+        InterventionDeletion,
+        InterventionEdit,
         ItemsChanged,
+        NewIntervention,
+        NextStepPreview,
+        OpenIntervention,
         OpenInterventionRequest,
+        PendingPromise,
         PlannedStepOut,
         PlanRequest,
+        PrepareNextStep,
+        PrepareNextStepResult,
+        PrepareRequest,
+        PromiseCheckRequest,
     )
 
 ACTIVITY_OPTIONS = dict(
@@ -31,13 +54,25 @@ ACTIVITY_OPTIONS = dict(
 SEEN_EVENTS_KEPT = 500
 
 
+def _rejected(reason: str, kind: str) -> ApplicationError:
+    return ApplicationError(reason, type=kind, non_retryable=True)
+
+
 @workflow.defn
 class DossierWorkflow:
-    def __init__(self) -> None:
-        self._seen: list[str] = []
+    @workflow.init
+    def __init__(self, input: DossierWorkflowInput) -> None:
+        # The state exists before any Update handler or validator runs.
+        self._state: DossierWorkflowInput = input.model_copy(deep=True)
+        self._seen: list[str] = list(input.seen_event_ids)
         self._replan = False
+        self._open_next_now = False
+        self._last_opened: UUID | None = None
         self._outcomes: dict[str, CommunicationOutcome] = {}
         self._status = DossierStatus(state="starting")
+        self._plan: PlannedStepOut | None = None
+
+    # ---- state helpers --------------------------------------------------------------
 
     def _set_state(self, state: str, next_action_at=None, collector: str | None = None) -> None:
         """Keep the query answer and the search attributes (for the Temporal UI) in step."""
@@ -50,8 +85,49 @@ class DossierWorkflow:
             updates.append(sa.COLLECTOR.value_set(collector))
         workflow.upsert_search_attributes(updates)
 
+    def _refresh_status(self) -> None:
+        state = self._state
+        self._status.completed_steps = state.completed_steps
+        self._status.open_interventions = len(state.open_interventions)
+        plan = self._plan
+        self._status.next_step = (
+            NextStepPreview(step_index=plan.step_index, action_type=plan.step.action_type.value,
+                            mode=plan.step.mode.value, label=plan.step.label, due_at=plan.due_at)
+            if plan and plan.step and plan.step_index is not None and plan.due_at
+            and plan.step_index != state.open_step_index
+            else None
+        )
+
+    def _open(self, intervention_id: UUID) -> OpenIntervention | None:
+        return next((o for o in self._state.open_interventions
+                     if o.intervention_id == intervention_id), None)
+
+    def _forget(self, intervention_id: UUID) -> OpenIntervention | None:
+        """Drop a closed intervention; when it was the scenario's open step, the scenario
+        moves on (F-10)."""
+        state = self._state
+        found = self._open(intervention_id)
+        if found is None:
+            return None
+        state.open_interventions.remove(found)
+        if found.origin == "scenario" and found.step_index == state.open_step_index:
+            state.completed_steps += 1
+            state.previous_completed_at = workflow.now()
+            state.open_step_index = None
+        self._replan = True
+        return found
+
+    def _result(self, intervention_id: UUID, status: str, communication_id=None) -> InterventionCommandResult:
+        self._refresh_status()
+        return InterventionCommandResult(
+            intervention_id=intervention_id, status=status, communication_id=communication_id,
+            open_interventions=self._status.open_interventions, next_step=self._status.next_step,
+            next_step_available=self._status.next_step_available,
+        )
+
     @workflow.query
     def status(self) -> DossierStatus:
+        self._refresh_status()
         return self._status
 
     def _first_time(self, event_id: str) -> bool:
@@ -61,6 +137,8 @@ class DossierWorkflow:
         self._seen.append(event_id)
         del self._seen[:-SEEN_EVENTS_KEPT]
         return True
+
+    # ---- signals --------------------------------------------------------------------
 
     @workflow.signal
     def items_changed(self, signal: ItemsChanged) -> None:
@@ -72,54 +150,273 @@ class DossierWorkflow:
         if self._first_time(signal.event_id) and signal.intervention_id is not None:
             self._outcomes[str(signal.intervention_id)] = signal
 
-    @workflow.run
-    async def run(self, input: DossierWorkflowInput) -> None:
-        self._seen = list(input.seen_event_ids)
-        state = input.model_copy()
-        workflow.upsert_search_attributes([sa.CLIENT_CODE.value_set(input.client_code)])
-        self._set_state("active")
-        while True:
-            plan: PlannedStepOut = await workflow.execute_activity_method(
-                DossierActivities.plan_next_step,
-                PlanRequest(
-                    dossier_id=state.dossier_id, scenario_code=state.scenario_code,
-                    scenario_version=state.scenario_version,
-                    completed_steps=state.completed_steps,
-                    previous_completed_at=state.previous_completed_at,
-                ),
+    # ---- updates: collector commands (F-10 .. F-13) ------------------------------------
+
+    def _require_open(self, intervention_id: UUID) -> OpenIntervention:
+        found = self._open(intervention_id)
+        if found is None:
+            raise _rejected("the intervention is not To do on this dossier", "InterventionClosed")
+        return found
+
+    @workflow.update
+    async def prepare(self, command: InterventionCommand) -> InterventionCommandResult:
+        """F-10: execute the planned action and show the next step."""
+        found = self._require_open(command.intervention_id)
+        result = await workflow.execute_activity_method(
+            DossierActivities.prepare_intervention,
+            PrepareRequest(intervention_id=command.intervention_id, actor=command.actor,
+                           communication_id=workflow.uuid4()),
+            **ACTIVITY_OPTIONS,
+        )
+        if result.communication_id is not None:
+            found.awaiting_outcome = True
+        answer = self._result(command.intervention_id, "todo", result.communication_id)
+        if found.origin == "scenario" and answer.next_step is None:
+            answer.next_step = await self._preview_after_open_step()
+        return answer
+
+    async def _preview_after_open_step(self) -> NextStepPreview | None:
+        """F-10: Prepare shows the step that follows the one being prepared."""
+        state = self._state
+        plan: PlannedStepOut = await workflow.execute_activity_method(
+            DossierActivities.plan_next_step,
+            PlanRequest(
+                dossier_id=state.dossier_id, scenario_code=state.scenario_code,
+                scenario_version=state.scenario_version,
+                completed_steps=state.completed_steps + 1, previous_completed_at=workflow.now(),
+            ),
+            **ACTIVITY_OPTIONS,
+        )
+        if plan.step is None or plan.step_index is None or plan.due_at is None:
+            return None
+        return NextStepPreview(step_index=plan.step_index, action_type=plan.step.action_type.value,
+                               mode=plan.step.mode.value, label=plan.step.label, due_at=plan.due_at)
+
+    @prepare.validator
+    def _validate_prepare(self, command: InterventionCommand) -> None:
+        found = self._require_open(command.intervention_id)
+        if found.awaiting_outcome:
+            raise _rejected("the communication was already sent; waiting for its delivery",
+                            "AlreadyPrepared")
+
+    async def _close(self, command: InterventionCommand, status: str) -> InterventionCommandResult:
+        self._require_open(command.intervention_id)
+        await workflow.execute_activity_method(
+            DossierActivities.complete_intervention,
+            CompleteInterventionRequest(intervention_id=command.intervention_id, status=status,
+                                        comment=command.comment, actor=command.actor),
+            **ACTIVITY_OPTIONS,
+        )
+        self._forget(command.intervention_id)
+        # Plan before answering, so the closing prompt (F-11) sees the next step.
+        await self._plan_now()
+        return self._result(command.intervention_id, status)
+
+    @workflow.update
+    async def done(self, command: InterventionCommand) -> InterventionCommandResult:
+        return await self._close(command, "done")
+
+    @done.validator
+    def _validate_done(self, command: InterventionCommand) -> None:
+        self._require_open(command.intervention_id)
+
+    @workflow.update
+    async def skip(self, command: InterventionCommand) -> InterventionCommandResult:
+        return await self._close(command, "skipped")
+
+    @skip.validator
+    def _validate_skip(self, command: InterventionCommand) -> None:
+        self._require_open(command.intervention_id)
+
+    @workflow.update
+    async def edit(self, edit: InterventionEdit) -> bool:
+        return await workflow.execute_activity_method(
+            DossierActivities.edit_intervention, EditRequest(edit=edit), **ACTIVITY_OPTIONS
+        )
+
+    @edit.validator
+    def _validate_edit(self, edit: InterventionEdit) -> None:
+        if edit.comment is None and edit.details is None and edit.due_at is None:
+            raise _rejected("nothing to change: give a comment, details or a due date",
+                            "NothingToChange")
+
+    @workflow.update
+    async def create(self, new: NewIntervention) -> InterventionCommandResult:
+        """F-12: by hand: a task, an alert (reminder) or a promise to pay."""
+        state = self._state
+        await workflow.execute_activity_method(
+            DossierActivities.create_intervention,
+            CreateRequest(dossier_id=state.dossier_id, new=new), **ACTIVITY_OPTIONS,
+        )
+        if self._open(new.intervention_id) is None:
+            state.open_interventions.append(OpenIntervention(
+                intervention_id=new.intervention_id, origin=new.kind, action_type=new.action_type,
+            ))
+            if new.kind == "promise" and new.promise_date is not None:
+                state.promises.append(PendingPromise(
+                    intervention_id=new.intervention_id,
+                    check_at=promise_check_moment(new.promise_date),
+                ))
+                self._replan = True  # wake the main loop to arm the promise's timer
+        return self._result(new.intervention_id, "todo")
+
+    @create.validator
+    def _validate_create(self, new: NewIntervention) -> None:
+        if new.kind not in ("manual", "alert", "promise"):
+            raise _rejected("kind must be manual, alert or promise", "InvalidKind")
+        if new.kind == "promise" and (new.promise_amount is None or new.promise_date is None):
+            raise _rejected("a promise to pay needs an amount and a date", "PromiseIncomplete")
+
+    @workflow.update
+    async def delete(self, deletion: InterventionDeletion) -> bool:
+        await workflow.execute_activity_method(
+            DossierActivities.delete_intervention, DeleteRequest(deletion=deletion),
+            **ACTIVITY_OPTIONS,
+        )
+        self._forget(deletion.intervention_id)
+        self._state.promises = [p for p in self._state.promises
+                                if p.intervention_id != deletion.intervention_id]
+        return True
+
+    @delete.validator
+    def _validate_delete(self, deletion: InterventionDeletion) -> None:
+        if not deletion.confirm:
+            raise _rejected("deleting an intervention must be confirmed (confirm=true)",
+                            "ConfirmationRequired")
+        found = self._require_open(deletion.intervention_id)
+        if found.origin not in DELETABLE_ORIGINS:
+            raise _rejected("a scenario step is skipped, not deleted", "NotDeletable")
+
+    @workflow.update
+    async def prepare_next_step(self, command: PrepareNextStep) -> PrepareNextStepResult:
+        """F-11: every intervention is Done: open the next step now, before its date."""
+        self._last_opened = None
+        self._open_next_now = True
+        await workflow.wait_condition(lambda: not self._open_next_now)
+        self._refresh_status()
+        return PrepareNextStepResult(intervention_id=self._last_opened)
+
+    @prepare_next_step.validator
+    def _validate_prepare_next(self, command: PrepareNextStep) -> None:
+        if self._state.open_interventions:
+            raise _rejected("some interventions are still To do", "InterventionsOpen")
+        self._refresh_status()
+        if self._status.next_step is None:
+            raise _rejected("the scenario has no next step for this dossier", "NoNextStep")
+
+    # ---- the main loop ----------------------------------------------------------------
+
+    async def _plan_now(self) -> PlannedStepOut:
+        state = self._state
+        plan: PlannedStepOut = await workflow.execute_activity_method(
+            DossierActivities.plan_next_step,
+            PlanRequest(
+                dossier_id=state.dossier_id, scenario_code=state.scenario_code,
+                scenario_version=state.scenario_version,
+                completed_steps=state.completed_steps,
+                previous_completed_at=state.previous_completed_at,
+            ),
+            **ACTIVITY_OPTIONS,
+        )
+        # A running dossier keeps the scenario version it started with (F-9).
+        state.scenario_code, state.scenario_version = plan.scenario_code, plan.scenario_version
+        self._plan = plan
+        return plan
+
+    async def _apply_outcomes(self) -> None:
+        """The notifier reported a communication: sent closes its intervention (a printed
+        letter too, F-10); otherwise it stays To do for the collector."""
+        state = self._state
+        for key in list(self._outcomes):
+            outcome = self._outcomes.pop(key)
+            found = self._open(UUID(key))
+            if found is None:
+                continue
+            if outcome.status == "sent":
+                await workflow.execute_activity_method(
+                    DossierActivities.complete_intervention,
+                    CompleteInterventionRequest(intervention_id=found.intervention_id, status="done"),
+                    **ACTIVITY_OPTIONS,
+                )
+                self._forget(found.intervention_id)
+            else:
+                # Not sent (no usable contact, permanent failure): the collector acts.
+                found.awaiting_outcome = False
+                self._set_state("needs_attention")
+
+    async def _check_due_promises(self) -> None:
+        state = self._state
+        now = workflow.now()
+        for promise in [p for p in state.promises if p.check_at <= now]:
+            result = await workflow.execute_activity_method(
+                DossierActivities.check_promise,
+                PromiseCheckRequest(intervention_id=promise.intervention_id,
+                                    follow_up_id=workflow.uuid4()),
                 **ACTIVITY_OPTIONS,
             )
-            # A running dossier keeps the scenario version it started with (F-9).
-            state.scenario_code, state.scenario_version = plan.scenario_code, plan.scenario_version
-            self._status.completed_steps = state.completed_steps
-            if plan.step is None or plan.due_at is None:
-                self._set_state("idle", collector=plan.collector_code)
-                # Nothing to do until the items change.
-                await workflow.wait_condition(lambda: self._replan or self._should_continue_as_new())
-            elif plan.step_index == state.open_step_index:
-                # This step's intervention is already open and waits for the collector.
-                await workflow.wait_condition(lambda: self._replan or self._should_continue_as_new())
-            else:
-                self._set_state("scheduled", plan.due_at, plan.collector_code)
-                wait = plan.due_at - workflow.now()
-                if wait > timedelta(0):
-                    try:
-                        await workflow.wait_condition(lambda: self._replan, timeout=wait)
-                    except TimeoutError:
-                        pass
-                if not self._replan:
-                    await self._run_step(state, plan)
-                    continue
-            self._replan = False
+            state.promises.remove(promise)
+            found = self._open(promise.intervention_id)
+            if found is not None:
+                state.open_interventions.remove(found)
+            if result.follow_up_id is not None and self._open(result.follow_up_id) is None:
+                state.open_interventions.append(OpenIntervention(
+                    intervention_id=result.follow_up_id, origin="promise_follow_up",
+                    action_type="call",
+                ))
+
+    @workflow.run
+    async def run(self, input: DossierWorkflowInput) -> None:
+        state = self._state
+        workflow.upsert_search_attributes([sa.CLIENT_CODE.value_set(input.client_code)])
+        self._set_state("active")
+        needs_plan = True
+        while True:
+            await self._apply_outcomes()
+            await self._check_due_promises()
+            if needs_plan or self._replan or self._plan is None:
+                self._replan = False
+                needs_plan = False
+                await self._plan_now()
+            plan = self._plan
+            assert plan is not None
+            step_due: datetime | None = (
+                plan.due_at if plan.step is not None and plan.step_index != state.open_step_index
+                else None
+            )
+            if step_due is not None and (step_due <= workflow.now() or self._open_next_now):
+                await self._run_step(plan)
+                needs_plan = True
+                continue
+            if self._open_next_now:
+                self._open_next_now = False  # nothing to open: the Update answers None
+            deadlines = [d for d in [step_due, *(p.check_at for p in state.promises)] if d]
+            timeout = min(deadlines) - workflow.now() if deadlines else None
+            self._refresh_status()
+            if step_due is not None:
+                self._set_state("scheduled", step_due, plan.collector_code)
+            elif self._status.state != "needs_attention" or not state.open_interventions:
+                self._set_state("awaiting" if state.open_interventions else "idle",
+                                collector=plan.collector_code)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._replan or self._open_next_now or bool(self._outcomes)
+                    or self._should_continue_as_new(),
+                    timeout=timeout,
+                )
+            except TimeoutError:
+                pass
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 state.seen_event_ids = list(self._seen)
                 workflow.continue_as_new(state)
 
     def _should_continue_as_new(self) -> bool:
-        return workflow.info().is_continue_as_new_suggested()
+        # Never with a signal not yet applied: it would be lost with this run's memory.
+        return (workflow.info().is_continue_as_new_suggested()
+                and not self._outcomes and not self._replan and not self._open_next_now)
 
-    async def _run_step(self, state: DossierWorkflowInput, plan: PlannedStepOut) -> None:
+    async def _run_step(self, plan: PlannedStepOut) -> None:
+        state = self._state
         assert plan.step is not None and plan.step_index is not None and plan.due_at is not None
         intervention_id = workflow.uuid4()
         opened = await workflow.execute_activity_method(
@@ -133,23 +430,13 @@ class DossierWorkflow:
             **ACTIVITY_OPTIONS,
         )
         state.open_step_index = plan.step_index
+        state.open_interventions.append(OpenIntervention(
+            intervention_id=intervention_id, origin="scenario",
+            action_type=plan.step.action_type.value, step_index=plan.step_index,
+            awaiting_outcome=opened.communication_id is not None,
+        ))
+        self._last_opened = intervention_id
+        self._open_next_now = False
         self._set_state("awaiting")
-        if opened.communication_id is not None:
-            key = str(intervention_id)
-            await workflow.wait_condition(lambda: key in self._outcomes)
-            outcome = self._outcomes.pop(key)
-            if outcome.status == "sent":
-                await workflow.execute_activity_method(
-                    DossierActivities.complete_intervention,
-                    CompleteInterventionRequest(intervention_id=intervention_id, status="done"),
-                    **ACTIVITY_OPTIONS,
-                )
-                state.completed_steps += 1
-                state.previous_completed_at = workflow.now()
-                state.open_step_index = None
-                return
-            # Not sent (no usable contact, permanent failure): the intervention stays
-            # To do for the collector; the scenario does not move on by itself.
-            self._set_state("needs_attention")
-        # Manual and to-confirm steps wait for the collector (Updates come with F-10..F-12);
-        # the main loop keeps the intervention open and only re-plans on item changes.
+        # Automatic sends wait for the notifier (see _apply_outcomes); to-confirm and manual
+        # steps wait for the collector's prepare / done / skip Updates.

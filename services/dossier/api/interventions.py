@@ -1,0 +1,363 @@
+"""Interventions: the collector's commands on a dossier (F-10 .. F-13).
+
+Prepare, done, skip, edit, create and delete are Temporal Updates on the dossier's
+workflow, so the answer and the scenario's timers are ordered in one history; the
+workflow's validators refuse what cannot be done, with a reason the API passes on."""
+
+import asyncio
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from relance.workflow_ids import dossier_workflow_id
+from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client
+from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.errors import ApiError
+from relance_dossier.api.models import ApiInput
+from relance_dossier.persistence import interventions as store
+
+router = APIRouter(tags=["interventions"])
+
+WORKFLOW_WAIT_SECONDS = 10.0
+# Workflow refusals that are bad input (422, with the field) rather than a state conflict.
+INPUT_ERRORS = {
+    "ConfirmationRequired": "confirm",
+    "PromiseIncomplete": "promise_amount",
+    "NothingToChange": None,
+    "InvalidKind": "kind",
+}
+DOCUMENT_MAX_BYTES = 1_000_000
+
+
+class InterventionDetail(BaseModel):
+    id: UUID
+    dossier_id: UUID
+    client_code: str
+    origin: str
+    scenario_code: str | None
+    scenario_version: int | None
+    step_index: int | None
+    action_type: str
+    mode: str
+    priority: int
+    template_code: str | None
+    due_at: datetime
+    status: str
+    comment: str | None
+    details: dict[str, Any]
+    created_at: datetime
+    completed_at: datetime | None
+    created_by: str | None
+    promise_amount: Decimal | None
+    promise_date: date | None
+    outcome: str | None
+    prepared_at: datetime | None
+    document_name: str | None
+    document_content_type: str | None
+    document_size: int | None
+    document_attached_at: datetime | None
+
+
+class NextStep(BaseModel):
+    step_index: int
+    action_type: str
+    mode: str
+    label: str | None = None
+    due_at: datetime
+
+
+class CommandIn(ApiInput):
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CommandOut(BaseModel):
+    intervention: InterventionDetail
+    communication_id: UUID | None = None
+    open_interventions: int
+    next_step: NextStep | None = Field(description="the scenario's next step (F-10)")
+    next_step_available: bool = Field(
+        description="F-11: every intervention is Done and a next step can be prepared now")
+
+
+class EditIn(ApiInput):
+    comment: str | None = Field(default=None, max_length=2000)
+    details: dict[str, Any] | None = None
+    due_at: datetime | None = None
+
+
+class NewInterventionIn(ApiInput):
+    kind: Literal["manual", "alert", "promise"] = Field(
+        description="a task, an alert (a reminder at a date) or a promise to pay (F-12)")
+    action_type: Literal["call", "internal_task", "email", "letter", "sms"] = "internal_task"
+    due_at: datetime | None = Field(default=None, description="when it is due; now if absent")
+    priority: int = Field(default=1, ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+    label: str | None = Field(default=None, max_length=200)
+    promise_amount: Decimal | None = Field(default=None, gt=0, max_digits=18, decimal_places=2)
+    promise_date: date | None = None
+    item_ids: list[UUID] = Field(default_factory=list,
+                                 description="the items concerned; all open invoices if empty")
+
+
+class DossierPrompt(BaseModel):
+    """F-11: the closing prompt."""
+
+    state: str
+    open_interventions: int
+    next_step: NextStep | None
+    next_step_available: bool
+
+
+class PreparedNext(BaseModel):
+    intervention: InterventionDetail
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+async def run_update(request: Request, workflow_id: str, update: str, arg: dict,
+                     result_type: type = dict) -> Any:
+    """Send an Update; the workflow's refusals become 409 (state) or 422 (input)."""
+    handle = request.app.state.temporal.get_workflow_handle(workflow_id)
+    deadline = asyncio.get_running_loop().time() + WORKFLOW_WAIT_SECONDS
+    while True:
+        try:
+            return await handle.execute_update(update, arg, result_type=result_type)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            while cause is not None and not isinstance(cause, ApplicationError):
+                cause = cause.cause
+            if cause is None:
+                raise
+            if cause.type in INPUT_ERRORS:
+                raise ApiError(422, INPUT_ERRORS[cause.type], cause.message) from None
+            raise ApiError(409, None, cause.message) from None
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise ApiError(409, None, "no running workflow for this dossier") from None
+            await asyncio.sleep(0.2)
+
+
+async def _visible(conn, intervention_id: UUID, principal: Principal):
+    row = await store.intervention(conn, intervention_id)
+    if row is None or not may_see_client(principal, row["collector_id"]):
+        raise ApiError(404, "intervention_id", f"no intervention {intervention_id}")
+    return row
+
+
+async def _detail(request: Request, intervention_id: UUID) -> InterventionDetail:
+    async with _pool(request).acquire() as conn:
+        row = await store.intervention(conn, intervention_id)
+    if row is None:
+        raise ApiError(404, "intervention_id", f"no intervention {intervention_id}")
+    return InterventionDetail(**dict(row))
+
+
+async def _todo(request: Request, intervention_id: UUID, principal: Principal):
+    async with _pool(request).acquire() as conn:
+        row = await _visible(conn, intervention_id, principal)
+    if row["status"] != "todo":
+        raise ApiError(409, "status", f"the intervention is already {row['status']}")
+    return row
+
+
+async def _command(request: Request, intervention_id: UUID, update: str, body: CommandIn,
+                   principal: Principal) -> CommandOut:
+    row = await _todo(request, intervention_id, principal)
+    result = await run_update(request, dossier_workflow_id(row["dossier_id"]), update, {
+        "intervention_id": str(intervention_id), "actor": principal.actor, "comment": body.comment,
+    })
+    return CommandOut(
+        intervention=await _detail(request, intervention_id),
+        communication_id=result.get("communication_id"),
+        open_interventions=result["open_interventions"], next_step=result.get("next_step"),
+        next_step_available=result["next_step_available"],
+    )
+
+
+@router.get("/interventions/{intervention_id}", response_model=InterventionDetail)
+async def get_intervention(intervention_id: UUID, request: Request,
+                           principal: Principal = Depends(can_read)):
+    async with _pool(request).acquire() as conn:
+        return InterventionDetail(**dict(await _visible(conn, intervention_id, principal)))
+
+
+@router.post("/interventions/{intervention_id}/prepare", response_model=CommandOut,
+             summary="F-10: execute the step's planned action (a letter is rendered and "
+                     "printed, then Done by itself) and show the next step")
+async def prepare(intervention_id: UUID, request: Request, body: CommandIn | None = None,
+                  principal: Principal = Depends(can_write)):
+    return await _command(request, intervention_id, "prepare", body or CommandIn(), principal)
+
+
+@router.post("/interventions/{intervention_id}/done", response_model=CommandOut,
+             summary="F-10: mark Done; F-11: says whether the next step can be prepared")
+async def done(intervention_id: UUID, request: Request, body: CommandIn | None = None,
+               principal: Principal = Depends(can_write)):
+    return await _command(request, intervention_id, "done", body or CommandIn(), principal)
+
+
+@router.post("/interventions/{intervention_id}/skip", response_model=CommandOut,
+             summary="F-10: mark Skipped; the scenario moves on")
+async def skip(intervention_id: UUID, request: Request, body: CommandIn | None = None,
+               principal: Principal = Depends(can_write)):
+    return await _command(request, intervention_id, "skip", body or CommandIn(), principal)
+
+
+@router.patch("/interventions/{intervention_id}", response_model=InterventionDetail,
+              summary="F-10: update the details, comment or due date")
+async def edit(intervention_id: UUID, body: EditIn, request: Request,
+               principal: Principal = Depends(can_write)):
+    async with _pool(request).acquire() as conn:
+        row = await _visible(conn, intervention_id, principal)
+    await run_update(request, dossier_workflow_id(row["dossier_id"]), "edit", {
+        "intervention_id": str(intervention_id), "actor": principal.actor,
+        **body.model_dump(mode="json"),
+    }, result_type=bool)
+    return await _detail(request, intervention_id)
+
+
+@router.post("/clients/{code}/interventions", status_code=status.HTTP_201_CREATED,
+             response_model=InterventionDetail,
+             summary="F-12: create an intervention by hand: a task, an alert (reminder) or a "
+                     "promise to pay (kept when its items are paid by its date)")
+async def create(code: str, body: NewInterventionIn, request: Request,
+                 principal: Principal = Depends(can_write)):
+    if body.kind == "promise":
+        if body.promise_amount is None:
+            raise ApiError(422, "promise_amount", "a promise to pay needs an amount")
+        if body.promise_date is None:
+            raise ApiError(422, "promise_date", "a promise to pay needs a date")
+    elif body.promise_amount is not None or body.promise_date is not None:
+        raise ApiError(422, "kind", "only a promise has an amount and a date")
+    async with _pool(request).acquire() as conn:
+        client = await client_or_404(conn, code, principal)
+        dossier_id = await store.active_dossier(conn, client["id"])
+        if dossier_id is None:
+            raise ApiError(409, "code", "the client has no active dossier")
+        item_ids = body.item_ids
+        if item_ids:
+            found = await store.items_of_dossier(conn, dossier_id, item_ids)
+            missing = [str(i) for i in item_ids if i not in found]
+            if missing:
+                raise ApiError(422, "item_ids", f"not items of the active dossier: {', '.join(missing)}")
+        else:
+            item_ids = await store.open_invoice_ids(conn, dossier_id)
+    due_at = body.due_at or datetime.now().astimezone()
+    if body.kind == "promise" and body.due_at is None:
+        due_at = datetime.combine(body.promise_date, datetime.min.time()).astimezone()
+    intervention_id = uuid4()
+    await run_update(request, dossier_workflow_id(dossier_id), "create", {
+        "intervention_id": str(intervention_id), "actor": principal.actor, "kind": body.kind,
+        "action_type": body.action_type, "due_at": due_at.isoformat(), "priority": body.priority,
+        "comment": body.comment, "label": body.label,
+        "promise_amount": str(body.promise_amount) if body.promise_amount is not None else None,
+        "promise_date": str(body.promise_date) if body.promise_date else None,
+        "item_ids": [str(i) for i in item_ids],
+    })
+    return await _detail(request, intervention_id)
+
+
+@router.delete("/interventions/{intervention_id}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="F-12: delete a hand-made intervention; requires confirm=true")
+async def delete(intervention_id: UUID, request: Request,
+                 confirm: bool = Query(default=False, description="must be true"),
+                 comment: str | None = Query(default=None, max_length=2000),
+                 principal: Principal = Depends(can_write)):
+    if not confirm:
+        raise ApiError(422, "confirm", "deleting an intervention must be confirmed (confirm=true)")
+    row = await _todo(request, intervention_id, principal)
+    if row["document_size"] is not None:
+        raise ApiError(409, "document", "an intervention with a document is never deleted (F-13)")
+    await run_update(request, dossier_workflow_id(row["dossier_id"]), "delete", {
+        "intervention_id": str(intervention_id), "actor": principal.actor, "confirm": True,
+        "comment": comment,
+    }, result_type=bool)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/interventions/{intervention_id}/document", response_model=InterventionDetail,
+            summary="F-13: attach the intervention's one document; it can then be read but "
+                    "never replaced nor deleted")
+async def attach_document(intervention_id: UUID, request: Request,
+                          file: UploadFile = File(..., description="multipart/form-data"),
+                          principal: Principal = Depends(can_write)):
+    content = await file.read(DOCUMENT_MAX_BYTES + 1)
+    if len(content) > DOCUMENT_MAX_BYTES:
+        raise ApiError(413, "file", f"the document is larger than {DOCUMENT_MAX_BYTES} bytes")
+    if not content:
+        raise ApiError(422, "file", "the document is empty")
+    name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if not name or "\x00" in name or len(name) > 255:
+        raise ApiError(422, "file", "the document needs a name of at most 255 characters")
+    async with _pool(request).acquire() as conn, conn.transaction():
+        row = await _visible(conn, intervention_id, principal)
+        attached = await store.attach_document(
+            conn, intervention_id=intervention_id, client_id=row["client_id"], name=name,
+            content_type=(file.content_type or "application/octet-stream").split(";")[0],
+            content=content, actor=principal.actor,
+        )
+    if not attached:
+        raise ApiError(409, "document", "a document is already attached and cannot be replaced (F-13)")
+    return await _detail(request, intervention_id)
+
+
+@router.get("/interventions/{intervention_id}/document",
+            summary="F-13: open the intervention's document")
+async def read_document(intervention_id: UUID, request: Request,
+                        principal: Principal = Depends(can_read)):
+    async with _pool(request).acquire() as conn:
+        await _visible(conn, intervention_id, principal)
+        row = await store.document(conn, intervention_id)
+    if row is None or row["document"] is None:
+        raise ApiError(404, "document", "no document is attached to this intervention")
+    name = row["document_name"].replace('"', "")
+    return Response(content=row["document"], media_type=row["document_content_type"],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+async def _dossier_of(request: Request, code: str, principal: Principal) -> UUID:
+    async with _pool(request).acquire() as conn:
+        client = await client_or_404(conn, code, principal)
+        dossier_id = await store.active_dossier(conn, client["id"])
+    if dossier_id is None:
+        raise ApiError(409, "code", "the client has no active dossier")
+    return dossier_id
+
+
+@router.get("/clients/{code}/dossier/prompt", response_model=DossierPrompt,
+            summary="F-11: when every intervention is Done, may the next step be prepared?")
+async def dossier_prompt(code: str, request: Request, principal: Principal = Depends(can_read)):
+    dossier_id = await _dossier_of(request, code, principal)
+    handle = request.app.state.temporal.get_workflow_handle(dossier_workflow_id(dossier_id))
+    try:
+        status_ = await handle.query("status", result_type=dict)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise ApiError(409, "code", "no running workflow for this dossier") from None
+    available = status_["open_interventions"] == 0 and status_.get("next_step") is not None
+    return DossierPrompt(state=status_["state"], open_interventions=status_["open_interventions"],
+                         next_step=status_.get("next_step"), next_step_available=available)
+
+
+@router.post("/clients/{code}/dossier/prepare-next", response_model=PreparedNext,
+             summary="F-11: every intervention is Done: open the next step now")
+async def prepare_next(code: str, request: Request, principal: Principal = Depends(can_write)):
+    dossier_id = await _dossier_of(request, code, principal)
+    result = await run_update(request, dossier_workflow_id(dossier_id), "prepare_next_step",
+                              {"actor": principal.actor})
+    if result.get("intervention_id") is None:
+        raise ApiError(409, None, "the scenario has no next step for this dossier")
+    return PreparedNext(intervention=await _detail(request, UUID(result["intervention_id"])))

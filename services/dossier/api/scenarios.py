@@ -1,0 +1,208 @@
+"""Dunning scenarios (versioned) and templates, and a client's scenario (F-9, F-18)."""
+
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel, Field
+
+from relance.scenarios import ScenarioStep
+from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client, require, Role
+from relance_dossier.api.errors import ApiError
+from relance_dossier.api.models import ApiInput
+from relance_dossier.domain.scenarios import check_steps
+from relance_dossier.persistence import clients as client_store
+from relance_dossier.persistence import scenarios as store
+
+router = APIRouter(tags=["scenarios"])
+# Scenarios and templates are the organisation's settings: managers and admins edit them.
+can_configure = require(Role.ADMIN, Role.MANAGER)
+
+CODE_PATTERN = r"^[A-Za-z0-9._\-]+$"
+
+
+class ScenarioIn(ApiInput):
+    name: str = Field(min_length=1, max_length=200)
+    steps: list[ScenarioStep] = Field(min_length=1, max_length=50)
+    is_default: bool | None = Field(default=None, description="None keeps the current setting")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class NewScenarioIn(ScenarioIn):
+    code: str = Field(min_length=1, max_length=100, pattern=CODE_PATTERN)
+
+
+class ScenarioOut(BaseModel):
+    code: str
+    version: int
+    name: str
+    steps: list[ScenarioStep]
+    is_default: bool
+    created_at: datetime
+
+
+class TemplateIn(ApiInput):
+    channel: Literal["email", "letter", "sms", "internal_email"]
+    locale: str = Field(default="fr", min_length=2, max_length=10)
+    subject: str = Field(default="", max_length=500)
+    body: str = Field(min_length=1, max_length=50_000)
+
+
+class NewTemplateIn(TemplateIn):
+    code: str = Field(min_length=1, max_length=100, pattern=CODE_PATTERN)
+
+
+class TemplateOut(BaseModel):
+    code: str
+    channel: str
+    locale: str
+    subject: str
+    body: str
+    updated_at: datetime
+
+
+class ClientScenarioIn(ApiInput):
+    scenario_code: str | None = Field(description="None: the default scenario applies")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class ClientScenarioOut(BaseModel):
+    client_code: str
+    scenario_code: str | None
+    effective_scenario: str | None = Field(description="explicit, else the default (F-9)")
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+@router.get("/scenarios", response_model=list[ScenarioOut],
+            summary="Every scenario in its latest version (F-9)")
+async def list_scenarios(request: Request, principal: Principal = Depends(can_read)):
+    async with _pool(request).acquire() as conn:
+        return [ScenarioOut(**dict(r)) for r in await store.latest_scenarios(conn)]
+
+
+@router.get("/scenarios/{code}", response_model=ScenarioOut,
+            summary="A scenario, latest version unless `version` is given")
+async def get_scenario(code: str, request: Request, version: int | None = None,
+                       principal: Principal = Depends(can_read)):
+    async with _pool(request).acquire() as conn:
+        row = await store.scenario(conn, code, version)
+    if row is None:
+        raise ApiError(404, "code", f"no scenario {code!r}" + (f" v{version}" if version else ""))
+    return ScenarioOut(**dict(row))
+
+
+@router.get("/scenarios/{code}/versions", response_model=list[ScenarioOut],
+            summary="Every version of a scenario, oldest first")
+async def scenario_versions(code: str, request: Request, principal: Principal = Depends(can_read)):
+    async with _pool(request).acquire() as conn:
+        rows = await store.versions(conn, code)
+    if not rows:
+        raise ApiError(404, "code", f"no scenario {code!r}")
+    return [ScenarioOut(**dict(r)) for r in rows]
+
+
+async def _save(conn, code: str, body: ScenarioIn, principal: Principal) -> ScenarioOut:
+    check_steps(body.steps, await store.template_channels(conn))
+    current = await store.scenario(conn, code)
+    is_default = body.is_default if body.is_default is not None else bool(
+        current and current["is_default"])
+    row = await store.save_version(
+        conn, code=code, name=body.name, steps=[s.model_dump(mode="json") for s in body.steps],
+        is_default=is_default, actor=principal.actor, comment=body.comment,
+    )
+    return ScenarioOut(**dict(row))
+
+
+@router.post("/scenarios", status_code=status.HTTP_201_CREATED, response_model=ScenarioOut,
+             summary="Create a scenario (version 1), its steps validated (F-9)")
+async def create_scenario(body: NewScenarioIn, request: Request,
+                          principal: Principal = Depends(can_configure)):
+    async with _pool(request).acquire() as conn, conn.transaction():
+        if await store.scenario(conn, body.code) is not None:
+            raise ApiError(409, "code", f"scenario {body.code!r} exists; PUT a new version")
+        return await _save(conn, body.code, body, principal)
+
+
+@router.put("/scenarios/{code}", response_model=ScenarioOut,
+            summary="Edit a scenario: writes a new version; running dossiers keep theirs (F-9)")
+async def edit_scenario(code: str, body: ScenarioIn, request: Request,
+                        principal: Principal = Depends(can_configure)):
+    async with _pool(request).acquire() as conn, conn.transaction():
+        if await store.scenario(conn, code) is None:
+            raise ApiError(404, "code", f"no scenario {code!r}")
+        return await _save(conn, code, body, principal)
+
+
+@router.get("/templates", response_model=list[TemplateOut], summary="Templates (F-18)")
+async def list_templates(request: Request, principal: Principal = Depends(can_read)):
+    async with _pool(request).acquire() as conn:
+        return [TemplateOut(**dict(r)) for r in await store.templates(conn)]
+
+
+@router.get("/templates/{code}", response_model=TemplateOut)
+async def get_template(code: str, request: Request, principal: Principal = Depends(can_read)):
+    async with _pool(request).acquire() as conn:
+        row = await store.template(conn, code)
+    if row is None:
+        raise ApiError(404, "code", f"no template {code!r}")
+    return TemplateOut(**dict(row))
+
+
+@router.post("/templates", status_code=status.HTTP_201_CREATED, response_model=TemplateOut,
+             summary="Create a template; bodies may use #items_amount_selected and "
+                     "#items_list_selected (F-18)")
+async def create_template(body: NewTemplateIn, request: Request,
+                          principal: Principal = Depends(can_configure)):
+    async with _pool(request).acquire() as conn, conn.transaction():
+        row = await store.upsert_template(conn, code=body.code, channel=body.channel,
+                                          locale=body.locale, subject=body.subject,
+                                          body=body.body, actor=principal.actor, create=True)
+    if row is None:
+        raise ApiError(409, "code", f"template {body.code!r} already exists")
+    return TemplateOut(**dict(row))
+
+
+@router.put("/templates/{code}", response_model=TemplateOut)
+async def edit_template(code: str, body: TemplateIn, request: Request,
+                        principal: Principal = Depends(can_configure)):
+    async with _pool(request).acquire() as conn, conn.transaction():
+        row = await store.upsert_template(conn, code=code, channel=body.channel,
+                                          locale=body.locale, subject=body.subject,
+                                          body=body.body, actor=principal.actor, create=False)
+    if row is None:
+        raise ApiError(404, "code", f"no template {code!r}")
+    return TemplateOut(**dict(row))
+
+
+@router.delete("/templates/{code}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_template(code: str, request: Request, principal: Principal = Depends(can_configure)):
+    async with _pool(request).acquire() as conn, conn.transaction():
+        used_by = await store.template_in_use(conn, code)
+        if used_by is not None:
+            raise ApiError(409, "code", f"template {code!r} is used by scenario {used_by}")
+        if not await store.delete_template(conn, code, principal.actor):
+            raise ApiError(404, "code", f"no template {code!r}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/clients/{code}/scenario", response_model=ClientScenarioOut,
+            summary="Give a client a scenario explicitly, or back to the default (F-9); "
+                    "a running dossier keeps the scenario version it started with")
+async def set_client_scenario(code: str, body: ClientScenarioIn, request: Request,
+                              principal: Principal = Depends(can_write)):
+    async with _pool(request).acquire() as conn, conn.transaction():
+        client = await client_store.client_by_code(conn, code)
+        if client is None or not may_see_client(principal, client["collector_id"]):
+            raise ApiError(404, "code", f"no client with code {code!r}")
+        if body.scenario_code is not None and await store.scenario(conn, body.scenario_code) is None:
+            raise ApiError(422, "scenario_code", f"no scenario {body.scenario_code!r}")
+        await store.set_client_scenario(conn, client["id"], body.scenario_code, principal.actor,
+                                        body.comment)
+        default = await conn.fetchval(
+            "SELECT code FROM scenarios WHERE is_default ORDER BY version DESC LIMIT 1")
+    return ClientScenarioOut(client_code=code, scenario_code=body.scenario_code,
+                             effective_scenario=body.scenario_code or default)
