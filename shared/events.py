@@ -174,6 +174,9 @@ class CommunicationItem(BaseModel):
     amount: Decimal
     open_amount: Decimal
     currency: str
+    # The item's status and its comment (F-2), shown in internal emails (F-16).
+    status: str | None = None
+    status_comment: str | None = None
 
 
 @register
@@ -194,6 +197,18 @@ class CommunicationRequested(EventPayload):
     intervention_id: UUID | None = None
     items: list[CommunicationItem] = Field(default_factory=list)
     automatic: bool = True
+    # A manual communication may name the contact channel value to use (F-21); it must be
+    # one of the client's channels of the right type, never an invalid one.
+    contact_value: str | None = None
+    # Internal interactive email to a colleague (channel internal_email, F-16).
+    recipient_email: str | None = None
+    link_url: str | None = None
+    sender: str | None = None
+    note: str | None = None
+    # F-17: a specific action's own text, written or copied then edited, replaces the
+    # template's (tags and Jinja rendered the same way).
+    subject: str | None = None
+    body: str | None = None
 
 
 @register
@@ -206,6 +221,8 @@ class CommunicationSent(EventPayload):
     recipient: str
     dossier_id: UUID | None = None
     intervention_id: UUID | None = None
+    # A letter's PDF, stored as a client document (attachments, source 'letter').
+    attachment_id: UUID | None = None
 
 
 @register
@@ -378,3 +395,224 @@ class AgencyStatusUpdated(EventPayload):
     agency_code: str
     status: str
     comment: str | None = None
+
+
+# ---- contacts, notes, attachments (F-21, F-22, F-25, F-26) ------------------------------
+
+
+@register
+class ContactUpdated(EventPayload):
+    """F-22: the contact's name or observation (its role) changed."""
+
+    event_type = "contact.updated"
+    topic = topics.CONTACT_EVENTS
+    contact_id: UUID
+    client_id: UUID
+    changed: dict[str, Any]
+
+
+@register
+class ContactChannelAdded(EventPayload):
+    event_type = "contact.channel_added"
+    topic = topics.CONTACT_EVENTS
+    channel_id: UUID
+    contact_id: UUID
+    client_id: UUID
+    type: str  # postal | email | phone
+    state: str  # pending | validated | invalid
+    is_default: bool
+
+
+@register
+class ContactChannelChanged(EventPayload):
+    """F-21, F-22: a channel's value or status changed (validated, invalidated, validation
+    cancelled, made default, or no longer the default because another one became it)."""
+
+    event_type = "contact.channel_changed"
+    topic = topics.CONTACT_EVENTS
+    channel_id: UUID
+    contact_id: UUID
+    client_id: UUID
+    type: str
+    action: str  # edit | validate | invalidate | cancel-validation | make-default | default-moved
+    state: str
+    is_default: bool
+
+
+@register
+class ClientNoteAdded(EventPayload):
+    event_type = "client.note_added"
+    topic = topics.CLIENT_EVENTS
+    note_id: UUID
+    client_id: UUID
+    author: str
+
+
+@register
+class ClientAttachmentAdded(EventPayload):
+    event_type = "client.attachment_added"
+    topic = topics.CLIENT_EVENTS
+    attachment_id: UUID
+    client_id: UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    source: str = "upload"
+
+
+@register
+class ClientAttachmentDeleted(EventPayload):
+    event_type = "client.attachment_deleted"
+    topic = topics.CLIENT_EVENTS
+    attachment_id: UUID
+    client_id: UUID
+
+
+# ---- item.events written by the transfer side (F-27 … F-30) ---------------------------
+
+
+@register
+class ItemsMoved(EventPayload):
+    """Items changed holder between the active dossier and a transfer dossier (F-2, F-27,
+    F-28, F-29). `dossier_id` is the client's active dossier, so its scenario re-plans."""
+
+    event_type = "item.moved"
+    topic = topics.ITEM_EVENTS
+    client_id: UUID
+    dossier_id: UUID
+    from_dossier_id: UUID
+    to_dossier_id: UUID
+    item_ids: list[UUID]
+    reason: str  # transferred | transfer_cancelled
+
+
+@register
+class ItemPaymentApplied(EventPayload):
+    """A payment an agency collected lowered an item's open amount."""
+
+    event_type = "item.payment_applied"
+    topic = topics.ITEM_EVENTS
+    item_id: UUID
+    client_id: UUID
+    dossier_id: UUID
+    payment_id: str
+    agency_code: str
+    amount: Decimal
+    open_amount: Decimal
+
+
+# ---- client.events: collector assignment (F-5, F-6, F-8, F-24) ------------------------
+
+
+@register
+class ClientCollectorChanged(EventPayload):
+    """The client's collector changed: on the card or contact block (`card`), in mass on
+    a selection (`mass`), by the assignment rules / default collector (`automatic`), or
+    by the ERP import's collector code (`import`).
+    `collector_id` None means the client was left without a collector."""
+
+    event_type = "client.collector_changed"
+    topic = topics.CLIENT_EVENTS
+    client_id: UUID
+    code: str
+    previous_collector_id: UUID | None = None
+    previous_collector_code: str | None = None
+    collector_id: UUID | None = None
+    collector_code: str | None = None
+    source: str
+    comment: str | None = None
+
+
+# ---- dossier.events: specific actions (F-15 .. F-20) ------------------------------------
+
+
+@register
+class SpecificActionCreated(EventPayload):
+    """A specific action on selected items of one client; the bridge starts its workflow
+    (`action-{action_id}`) on this event, so there is no dual write."""
+
+    event_type = "specific_action.created"
+    topic = topics.DOSSIER_EVENTS
+    action_id: UUID
+    client_id: UUID
+    dossier_id: UUID
+    item_ids: list[UUID]
+    action_type: str
+    mode: str  # automatic | automatic_to_confirm | manual
+    due_at: datetime
+    client_code: str | None = None
+    collector_code: str | None = None
+
+
+@register
+class ItemsStatusSet(EventPayload):
+    """F-16 step 1: a collector set a status and comment on selected items (dispute,
+    promise, litigation…); `dossier_id` is the active dossier, so its scenario re-plans."""
+
+    event_type = "item.status_set"
+    topic = topics.ITEM_EVENTS
+    client_id: UUID
+    dossier_id: UUID
+    item_ids: list[UUID]
+    status: str | None
+    comment: str | None = None
+
+
+# ---- ERP import (F-3): one event per client touched by an import, not one per row -----
+
+
+@register
+class ItemBatchImported(EventPayload):
+    """An ERP import inserted or changed items of one client. A nightly file touches
+    millions of items, so the import writes one event per client (set-based, in SQL) and
+    lists at most `ITEM_NUMBERS_CAP` item numbers; `dossier_id` is the client's active
+    dossier, whose workflow re-plans on it."""
+
+    ITEM_NUMBERS_CAP: ClassVar[int] = 100
+    event_type = "item.batch_imported"
+    topic = topics.ITEM_EVENTS
+    import_id: UUID
+    client_id: UUID
+    dossier_id: UUID
+    inserted: int
+    updated: int
+    item_numbers: list[str]
+    item_numbers_truncated: bool = False
+
+
+@register
+class ItemPaymentsApplied(EventPayload):
+    """Imported payments lowered the open amounts of one client's items (never below 0);
+    `settled_item_numbers` are the items whose open amount reached 0 (F-2)."""
+
+    event_type = "item.payments_applied"
+    topic = topics.ITEM_EVENTS
+    import_id: UUID
+    client_id: UUID
+    dossier_id: UUID
+    payments: int
+    amount_applied: Decimal
+    item_numbers: list[str]
+    settled_item_numbers: list[str]
+    references: list[str]
+    truncated: bool = False
+
+
+# ---- communication.events: delivery reports (notifier, F-32) ----------------------------
+
+
+@register
+class CommunicationDeliveryUpdated(EventPayload):
+    """The SMS provider reported the final delivery of a sent communication (its callback):
+    `delivered` to the handset, or `undelivered` (expired, unknown number, …) with why."""
+
+    event_type = "communication.delivery_updated"
+    topic = topics.COMMUNICATION_EVENTS
+    communication_id: UUID
+    client_id: UUID
+    channel: str
+    delivery_status: str  # delivered | undelivered
+    provider_ref: str | None = None
+    reason: str | None = None
+    dossier_id: UUID | None = None
+    intervention_id: UUID | None = None

@@ -3,6 +3,7 @@ three-step flow, items leaving the scenario, the internal interactive email, the
 rendered on the selected items only, and the collector's commands as Updates."""
 
 from datetime import UTC, date, datetime, timedelta
+from email.header import decode_header, make_header
 from email.message import Message
 from uuid import uuid4
 
@@ -200,3 +201,23 @@ async def test_f17_invalid_actions_are_refused_with_the_field(dossier_api, call_
     assert no_colleague.json()["errors"][0]["field"] == "email.colleague_email"
     # Nothing half-written: no action exists for the client.
     assert (await dossier_api.get(f"/clients/{code}/specific-actions")).json() == []
+
+
+async def test_f17_an_action_written_from_scratch_sends_its_own_text_on_the_selected_items(
+    dossier_api, call_then_email, smtp_inbox
+):
+    client_mail = f"own-{uuid4().hex[:6]}@client.example"
+    code, items = await _client(dossier_api, call_then_email, client_mail)
+    flow = await dossier_api.post(f"/clients/{code}/specific-actions", json={
+        "item_ids": [items["F-1"], items["F-3"]],
+        "next": {"follow": "action", "action_type": "email", "mode": "automatic",
+                 "subject": "Votre promesse — {{ client.name }}",
+                 "body": "Comme convenu au téléphone, merci de régler #items_amount_selected :\n"
+                         "#items_list_selected"},
+    })
+    assert flow.status_code == 201, flow.text
+    mail = await smtp_inbox.wait_for(client_mail, timeout=60)
+    text = _text(mail)
+    assert str(make_header(decode_header(mail["Subject"]))) == "Votre promesse — Actions SA"
+    assert "Comme convenu au téléphone, merci de régler 500,00\u00a0€" in text
+    assert "F-1" in text and "F-3" in text and "F-2" not in text

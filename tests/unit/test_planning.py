@@ -299,6 +299,10 @@ def test_f17_an_automatic_action_needs_a_sending_channel_and_a_template() -> Non
     with pytest.raises(DomainError) as letter:
         check_action("letter", "manual", None, "next")
     assert letter.value.field == "next.template_code"
+    # Written from scratch: its own body stands in for the template; a blank one does not.
+    check_action("email", "automatic", None, "next", body="Merci de régler #items_amount_selected")
+    with pytest.raises(DomainError):
+        check_action("email", "automatic", None, "next", body="   ")
 
 
 def test_f14_actions_sort_by_priority_collector_or_date_with_a_stable_tie_break() -> None:

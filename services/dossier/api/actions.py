@@ -141,7 +141,8 @@ async def _action_fields(conn, step: ActionStep) -> dict:
         raise ApiError(422, "next.action_type", "an action needs an action type")
     if fields.get("template_code") and await scenarios_store.template(conn, fields["template_code"]) is None:
         raise ApiError(422, "next.template_code", f"no template {fields['template_code']!r}")
-    check_action(fields["action_type"], fields["mode"], fields.get("template_code"), "next")
+    check_action(fields["action_type"], fields["mode"], fields.get("template_code"), "next",
+                 body=fields.get("body"))
     return fields
 
 

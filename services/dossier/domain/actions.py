@@ -11,16 +11,20 @@ SORT_KEYS = {"priority": "priority", "collector": "collector_code", "date": "due
              "client": "client_code"}
 
 
-def check_action(action_type: str, mode: str, template_code: str | None, field: str) -> None:
-    """F-17: an automatic action sends something, so it needs a sending channel and a
-    template; calls and internal tasks are done by a person."""
+def check_action(
+    action_type: str, mode: str, template_code: str | None, field: str, body: str | None = None
+) -> None:
+    """F-17: an automatic action sends something, so it needs a sending channel and a text:
+    a template, or its own body written from scratch; calls and internal tasks are done
+    by a person."""
     ActionType(action_type)
     StepMode(mode)
     if mode != StepMode.MANUAL and action_type not in SENDING:
         raise DomainError(f"{field}.mode",
                           f"a {action_type} is done by a person: only manual mode is possible")
-    if action_type in SENDING and not template_code:
-        raise DomainError(f"{field}.template_code", f"a {action_type} action needs a template")
+    if action_type in SENDING and not template_code and not (body and body.strip()):
+        raise DomainError(f"{field}.template_code",
+                          f"a {action_type} action needs a template or its own body")
 
 
 def sort_clause(sort: str, descending: bool) -> str:

@@ -103,6 +103,14 @@ def decide(
                 needs_attention=True,
             )
         recipient = chosen.value.strip()
+    if command.body is not None:
+        # F-17: the action's edited text replaces the template's.
+        template = Template(
+            code=command.template_code or "specific-action",
+            channel=command.channel,
+            subject=command.subject if command.subject is not None else (template.subject if template else ""),
+            body=command.body,
+        )
     if template is None:
         return Reject(
             status=FAILED,

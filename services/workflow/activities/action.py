@@ -38,7 +38,7 @@ async def _send(conn: asyncpg.Connection, row, actor: str) -> None:
         conn, communication_id=communication_id, client_id=row["client_id"],
         channel=row["action_type"], template_code=row["template_code"],
         item_ids=[r["item_id"] for r in item_ids], automatic=row["mode"] == "automatic",
-        dossier_id=row["dossier_id"],
+        dossier_id=row["dossier_id"], subject=row["subject"], body=row["body"],
     )
     await write_events(conn, [command.envelope(
         aggregate_id=communication_id, client_id=row["client_id"], actor=actor

@@ -54,7 +54,7 @@ async def communication_command(
     template_code: str | None, item_ids: list, automatic: bool,
     dossier_id: UUID | None = None, intervention_id: UUID | None = None,
     recipient_email: str | None = None, link_url: str | None = None, sender: str | None = None,
-    note: str | None = None,
+    note: str | None = None, subject: str | None = None, body: str | None = None,
 ) -> CommunicationRequested:
     """The notifier's command, carrying only the given items: the template tags
     `#items_amount_selected` / `#items_list_selected` are rendered from them (F-18)."""
@@ -70,6 +70,7 @@ async def communication_command(
         locale=client["locale"], dossier_id=dossier_id, intervention_id=intervention_id,
         items=[CommunicationItem(**dict(i)) for i in items], automatic=automatic,
         recipient_email=recipient_email, link_url=link_url, sender=sender, note=note,
+        subject=subject, body=body,
     )
 
 

@@ -91,3 +91,24 @@ def test_f32_broken_template_fails_and_needs_attention() -> None:
     assert isinstance(decision, Reject)
     assert decision.status == FAILED and decision.needs_attention
     assert "cannot be rendered" in decision.reason
+
+
+def test_f17_an_actions_edited_text_replaces_the_template_and_keeps_the_tags() -> None:
+    edited = command().model_copy(update={
+        "subject": "Promesse de {{ client.name }}",
+        "body": "Comme convenu, vous réglerez #items_amount_selected.",
+    })
+    decision = decide(edited, channels=[EMAIL], template=TEMPLATE, supported_channels={"email"})
+    assert decision == Deliver(
+        recipient="compta@acme.test",
+        subject="Promesse de ACME",
+        body=f"Comme convenu, vous réglerez 1{NBSP}234,50{NBSP}€.",
+    )
+
+
+def test_f17_an_edited_body_alone_keeps_the_templates_subject_and_needs_no_template() -> None:
+    edited = command().model_copy(update={"body": "Merci de régler #items_amount_selected."})
+    with_template = decide(edited, channels=[EMAIL], template=TEMPLATE, supported_channels={"email"})
+    assert isinstance(with_template, Deliver) and with_template.subject == "Relance ACME"
+    without = decide(edited, channels=[EMAIL], template=None, supported_channels={"email"})
+    assert isinstance(without, Deliver) and without.body.startswith("Merci de régler 1")
