@@ -121,6 +121,8 @@ async def test_f15_f16_f18_three_step_flow_and_items_leave_the_scenario(
     assert action["id"] not in [a["id"] for a in due_soon]
     on_card = (await dossier_api.get(f"/clients/{code}/specific-actions")).json()
     assert [a["id"] for a in on_card] == [action["id"]]
+    card = (await dossier_api.get(f"/clients/{code}")).json()
+    assert [(a["id"], a["label"]) for a in card["pending_specific_actions"]] == [(action["id"], "Relance F-1")]
 
     # Deleting needs confirmation; then the action is gone from the list, audited.
     unconfirmed = await dossier_api.delete(f"/specific-actions/{action['id']}")
@@ -129,6 +131,7 @@ async def test_f15_f16_f18_three_step_flow_and_items_leave_the_scenario(
                                        params={"confirm": "true", "comment": "client a payé"})
     assert deleted.status_code == 204, deleted.text
     assert (await dossier_api.get(f"/specific-actions/{action['id']}")).json()["status"] == "deleted"
+    assert (await dossier_api.get(f"/clients/{code}")).json()["pending_specific_actions"] == []
     audit = await db.fetchrow("SELECT actor, comment FROM audit_log WHERE entity = 'specific_action'"
                               " AND entity_id = $1 AND action = 'delete'", action["id"])
     assert (audit["actor"], audit["comment"]) == ("user:admin", "client a payé")

@@ -18,7 +18,8 @@ from relance_dossier.api.models import (
 )
 from relance_dossier.domain.accounts import check_one_default_per_type
 from relance_dossier.persistence import clients as store
-from relance_dossier.api.models import AttachmentOut, ClientPatch, NoteOut
+from relance_dossier.api.models import AttachmentOut, ClientPatch, NoteOut, PendingActionOut
+from relance_dossier.persistence import actions as action_store
 from relance_dossier.persistence import attachments as attachment_store
 from relance_dossier.persistence import audit as audit_store
 from relance_dossier.persistence import notes as note_store
@@ -52,6 +53,10 @@ async def _card(conn: asyncpg.Connection, code: str, principal: Principal) -> Cl
         pending_interventions=[
             InterventionOut(**dict(i))
             for i in await store.interventions_of(conn, client["id"], pending_only=True)
+        ],
+        pending_specific_actions=[
+            PendingActionOut(**dict(a))
+            for a in await action_store.actions_of_client(conn, client["id"], pending_only=True)
         ],
         notes=[NoteOut(**dict(n)) for n in await note_store.notes_of(conn, client["id"])],
         attachments=[

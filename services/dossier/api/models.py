@@ -197,6 +197,19 @@ class AttachmentOut(BaseModel):
     created_at: datetime
 
 
+class PendingActionOut(BaseModel):
+    """A specific action still to come, as the card shows it (F-19)."""
+
+    id: UUID
+    action_type: str
+    mode: str
+    priority: int
+    label: str | None
+    due_at: datetime
+    status: str
+    item_ids: list[UUID]
+
+
 class ClientCard(BaseModel):
     """F-1, F-2: the client card in one read."""
 
@@ -206,5 +219,6 @@ class ClientCard(BaseModel):
     open_items: list[ItemOut]
     contacts: list[ContactOut]
     pending_interventions: list[InterventionOut]
+    pending_specific_actions: list[PendingActionOut] = Field(default_factory=list)  # F-19
     notes: list[NoteOut] = Field(default_factory=list)  # F-25, newest first
     attachments: list[AttachmentOut] = Field(default_factory=list)  # F-26

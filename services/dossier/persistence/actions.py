@@ -118,9 +118,15 @@ async def action(conn: asyncpg.Connection, action_id: UUID):
     )
 
 
-async def actions_of_client(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
+PENDING_STATUSES = ("scheduled", "todo", "awaiting_confirmation")
+
+
+async def actions_of_client(
+    conn: asyncpg.Connection, client_id: UUID, pending_only: bool = False
+) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {ACTION_COLUMNS} FROM specific_actions a JOIN clients c ON c.id = a.client_id"
         " LEFT JOIN collectors k ON k.id = c.collector_id WHERE a.client_id = $1"
-        " ORDER BY a.due_at, a.created_at", client_id,
+        " AND (NOT $2 OR a.status = ANY($3::text[]))"
+        " ORDER BY a.due_at, a.created_at", client_id, pending_only, list(PENDING_STATUSES),
     )
