@@ -7,3 +7,13 @@ class Settings(CommonSettings):
     migrate_on_start: bool = True
     # The first admin's API token; further users are created through the API.
     bootstrap_admin_token: str | None = None
+    # F-26: files attached to a client are stored under DATA_DIR/attachments/<client id>/.
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_content_types: list[str] = [
+        "application/pdf", "image/png", "image/jpeg", "text/plain", "text/csv",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "message/rfc822",
+    ]

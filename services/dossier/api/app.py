@@ -9,8 +9,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from relance.health import postgres_check, temporal_check
-from relance.observability import add_health_and_metrics
+from relance.observability import add_health_and_metrics, install_request_logging
 from relance_dossier.api import clients
+from relance_dossier.api import assignment, collectors, search, users
+from relance_dossier.api import attachments, audit, contacts, notes
+from relance_dossier.api import communications, transfers
+from relance_dossier.api import imports
+from relance_dossier.api import actions, agenda, interventions, scenarios
+from relance_dossier.metrics import install_transfer_metrics
 from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.api.errors import install_error_handlers
 from relance_dossier.settings import Settings
@@ -43,7 +49,25 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_request_logging(app)
+    # Fixed paths such as /clients/search come before the /clients/{code} routes.
+    app.include_router(search.router)
+    app.include_router(assignment.router)
+    app.include_router(collectors.router)
+    app.include_router(users.router)
     app.include_router(clients.router)
+    app.include_router(contacts.router)
+    app.include_router(notes.router)
+    app.include_router(attachments.router)
+    app.include_router(audit.router)
+    app.include_router(transfers.router)
+    app.include_router(communications.router)
+    app.include_router(imports.router)
+    app.include_router(scenarios.router)
+    app.include_router(interventions.router)
+    app.include_router(actions.router)
+    app.include_router(agenda.router)
+    install_transfer_metrics(app)
 
     async def database() -> None:
         await postgres_check(app.state.pool)()

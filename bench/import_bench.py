@@ -1,0 +1,93 @@
+"""ERP import rows/s (F-3) against a raw COPY of the same rows, in the same run.
+
+Generated data: N item rows as one CSV file in memory, spread over N / ITEMS_PER_CLIENT
+clients that are imported first (not timed), so every row is valid and new.
+
+Import: the CSV goes through the real path (`read_file` → row checks → COPY into the
+staging table → set-based upsert → one `item.batch_imported` event and one audit entry
+per client → the run's report), in one transaction, timed from the first byte read to the
+commit.
+
+Baseline: asyncpg `copy_to_table` of the same CSV bytes into a bare table with the same
+typed columns and no index, timed the same way (PostgreSQL parses the CSV itself)."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from datetime import date, timedelta
+
+from relance.db import create_pool
+from relance_dossier.domain.imports import read_file
+from relance_dossier.persistence.imports import run_import
+
+ITEMS_PER_CLIENT = 200
+ITEM_COLUMNS = "client_code,kind,number,issue_date,due_date,amount,open_amount,currency"
+
+
+def generate_items_csv(rows: int, client_codes: list[str]) -> str:
+    base = date(2026, 1, 1)
+    lines = [ITEM_COLUMNS]
+    for i in range(rows):
+        issued = base + timedelta(days=i % 300)
+        lines.append(
+            f"{client_codes[i % len(client_codes)]},invoice,F{i:09d},{issued},"
+            f"{issued + timedelta(days=30)},{(i % 99_999) + 1}.{i % 100:02d},,EUR"
+        )
+    return "\n".join(lines) + "\n"
+
+
+async def run_import_bench(database_url: str, rows: int) -> dict:
+    prefix = f"B{uuid.uuid4().hex[:8]}"
+    client_codes = [f"{prefix}-{n:06d}" for n in range(max(1, rows // ITEMS_PER_CLIENT))]
+    clients_csv = "code,name\n" + "".join(f"{c},Bench client {c}\n" for c in client_codes)
+    items_csv = generate_items_csv(rows, client_codes)
+    pool = await create_pool(database_url, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn:
+            parsed = read_file(io.StringIO(clients_csv, newline=""), "csv")
+            await run_import(conn, "clients", "csv", parsed.rows, actor="bench")
+
+            started = time.perf_counter()
+            parsed = read_file(io.StringIO(items_csv, newline=""), "csv")
+            _, report = await run_import(conn, "items", "csv", parsed.rows, actor="bench")
+            import_seconds = time.perf_counter() - started
+            if report.inserted != rows or report.error_count:
+                raise RuntimeError(f"import bench: expected {rows} new rows, got {report}")
+
+            table = f"bench_raw_items_{prefix.lower()}"
+            await conn.execute(
+                f"CREATE TABLE {table} (client_code text, kind text, number text, issue_date date,"
+                " due_date date, amount numeric(18,2), open_amount numeric(18,2), currency text)"
+            )
+            try:
+                payload = items_csv.encode()
+                started = time.perf_counter()
+                await conn.copy_to_table(table, source=io.BytesIO(payload), format="csv", header=True)
+                raw_seconds = time.perf_counter() - started
+            finally:
+                await conn.execute(f"DROP TABLE {table}")
+    finally:
+        await pool.close()
+    import_rate = rows / import_seconds
+    raw_rate = rows / raw_seconds
+    return {
+        "rows": rows,
+        "import_seconds": round(import_seconds, 3),
+        "raw_copy_seconds": round(raw_seconds, 3),
+        "import_rows_per_s": round(import_rate, 1),
+        "raw_copy_rows_per_s": round(raw_rate, 1),
+        "ratio": round(import_rate / raw_rate, 4),
+    }
+
+
+if __name__ == "__main__":  # a manual run against DATABASE_URL: python -m bench.import_bench N
+    import asyncio
+    import json
+    import sys
+
+    from relance.settings import CommonSettings
+
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    print(json.dumps(asyncio.run(run_import_bench(CommonSettings().database_url, count)), indent=2))

@@ -1,0 +1,116 @@
+"""Contacting the client (F-23): from a contact's channel or from "communication actions",
+by email, SMS or letter (sent by the notifier) or by phone (a call logged by the
+collector). Every communication stays in the client's trace."""
+
+from datetime import UTC, datetime
+from typing import Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Request, status
+from pydantic import BaseModel, Field
+
+from relance.events import CommunicationItem, CommunicationRequested
+from relance.outbox import write_events
+from relance_dossier.api.auth import Principal, can_write
+from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.errors import ApiError
+from relance_dossier.api.models import ApiInput
+from relance_dossier.persistence.clients import record_audit
+
+router = APIRouter(tags=["communications"])
+
+# The contact channel each way of contacting the client goes through (F-21).
+CHANNEL_TYPE = {"email": "email", "sms": "phone", "letter": "postal", "call": "phone"}
+
+
+class ContactClientIn(ApiInput):
+    channel: Literal["email", "sms", "letter", "call"]
+    channel_id: UUID | None = Field(
+        default=None,
+        description="One of the client's contact channels; without it the default validated "
+        "channel of the right type is used. Never an invalid channel.",
+    )
+    template_code: str | None = None
+    subject: str | None = Field(default=None, max_length=500)
+    body: str | None = Field(default=None, max_length=50_000)
+    item_ids: list[UUID] | None = Field(
+        default=None, description="Items the message is about (default: every open item of the active dossier)"
+    )
+    note: str | None = Field(default=None, max_length=5_000, description="For a call: what was said")
+
+
+class ContactClientOut(BaseModel):
+    communication_id: UUID
+    channel: str
+    status: str  # requested (the notifier sends it) | logged (a call)
+    recipient: str | None
+
+
+@router.post(
+    "/clients/{code}/communications",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ContactClientOut,
+    summary="Contact the client by email, SMS, letter or call (F-23)",
+)
+async def contact_client(
+    code: str, body: ContactClientIn, request: Request, principal: Principal = Depends(can_write)
+) -> ContactClientOut:
+    if body.channel != "call" and not body.template_code and not (body.body and body.body.strip()):
+        raise ApiError(422, "template_code", "a message needs a template or its own body")
+    communication_id = uuid4()
+    async with request.app.state.pool.acquire() as conn, conn.transaction():
+        client = await client_or_404(conn, code, principal)
+        recipient = None
+        if body.channel_id is not None:
+            channel = await conn.fetchrow(
+                "SELECT type, value, state FROM contact_channels WHERE id = $1 AND client_id = $2",
+                body.channel_id, client["id"],
+            )
+            if channel is None:
+                raise ApiError(422, "channel_id", "not a contact channel of this client")
+            if channel["type"] != CHANNEL_TYPE[body.channel]:
+                raise ApiError(422, "channel_id", f"a {body.channel} goes through a {CHANNEL_TYPE[body.channel]} channel")
+            if channel["state"] == "invalid":
+                raise ApiError(422, "channel_id", "this channel is invalid")
+            recipient = channel["value"]
+        if body.channel == "call":
+            # A call is made by the collector; the trace keeps what was said.
+            await conn.execute(
+                "INSERT INTO communications (id, client_id, channel, recipient, body, status,"
+                " sent_at) VALUES ($1, $2, 'call', $3, $4, 'logged', $5)",
+                communication_id, client["id"], recipient, body.note, datetime.now(UTC),
+            )
+            outcome = "logged"
+        else:
+            dossier_id = await conn.fetchval(
+                "SELECT id FROM dossiers WHERE client_id = $1 AND kind = 'active'", client["id"]
+            )
+            items = await conn.fetch(
+                "SELECT number, kind, issue_date, due_date, amount, open_amount, currency, status,"
+                " status_comment FROM items WHERE client_id = $1 AND open_amount <> 0"
+                " AND ($2::uuid[] IS NULL AND dossier_id = $3 OR id = ANY($2::uuid[]))"
+                " ORDER BY due_date, number",
+                client["id"], body.item_ids, dossier_id,
+            )
+            if body.item_ids is not None and len(items) != len(set(body.item_ids)):
+                raise ApiError(422, "item_ids", "every item must be an open item of this client")
+            command = CommunicationRequested(
+                communication_id=communication_id, client_id=client["id"],
+                client_code=client["code"], client_name=client["name"], channel=body.channel,
+                template_code=body.template_code or "", locale=client["locale"],
+                dossier_id=dossier_id, automatic=False, contact_value=recipient,
+                items=[CommunicationItem(**dict(i)) for i in items],
+                subject=body.subject, body=body.body, note=body.note, sender=principal.name,
+            )
+            await write_events(conn, [command.envelope(
+                aggregate_id=communication_id, client_id=client["id"], actor=principal.actor
+            )])
+            outcome = "requested"
+        await record_audit(
+            conn, client_id=client["id"], actor=principal.actor, action=f"contact_by_{body.channel}",
+            entity="communication", entity_id=str(communication_id), comment=body.note,
+            details={"channel_id": str(body.channel_id) if body.channel_id else None},
+        )
+    return ContactClientOut(
+        communication_id=communication_id, channel=body.channel, status=outcome, recipient=recipient
+    )
