@@ -34,6 +34,10 @@ QUICK_EVENTS = 2_000
 QUICK_WORKFLOWS = 50
 DEFAULT_ROUNDS = 3
 QUICK_ROUNDS = 1
+DEFAULT_IMPORT_ROWS = 200_000
+QUICK_IMPORT_ROWS = 20_000
+DEFAULT_EMAILS = 500
+QUICK_EMAILS = 100
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Options:
     concurrency: int
     quick: bool
     results_dir: Path
+    import_rows: int = DEFAULT_IMPORT_ROWS
+    emails: int = DEFAULT_EMAILS
 
 
 def _positive(text: str) -> int:
@@ -73,6 +79,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         help="distinct client ids (Kafka keys) over the events (default 200)")
     parser.add_argument("--concurrency", type=_positive, default=50,
                         help="workflow starts in flight at once (default 50)")
+    parser.add_argument("--import-rows", type=_positive, default=None,
+                        help=f"items through the ERP import (default {DEFAULT_IMPORT_ROWS:,})")
+    parser.add_argument("--emails", type=_positive, default=None,
+                        help=f"emails through the notifier (default {DEFAULT_EMAILS:,})")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
                         help="where the JSON results go (default bench/results)")
     args = parser.parse_args(argv)
@@ -80,7 +90,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     workflows = args.workflows or (QUICK_WORKFLOWS if args.quick else DEFAULT_WORKFLOWS)
     rounds = args.rounds or (QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS)
     return Options(
-        events, workflows, rounds, args.clients, args.concurrency, args.quick, args.results_dir
+        events, workflows, rounds, args.clients, args.concurrency, args.quick, args.results_dir,
+        import_rows=args.import_rows or (QUICK_IMPORT_ROWS if args.quick else DEFAULT_IMPORT_ROWS),
+        emails=args.emails or (QUICK_EMAILS if args.quick else DEFAULT_EMAILS),
     )
 
 
@@ -109,8 +121,12 @@ class Progress:
         print(f"[{time.perf_counter() - self._began:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-async def _measure(stack, options: Options, progress: Progress) -> tuple[Comparison, Comparison, Throughput]:
+async def _measure(
+    stack, options: Options, progress: Progress
+) -> tuple[Comparison, Comparison, Throughput, Comparison, Comparison]:
     from bench import outbox_pipeline, workflow_starts
+    from bench.import_bench import run_import_bench
+    from bench.notifier_bench import run_notifier_bench
     from relance.kafka import ensure_topics
 
     await ensure_topics(stack.kafka_bootstrap_servers)
@@ -127,7 +143,22 @@ async def _measure(stack, options: Options, progress: Progress) -> tuple[Compari
         stack.temporal_address, stack.database_url, stack.kafka_bootstrap_servers,
         workflows=options.workflows, concurrency=options.concurrency, rounds=options.rounds,
     )
-    return outbox, workflows, first
+    progress(f"import: {options.import_rows:,} items through the ERP import, then a raw COPY")
+    imported = await run_import_bench(stack.database_url, options.import_rows)
+    import_comparison = Comparison(
+        name="import",
+        subject=Throughput("ERP import", imported["rows"], imported["import_seconds"], "rows"),
+        baseline=Throughput("raw COPY", imported["rows"], imported["raw_copy_seconds"], "rows"),
+    )
+    progress(f"notifier: {options.emails:,} emails, bare SMTP sends then the notifier")
+    sent = await run_notifier_bench(stack.database_url, emails=options.emails)
+    notifier_comparison = Comparison(
+        name="notifier",
+        subject=Throughput("notifier emails", sent["subject"]["count"], sent["subject"]["seconds"], "emails"),
+        baseline=Throughput("bare aiosmtplib", sent["baseline"]["count"], sent["baseline"]["seconds"], "emails"),
+        extra={"correctness": sent["correctness"]},
+    )
+    return outbox, workflows, first, import_comparison, notifier_comparison
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         stack.start()
         try:
             upgrade(stack.database_url)
-            outbox, workflows, first = asyncio.run(_measure(stack, options, progress))
+            outbox, workflows, first, imported, notified = asyncio.run(
+                _measure(stack, options, progress)
+            )
         finally:
             progress("stopping the embedded stack")
             stack.stop()
@@ -161,9 +194,11 @@ def main(argv: list[str] | None = None) -> int:
             "events": options.events, "workflows": options.workflows, "rounds": options.rounds,
             "clients": options.clients,
             "concurrency": options.concurrency, "quick": options.quick,
+            "import_rows": options.import_rows, "emails": options.emails,
         },
         machine=machine_info(),
-        comparisons={"outbox": outbox, "workflows": workflows},
+        comparisons={"outbox": outbox, "workflows": workflows, "import": imported,
+                     "notifier": notified},
         total_seconds=total,
     )
     document["outbox"]["exactly_once"] = ok
@@ -175,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{options.events:,} events, {options.workflows:,} workflows, total {total:.0f} s;"
         f" results in {_shown(path)}",
     ]
-    print(format_summary([outbox, workflows], notes))
+    print(format_summary([outbox, workflows, imported, notified], notes))
     return 0 if ok else 1
 
 

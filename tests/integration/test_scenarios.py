@@ -115,3 +115,46 @@ async def test_f9_client_gets_a_scenario_explicitly_or_by_default(dossier_api, d
         "SELECT action FROM audit_log WHERE entity = 'client' AND action = 'set_scenario'"
         " AND client_id = (SELECT id FROM clients WHERE code = $1)", client)
     assert len(audit) == 2
+
+
+async def test_f9_a_client_without_an_explicit_scenario_gets_one_by_rule(dossier_api):
+    """The first matching rule gives the scenario; an explicit scenario beats the rules;
+    a client no rule matches follows the default scenario."""
+    from datetime import date, timedelta
+
+    from tests.integration.conftest import eventually
+
+    calls_first = f"sc-rule-{uuid4().hex[:6]}"
+    created = await dossier_api.post("/scenarios", json={"code": calls_first, "name": "Appel d'abord", "steps": [
+        {"action_type": "call", "delay_days": 0, "mode": "manual", "priority": 5, "label": "Appeler"}]})
+    assert created.status_code == 201, created.text
+    segment = f"seg-{uuid4().hex[:6]}"
+    bad = await dossier_api.put("/scenario-rules", json=[{"criteria": {}, "scenario_code": calls_first}])
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "0.criteria"
+    unknown = await dossier_api.put("/scenario-rules", json=[
+        {"criteria": {"segment": segment}, "scenario_code": "nope"}])
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "0.scenario_code"
+    rules = await dossier_api.put("/scenario-rules", json=[
+        {"criteria": {"segment": segment}, "scenario_code": calls_first}])
+    assert rules.status_code == 200, rules.text
+    try:
+        overdue = [{"number": "F-1", "due_date": str(date.today() - timedelta(days=10)), "amount": "80.00"}]
+
+        async def first_action(code: str) -> str:
+            async def check():
+                rows = (await dossier_api.get(f"/clients/{code}/interventions")).json()
+                return rows[0]["action_type"] if rows else None
+            return await eventually(check, timeout=60)
+
+        by_rule, explicit, other = (f"RULE-{uuid4().hex[:8]}" for _ in range(3))
+        for code, extra in ((by_rule, {"segment": segment}),
+                            (explicit, {"segment": segment, "scenario_code": "standard"}),
+                            (other, {"segment": "another"})):
+            response = await dossier_api.post("/clients", json={"code": code, "name": code, "items": overdue, **extra})
+            assert response.status_code == 201, response.text
+        assert await first_action(by_rule) == "call"  # the rule's scenario
+        assert await first_action(explicit) == "email"  # explicit beats the rules
+        assert await first_action(other) == "email"  # no rule: the default scenario
+    finally:
+        cleared = await dossier_api.put("/scenario-rules", json=[])
+        assert cleared.status_code == 200 and cleared.json() == []

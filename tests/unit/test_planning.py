@@ -330,3 +330,19 @@ def test_f9_scenario_steps_name_existing_templates_of_their_channel() -> None:
     with pytest.raises(DomainError) as missing:
         check_steps([ok[1], ScenarioStep(action_type=ActionType.SMS, delay_days=1)], templates)
     assert missing.value.field == "steps.1.template_code"
+
+
+def test_f9_scenario_explicit_then_first_matching_rule_then_default() -> None:
+    from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
+    from relance_dossier.domain.scenarios import scenario_for
+
+    client = ClientAttributes(country="FR", segment="PME", category=None, risk="high", tags=["btp"])
+    rules = [
+        (2, RuleCriteria(segment="pme"), "pme"),
+        (1, RuleCriteria(risk="high", tags=["BTP"]), "risky"),
+        (3, RuleCriteria(country="BE"), "belgium"),
+    ]
+    assert scenario_for("vip", client, rules) == "vip"
+    assert scenario_for(None, client, rules) == "risky"  # position 1 wins over position 2
+    assert scenario_for(None, client, rules[0:1] + rules[2:]) == "pme"
+    assert scenario_for(None, client, rules[2:]) is None  # the default scenario

@@ -126,8 +126,12 @@ async def test_f28_f30_placement_goes_out_at_window_end_and_not_one_second_befor
     assert placed["payload"]["agency_code"] == AGENCY
     assert sorted(i["item_id"] for i in placed["payload"]["items"]) == sorted(map(str, item_ids))
     assert placed["payload"]["opening_comment"] == "Three reminders unanswered"
-    described = await handle.describe()
-    assert described.typed_search_attributes.get(sa.TRANSFER_STATE) == "placed"
+    # The search attributes follow in the workflow task after the placement activity.
+    async def described_as_placed():
+        described = await handle.describe()
+        return described if described.typed_search_attributes.get(sa.TRANSFER_STATE) == "placed" else None
+
+    described = await eventually(described_as_placed)
     assert described.typed_search_attributes.get(sa.AGENCY) == AGENCY
     assert described.typed_search_attributes.get(sa.CLIENT_CODE) == code
 

@@ -11,6 +11,7 @@ from relance.scenarios import ScenarioStep
 from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client, require, Role
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
+from relance_dossier.domain.assignment import RuleCriteria
 from relance_dossier.domain.scenarios import check_steps
 from relance_dossier.persistence import clients as client_store
 from relance_dossier.persistence import scenarios as store
@@ -206,3 +207,48 @@ async def set_client_scenario(code: str, body: ClientScenarioIn, request: Reques
             "SELECT code FROM scenarios WHERE is_default ORDER BY version DESC LIMIT 1")
     return ClientScenarioOut(client_code=code, scenario_code=body.scenario_code,
                              effective_scenario=body.scenario_code or default)
+
+
+class ScenarioRuleIn(ApiInput):
+    criteria: RuleCriteria
+    scenario_code: str = Field(min_length=1, max_length=100)
+
+
+class ScenarioRuleOut(BaseModel):
+    position: int
+    criteria: RuleCriteria
+    scenario_code: str
+
+
+@router.get("/scenario-rules", response_model=list[ScenarioRuleOut],
+            summary="The ordered rules giving a scenario to clients without an explicit one (F-9)")
+async def list_scenario_rules(request: Request, principal: Principal = Depends(can_read)):
+    rows = await _pool(request).fetch(
+        "SELECT position, criteria, scenario_code FROM scenario_rules ORDER BY position")
+    return [ScenarioRuleOut(**dict(r)) for r in rows]
+
+
+@router.put("/scenario-rules", response_model=list[ScenarioRuleOut],
+            summary="Replace the ordered scenario rules: the first match wins, then the default "
+                    "scenario (F-9). Running dossiers keep the scenario they started with.")
+async def replace_scenario_rules(body: list[ScenarioRuleIn], request: Request,
+                                 principal: Principal = Depends(can_configure)):
+    async with _pool(request).acquire() as conn, conn.transaction():
+        for index, rule in enumerate(body):
+            if rule.criteria.is_empty():
+                raise ApiError(422, f"{index}.criteria", "a rule needs at least one criterion")
+            if await store.scenario(conn, rule.scenario_code) is None:
+                raise ApiError(422, f"{index}.scenario_code", f"no scenario {rule.scenario_code!r}")
+        await conn.execute("DELETE FROM scenario_rules")
+        await conn.executemany(
+            "INSERT INTO scenario_rules (position, criteria, scenario_code, updated_by)"
+            " VALUES ($1, $2, $3, $4)",
+            [(i + 1, r.criteria.model_dump(), r.scenario_code, principal.actor)
+             for i, r in enumerate(body)],
+        )
+        await client_store.record_audit(
+            conn, client_id=None, actor=principal.actor, action="replace", entity="scenario_rules",
+            entity_id=None, details={"rules": [r.model_dump() for r in body]},
+        )
+    return [ScenarioRuleOut(position=i + 1, criteria=r.criteria, scenario_code=r.scenario_code)
+            for i, r in enumerate(body)]

@@ -1,9 +1,10 @@
 """Pure rules on dunning scenarios and templates (F-9, F-17, F-18)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from relance.scenarios import SENDING_ACTIONS, ScenarioStep
 from relance_dossier.domain.accounts import DomainError
+from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria, rule_matches
 
 # Template channels a step's action type may use.
 TEMPLATE_CHANNEL_FOR = {"email": "email", "letter": "letter", "sms": "sms"}
@@ -28,3 +29,18 @@ def check_steps(steps: list[ScenarioStep], template_channels: Mapping[str, str],
             raise DomainError(
                 where, f"template {code!r} is for {channel}, not {step.action_type.value}"
             )
+
+
+def scenario_for(
+    explicit_code: str | None,
+    client: ClientAttributes,
+    rules: Sequence[tuple[int, RuleCriteria, str]],
+) -> str | None:
+    """F-9: a client's scenario is the one given to it explicitly, else the first rule
+    (by position) whose criteria match it, else None: the default scenario."""
+    if explicit_code:
+        return explicit_code
+    for _, criteria, scenario_code in sorted(rules, key=lambda rule: rule[0]):
+        if rule_matches(criteria, client):
+            return scenario_code
+    return None

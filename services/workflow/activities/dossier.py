@@ -16,6 +16,8 @@ from relance.events import (
 )
 from relance.outbox import write_events
 from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
+from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
+from relance_dossier.domain.scenarios import scenario_for
 from relance_workflow.domain.planning import ChaseableItem, next_step
 from relance_workflow.models import (
     CompleteInterventionRequest,
@@ -103,11 +105,23 @@ class DossierActivities:
             )
         return Scenario(code=row["code"], version=row["version"], name=row["name"], steps=row["steps"])
 
+    async def _client_scenario(self, conn: asyncpg.Connection, client: asyncpg.Record) -> str | None:
+        """F-9: explicit, else the first matching scenario rule, else None (the default)."""
+        rules = await conn.fetch("SELECT position, criteria, scenario_code FROM scenario_rules")
+        return scenario_for(
+            client["scenario_code"],
+            ClientAttributes(country=client["country"], segment=client["segment"],
+                             category=client["category"], risk=client["risk"], tags=client["tags"]),
+            [(r["position"], RuleCriteria.model_validate(r["criteria"]), r["scenario_code"])
+             for r in rules],
+        )
+
     @activity.defn
     async def plan_next_step(self, request: PlanRequest) -> PlannedStepOut:
         async with self._pool.acquire() as conn:
             dossier = await conn.fetchrow(
-                "SELECT d.id, d.client_id, c.scenario_code, k.code AS collector_code"
+                "SELECT d.id, d.client_id, c.scenario_code, c.country, c.segment, c.category,"
+                " c.risk, c.tags, k.code AS collector_code"
                 " FROM dossiers d JOIN clients c ON c.id = d.client_id"
                 " LEFT JOIN collectors k ON k.id = c.collector_id WHERE d.id = $1",
                 request.dossier_id,
@@ -116,9 +130,9 @@ class DossierActivities:
                 raise ApplicationError(
                     f"no dossier {request.dossier_id}", type="DossierNotFound", non_retryable=True
                 )
-            scenario = await self._scenario(
-                conn, request.scenario_code or dossier["scenario_code"], request.scenario_version
-            )
+            # A running dossier keeps its scenario; a new one gets the client's (F-9).
+            scenario_code = request.scenario_code or await self._client_scenario(conn, dossier)
+            scenario = await self._scenario(conn, scenario_code, request.scenario_version)
             # F-15: items under a pending specific action leave the scenario.
             rows = await conn.fetch(
                 "SELECT i.id, i.kind, i.due_date, i.open_amount, i.status,"
