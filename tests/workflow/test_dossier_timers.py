@@ -141,3 +141,37 @@ async def test_items_paid_before_the_step_is_due_take_the_dossier_out_of_the_sce
     assert (status.state, status.completed_steps, status.next_action_at) == ("idle", 0, None)
 
 
+
+
+async def test_a_dossier_carried_over_continue_as_new_resumes_at_its_next_step(
+    time_skipping_env, pool, worker, scenario_3_and_10
+):
+    """Continue-as-new bounds the history: the new run starts from the carried state
+    (steps done, scenario version pinned, events seen), not from the first step."""
+    env = time_skipping_env
+    due = (await env.get_current_time()).astimezone(PARIS).date() + timedelta(days=1)
+    client_id, dossier_id, code = await seed_dossier(pool, [(due, Decimal("120.00"))], scenario_3_and_10)
+    seen = str(uuid4())
+    handle = await env.client.start_workflow(
+        DossierWorkflow.run,
+        DossierWorkflowInput(
+            dossier_id=dossier_id, client_id=client_id, client_code=code,
+            scenario_code=scenario_3_and_10, scenario_version=1, completed_steps=1,
+            previous_completed_at=datetime.combine(due + timedelta(days=3), datetime.min.time().replace(hour=8), PARIS),
+            seen_event_ids=[seen],
+        ),
+        id=dossier_workflow_id(dossier_id), task_queue=worker,
+    )
+    day10 = datetime.combine(due + timedelta(days=10), datetime.min.time().replace(hour=8), PARIS)
+    await _advance_to(env, day10)
+
+    async def opened():
+        rows = await _interventions(pool, dossier_id)
+        return rows or None
+
+    rows = await _eventually(opened)
+    assert [(r["step_index"], r["due_at"]) for r in rows] == [(1, day10)]  # step 0 is not redone
+    # An event the previous run had already applied is still recognised.
+    await handle.signal(DossierWorkflow.items_changed, ItemsChanged(event_id=seen))
+    status = await handle.query(DossierWorkflow.status)
+    assert status.completed_steps == 1
