@@ -25,8 +25,10 @@ def _binary(name: str) -> str:
     return shutil.which(name) or str(Path(sys.executable).parent / name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per test module: a module's workers stop with it, and a
+    workflow it leaves waiting on a timer must not hold the next module's clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=_binary("temporal-test-server"),
