@@ -165,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     # The same harmless platformdirs notice the test configuration ignores.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
+    # The services' own info lines would drown the summary: warnings and errors only.
+    from relance.observability import configure_logging
+
+    configure_logging("bench", "WARNING")
     progress = Progress()
     moment = datetime.now(UTC)
     began = time.perf_counter()
