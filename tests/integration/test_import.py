@@ -106,6 +106,13 @@ async def test_f3_csv_of_1000_items_with_3_bad_rows_imports_997_and_reports_the_
     assert await db.fetchval(
         "SELECT count(*) FROM items i JOIN clients c ON c.id = i.client_id WHERE c.code = ANY($1)", codes
     ) == 997
+    # Every row points at an existing client and that client's own dossier, whether or not
+    # the per-row foreign-key rechecks ran (the embedded server's role may skip them).
+    assert await db.fetchval(
+        "SELECT count(*) FROM items i JOIN clients c ON c.id = i.client_id"
+        " JOIN dossiers d ON d.id = i.dossier_id AND d.client_id = c.id AND d.kind = 'active'"
+        " WHERE c.code = ANY($1)", codes
+    ) == 997
     first = await card(dossier_api, codes[4])
     assert len(first["open_items"]) == 197  # 200 rows for this client, three rejected
     assert {i["dossier_id"] for i in first["open_items"]} == {first["active_dossier"]["id"]}
