@@ -10,6 +10,9 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
     --set temporal_password="${TEMPORAL_DB_PASSWORD:-temporal}" <<'SQL'
 CREATE ROLE relance LOGIN PASSWORD :'relance_password';
 CREATE DATABASE relance OWNER relance;
+-- The nightly ERP import skips the redundant per-row foreign-key rechecks of its
+-- set-based insert (its rows come from a join under the import lock).
+GRANT SET ON PARAMETER session_replication_role TO relance;
 
 CREATE ROLE temporal LOGIN PASSWORD :'temporal_password';
 CREATE DATABASE temporal OWNER temporal;
