@@ -9,8 +9,8 @@ scenario (F-15): the dossier workflow is told to plan again when it starts and e
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+
+from relance_workflow.workflows.common import ACTIVITY_OPTIONS, rejected
 
 with workflow.unsafe.imports_passed_through():
     from relance import search_attributes as sa
@@ -25,15 +25,7 @@ with workflow.unsafe.imports_passed_through():
         ItemsChanged,
     )
 
-ACTIVITY_OPTIONS = dict(
-    start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
-)
 FINAL = ("sent", "done", "deleted")
-
-
-def _rejected(reason: str, kind: str) -> ApplicationError:
-    return ApplicationError(reason, type=kind, non_retryable=True)
 
 
 @workflow.defn
@@ -61,7 +53,7 @@ class ActionWorkflow:
 
     def _require_pending(self) -> None:
         if self._status in FINAL:
-            raise _rejected(f"the action is already {self._status}", "ActionClosed")
+            raise rejected(f"the action is already {self._status}", "ActionClosed")
 
     @workflow.update
     async def confirm(self, command: ActionCommand) -> ActionDueResult:
@@ -72,7 +64,7 @@ class ActionWorkflow:
     def _validate_confirm(self, command: ActionCommand) -> None:
         self._require_pending()
         if self._status != "awaiting_confirmation":
-            raise _rejected("only an action awaiting confirmation on its date can be confirmed",
+            raise rejected("only an action awaiting confirmation on its date can be confirmed",
                             "NotAwaitingConfirmation")
 
     @workflow.update
@@ -90,7 +82,7 @@ class ActionWorkflow:
     @delete.validator
     def _validate_delete(self, command: ActionCommand) -> None:
         if not command.confirm:
-            raise _rejected("deleting an action must be confirmed (confirm=true)",
+            raise rejected("deleting an action must be confirmed (confirm=true)",
                             "ConfirmationRequired")
         self._require_pending()
 

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+
+from relance_workflow.workflows.common import ACTIVITY_OPTIONS, SeenEvents, rejected
 
 with workflow.unsafe.imports_passed_through():
     from relance import search_attributes as sa
@@ -47,15 +47,6 @@ with workflow.unsafe.imports_passed_through():
         PromiseCheckRequest,
     )
 
-ACTIVITY_OPTIONS = dict(
-    start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
-)
-SEEN_EVENTS_KEPT = 500
-
-
-def _rejected(reason: str, kind: str) -> ApplicationError:
-    return ApplicationError(reason, type=kind, non_retryable=True)
 
 
 @workflow.defn
@@ -64,7 +55,7 @@ class DossierWorkflow:
     def __init__(self, input: DossierWorkflowInput) -> None:
         # The state exists before any Update handler or validator runs.
         self._state: DossierWorkflowInput = input.model_copy(deep=True)
-        self._seen: list[str] = list(input.seen_event_ids)
+        self._seen = SeenEvents(input.seen_event_ids)
         self._replan = False
         self._open_next_now = False
         self._last_opened: UUID | None = None
@@ -130,24 +121,16 @@ class DossierWorkflow:
         self._refresh_status()
         return self._status
 
-    def _first_time(self, event_id: str) -> bool:
-        """Kafka delivers at least once: a signal carrying a seen event id is ignored."""
-        if event_id in self._seen:
-            return False
-        self._seen.append(event_id)
-        del self._seen[:-SEEN_EVENTS_KEPT]
-        return True
-
     # ---- signals --------------------------------------------------------------------
 
     @workflow.signal
     def items_changed(self, signal: ItemsChanged) -> None:
-        if self._first_time(signal.event_id):
+        if self._seen.first_time(signal.event_id):
             self._replan = True
 
     @workflow.signal
     def communication_outcome(self, signal: CommunicationOutcome) -> None:
-        if self._first_time(signal.event_id) and signal.intervention_id is not None:
+        if self._seen.first_time(signal.event_id) and signal.intervention_id is not None:
             self._outcomes[str(signal.intervention_id)] = signal
 
     # ---- updates: collector commands (F-10 .. F-13) ------------------------------------
@@ -155,7 +138,7 @@ class DossierWorkflow:
     def _require_open(self, intervention_id: UUID) -> OpenIntervention:
         found = self._open(intervention_id)
         if found is None:
-            raise _rejected("the intervention is not To do on this dossier", "InterventionClosed")
+            raise rejected("the intervention is not To do on this dossier", "InterventionClosed")
         return found
 
     @workflow.update
@@ -196,7 +179,7 @@ class DossierWorkflow:
     def _validate_prepare(self, command: InterventionCommand) -> None:
         found = self._require_open(command.intervention_id)
         if found.awaiting_outcome:
-            raise _rejected("the communication was already sent; waiting for its delivery",
+            raise rejected("the communication was already sent; waiting for its delivery",
                             "AlreadyPrepared")
 
     async def _close(self, command: InterventionCommand, status: str) -> InterventionCommandResult:
@@ -237,7 +220,7 @@ class DossierWorkflow:
     @edit.validator
     def _validate_edit(self, edit: InterventionEdit) -> None:
         if edit.comment is None and edit.details is None and edit.due_at is None:
-            raise _rejected("nothing to change: give a comment, details or a due date",
+            raise rejected("nothing to change: give a comment, details or a due date",
                             "NothingToChange")
 
     @workflow.update
@@ -263,9 +246,9 @@ class DossierWorkflow:
     @create.validator
     def _validate_create(self, new: NewIntervention) -> None:
         if new.kind not in ("manual", "alert", "promise"):
-            raise _rejected("kind must be manual, alert or promise", "InvalidKind")
+            raise rejected("kind must be manual, alert or promise", "InvalidKind")
         if new.kind == "promise" and (new.promise_amount is None or new.promise_date is None):
-            raise _rejected("a promise to pay needs an amount and a date", "PromiseIncomplete")
+            raise rejected("a promise to pay needs an amount and a date", "PromiseIncomplete")
 
     @workflow.update
     async def delete(self, deletion: InterventionDeletion) -> bool:
@@ -281,11 +264,11 @@ class DossierWorkflow:
     @delete.validator
     def _validate_delete(self, deletion: InterventionDeletion) -> None:
         if not deletion.confirm:
-            raise _rejected("deleting an intervention must be confirmed (confirm=true)",
+            raise rejected("deleting an intervention must be confirmed (confirm=true)",
                             "ConfirmationRequired")
         found = self._require_open(deletion.intervention_id)
         if found.origin not in DELETABLE_ORIGINS:
-            raise _rejected("a scenario step is skipped, not deleted", "NotDeletable")
+            raise rejected("a scenario step is skipped, not deleted", "NotDeletable")
 
     @workflow.update
     async def prepare_next_step(self, command: PrepareNextStep) -> PrepareNextStepResult:
@@ -299,10 +282,10 @@ class DossierWorkflow:
     @prepare_next_step.validator
     def _validate_prepare_next(self, command: PrepareNextStep) -> None:
         if self._state.open_interventions:
-            raise _rejected("some interventions are still To do", "InterventionsOpen")
+            raise rejected("some interventions are still To do", "InterventionsOpen")
         self._refresh_status()
         if self._status.next_step is None:
-            raise _rejected("the scenario has no next step for this dossier", "NoNextStep")
+            raise rejected("the scenario has no next step for this dossier", "NoNextStep")
 
     # ---- the main loop ----------------------------------------------------------------
 
@@ -407,7 +390,7 @@ class DossierWorkflow:
                 pass
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                state.seen_event_ids = list(self._seen)
+                state.seen_event_ids = self._seen.carried()
                 workflow.continue_as_new(state)
 
     def _should_continue_as_new(self) -> bool:

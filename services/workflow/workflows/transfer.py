@@ -10,8 +10,9 @@ placement goes to the agency; the workflow then follows the agency's answers."""
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+
+from relance_workflow.workflows.common import ACTIVITY_OPTIONS, SeenEvents
 
 with workflow.unsafe.imports_passed_through():
     from relance import search_attributes as sa
@@ -43,11 +44,6 @@ with workflow.unsafe.imports_passed_through():
         TransferWorkflowInput,
     )
 
-ACTIVITY_OPTIONS = dict(
-    start_to_close_timeout=timedelta(seconds=30),
-    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
-)
-SEEN_EVENTS_KEPT = 500
 
 
 @workflow.defn
@@ -57,7 +53,7 @@ class TransferWorkflow:
         self._input = input
         self._state = input.state
         self._window_end = window_ends_at(input.created_at, timedelta(seconds=input.window_seconds))
-        self._seen: list[str] = list(input.seen_event_ids)
+        self._seen = SeenEvents(input.seen_event_ids)
         self._requested_at = input.cancellation_requested_at
         self._overdue = input.answer_overdue
         self._acknowledged = input.acknowledged or input.state is TransferState.PLACED_ACKNOWLEDGED
@@ -83,14 +79,6 @@ class TransferWorkflow:
             state=self._state, window_ends_at=self._window_end,
             cancellation_requested_at=self._requested_at, answer_overdue=self._overdue,
         )
-
-    def _first_time(self, event_id: str) -> bool:
-        """Kafka delivers at least once: a signal carrying a seen event id is ignored."""
-        if event_id in self._seen:
-            return False
-        self._seen.append(event_id)
-        del self._seen[:-SEEN_EVENTS_KEPT]
-        return True
 
     # ---- the cancel Update (F-28, F-29, F-30) ----------------------------------------
 
@@ -149,7 +137,7 @@ class TransferWorkflow:
 
     @workflow.signal
     async def placement_acknowledged(self, signal: AgencyPlacementAck) -> None:
-        if not self._first_time(signal.event_id) or self._acknowledged:
+        if not self._seen.first_time(signal.event_id) or self._acknowledged:
             return
         self._acknowledged = True
         await workflow.execute_activity_method(
@@ -163,12 +151,12 @@ class TransferWorkflow:
 
     @workflow.signal
     def cancellation_answered(self, signal: AgencyCancellationAnswer) -> None:
-        if self._first_time(signal.event_id):
+        if self._seen.first_time(signal.event_id):
             self._answer = signal
 
     @workflow.signal
     async def payment_collected(self, signal: AgencyPayment) -> None:
-        if not self._first_time(signal.event_id):
+        if not self._seen.first_time(signal.event_id):
             return
         await workflow.execute_activity_method(
             TransferActivities.apply_payment,
@@ -182,7 +170,7 @@ class TransferWorkflow:
 
     @workflow.signal
     async def agency_status_updated(self, signal: AgencyStatus) -> None:
-        if not self._first_time(signal.event_id):
+        if not self._seen.first_time(signal.event_id):
             return
         await workflow.execute_activity_method(
             TransferActivities.record_agency_status,
@@ -311,5 +299,5 @@ class TransferWorkflow:
         workflow.continue_as_new(self._input.model_copy(update=dict(
             state=self._state, cancellation_requested_at=self._requested_at,
             answer_overdue=self._overdue, acknowledged=self._acknowledged,
-            seen_event_ids=list(self._seen),
+            seen_event_ids=self._seen.carried(),
         )))
