@@ -5,14 +5,12 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID, uuid4
 
-import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, EmailStr, Field
 
 from relance.scenarios import ActionType, StepMode
 from relance.workflow_ids import action_workflow_id
-from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.interventions import run_update
 from relance_dossier.api.models import ApiInput
@@ -107,10 +105,6 @@ class ActionCommandIn(ApiInput):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 async def _action_fields(conn, step: ActionStep) -> dict:
     """F-17: from scratch, or copied from a scenario step or a template, then edited."""
     fields: dict = {"priority": 1, "mode": StepMode.MANUAL.value}
@@ -163,7 +157,7 @@ async def specific_flow(code: str, body: SpecificFlowIn, request: Request,
     if body.email is not None and body.email.to == "colleague" and body.email.colleague_email is None:
         raise ApiError(422, "email.colleague_email", "an internal email needs the colleague's address")
     communication_id = action_id = None
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         client = await client_or_404(conn, code, principal)
         dossier_id = await interventions_store.active_dossier(conn, client["id"])
         if dossier_id is None:
@@ -219,17 +213,15 @@ async def specific_flow(code: str, body: SpecificFlowIn, request: Request,
 @router.get("/clients/{code}/specific-actions", response_model=list[ActionOut],
             summary="F-19: the client's specific actions")
 async def client_actions(code: str, request: Request, principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         return [ActionOut(**dict(a)) for a in await store.actions_of_client(conn, client["id"])]
 
 
 async def _visible_action(request: Request, action_id: UUID, principal: Principal):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         row = await store.action(conn, action_id)
-    if row is None or not may_see_client(principal, row["collector_id"]):
-        raise ApiError(404, "action_id", f"no specific action {action_id}")
-    return row
+    return visible_or_404(row, principal, "action_id", f"no specific action {action_id}")
 
 
 @router.get("/specific-actions/{action_id}", response_model=ActionOut)

@@ -9,14 +9,13 @@ import asyncpg
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from relance_dossier.api.auth import Principal, Role, can_read, can_write, may_see_client, require
+from relance_dossier.api.auth import Principal, Role, can_read, can_write, require, db_pool, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.search import Selection, check_collector_code, parsed_codes, visibility_of
 from relance_dossier.domain.assignment import ClientCriteria, RuleCriteria
 from relance_dossier.persistence import assignment as store
 from relance_dossier.persistence import search as search_store
-from relance_dossier.persistence.clients import client_by_code
 from relance_dossier.persistence.collectors import collector_by_code
 
 router = APIRouter(tags=["assignment"])
@@ -87,10 +86,6 @@ class ApplyRulesIn(ApiInput):
     comment: str | None = Comment
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 async def _collector_id(conn: asyncpg.Connection, code: str | None, field: str) -> UUID | None:
     if code is None:
         return None
@@ -105,10 +100,8 @@ async def _collector_id(conn: asyncpg.Connection, code: str | None, field: str) 
 async def change_collector(
     code: str, body: CollectorChangeIn, request: Request, principal: Principal = Depends(can_write)
 ) -> CollectorChangeOut:
-    async with _pool(request).acquire() as conn, conn.transaction():
-        client = await client_by_code(conn, code)
-        if client is None or not may_see_client(principal, client["collector_id"]):
-            raise ApiError(404, "code", f"no client with code {code!r}")
+    async with db_pool(request).acquire() as conn, conn.transaction():
+        client = await client_or_404(conn, code, principal)
         collector_id = await _collector_id(conn, body.collector_code, "collector_code")
         result = await store.assign_collector(
             conn, [client["id"]], collector_id, actor=principal.actor, comment=body.comment, source="card"
@@ -128,7 +121,7 @@ async def mass_assign(
         # Never the whole client base by accident.
         raise ApiError(422, "criteria", "give client codes or at least one criterion")
     visibility = visibility_of(principal, body.mine)
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         if body.saved_search_id is not None:
             saved = await search_store.search_of(conn, principal.user_id, body.saved_search_id)
             if saved is None:
@@ -153,7 +146,7 @@ async def mass_assign(
 
 @router.get("/assignment/rules", response_model=list[RuleOut], summary="The ordered assignment rules (F-6)")
 async def list_rules(request: Request, principal: Principal = Depends(can_read)) -> list[RuleOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return [RuleOut(position=r["position"], criteria=RuleCriteria.model_validate(r["criteria"]),
                         collector_code=r["collector_code"]) for r in await store.list_rules(conn)]
 
@@ -163,7 +156,7 @@ async def list_rules(request: Request, principal: Principal = Depends(can_read))
 async def replace_rules(
     body: RulesIn, request: Request, principal: Principal = Depends(managers)
 ) -> list[RuleOut]:
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         rules = []
         for index, rule in enumerate(body.rules):
             if rule.criteria.is_empty():
@@ -178,7 +171,7 @@ async def replace_rules(
 @router.get("/assignment/default-collector", response_model=DefaultCollectorOut,
             summary="The collector of new clients no rule matches (F-6)")
 async def get_default(request: Request, principal: Principal = Depends(can_read)) -> DefaultCollectorOut:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         collector = await store.default_collector(conn)
     return DefaultCollectorOut(collector_code=collector["code"] if collector else None)
 
@@ -188,7 +181,7 @@ async def get_default(request: Request, principal: Principal = Depends(can_read)
 async def set_default(
     body: DefaultCollectorIn, request: Request, principal: Principal = Depends(managers)
 ) -> DefaultCollectorOut:
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         collector_id = await _collector_id(conn, body.collector_code, "collector_code")
         await store.set_default_collector(conn, collector_id, actor=principal.actor, comment=body.comment)
     return DefaultCollectorOut(collector_code=body.collector_code)
@@ -199,7 +192,7 @@ async def set_default(
 async def apply_rules(
     body: ApplyRulesIn, request: Request, principal: Principal = Depends(managers)
 ) -> AssignmentCounts:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         result = await store.reapply_rules(
             conn, only_unassigned=body.only_unassigned, actor=principal.actor, comment=body.comment
         )

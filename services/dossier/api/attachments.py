@@ -9,18 +9,13 @@ import asyncpg
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
-from relance_dossier.api.auth import Principal, can_read, can_write
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import AttachmentOut
 from relance_dossier.persistence import attachments as store
 from relance_dossier.settings import Settings
 
 router = APIRouter(prefix="/clients/{code}/attachments", tags=["attachments"])
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
 
 
 def _settings(request: Request) -> Settings:
@@ -61,7 +56,7 @@ async def upload_attachment(
     principal: Principal = Depends(can_write),
 ) -> AttachmentOut:
     settings = _settings(request)
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         # A client the caller may not see answers 404 whatever the file.
         client = await client_or_404(conn, code, principal)
     media_type = _media_type(file)
@@ -88,7 +83,7 @@ async def upload_attachment(
         await anyio.to_thread.run_sync(store.remove_file, target)
         raise ApiError(422, "file", "the file is empty")
     try:
-        async with _pool(request).acquire() as conn:
+        async with db_pool(request).acquire() as conn:
             row = await store.insert_attachment(
                 conn, attachment_id=attachment_id, client_id=client["id"], filename=filename,
                 content_type=media_type, size_bytes=size, sha256=sha256,
@@ -105,7 +100,7 @@ async def upload_attachment(
 async def list_attachments(
     code: str, request: Request, principal: Principal = Depends(can_read)
 ) -> list[AttachmentOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         return [AttachmentOut(**dict(a)) for a in await store.attachments_of(conn, client["id"])]
 
@@ -114,7 +109,7 @@ async def list_attachments(
 async def get_attachment(
     code: str, attachment_id: UUID, request: Request, principal: Principal = Depends(can_read)
 ) -> AttachmentOut:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         return AttachmentOut(**dict(await _attachment_or_404(conn, client["id"], attachment_id)))
 
@@ -124,7 +119,7 @@ async def get_attachment(
 async def download_attachment(
     code: str, attachment_id: UUID, request: Request, principal: Principal = Depends(can_read)
 ) -> FileResponse:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         row = await _attachment_or_404(conn, client["id"], attachment_id)
     path = store.resolve_in_data_dir(_settings(request).data_dir, row["storage_path"])
@@ -140,7 +135,7 @@ async def delete_attachment(
     comment: str | None = Query(default=None, max_length=2000, description="why, for the audit trail"),
     principal: Principal = Depends(can_write),
 ) -> Response:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         deleted = await store.delete_attachment(
             conn, client_id=client["id"], attachment_id=attachment_id, actor=principal.actor,

@@ -7,8 +7,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from relance_dossier.api.auth import Principal, can_read
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_read, client_or_404
 from relance_dossier.persistence import audit as store
 
 router = APIRouter(prefix="/clients/{code}/audit", tags=["audit"])

@@ -110,6 +110,26 @@ can_write = require(*WRITERS)
 admin_only = require(Role.ADMIN)
 
 
+def db_pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.pool
+
+
+def visible_or_404(row, principal: Principal, field: str, reason: str):
+    """A row of a client the caller may not see answers exactly like one that does not
+    exist (F-4); `row` carries the client's `collector_id`."""
+    if row is None or not may_see_client(principal, row["collector_id"]):
+        raise ApiError(404, field, reason)
+    return row
+
+
+async def client_or_404(conn: asyncpg.Connection, code: str, principal: Principal) -> asyncpg.Record:
+    from relance_dossier.persistence.clients import client_by_code
+
+    return visible_or_404(
+        await client_by_code(conn, code), principal, "code", f"no client with code {code!r}"
+    )
+
+
 def may_see_client(principal: Principal, client_collector_id: UUID | None) -> bool:
     """A collector sees only the clients assigned to their collector (F-4)."""
     return principal.sees_all_clients or (

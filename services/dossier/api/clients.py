@@ -4,7 +4,7 @@
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
-from relance_dossier.api.auth import Principal, Role, can_read, can_write, may_see_client
+from relance_dossier.api.auth import Principal, Role, can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import (
     ClientCard,
@@ -27,22 +27,8 @@ from relance_dossier.persistence import notes as note_store
 router = APIRouter(prefix="/clients", tags=["clients"])
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
-async def _client_or_404(
-    conn: asyncpg.Connection, code: str, principal: Principal
-) -> asyncpg.Record:
-    client = await store.client_by_code(conn, code)
-    # A client the caller may not see answers exactly like one that does not exist.
-    if client is None or not may_see_client(principal, client["collector_id"]):
-        raise ApiError(404, "code", f"no client with code {code!r}")
-    return client
-
-
 async def _card(conn: asyncpg.Connection, code: str, principal: Principal) -> ClientCard:
-    client = await _client_or_404(conn, code, principal)
+    client = await client_or_404(conn, code, principal)
     dossiers = [DossierOut(**dict(d)) for d in await store.dossiers_of(conn, client["id"])]
     return ClientCard(
         client=ClientOut(**dict(client)),
@@ -78,7 +64,7 @@ async def create_client(
     numbers = [(i.kind, i.number) for i in body.items]
     if len(numbers) != len(set(numbers)):
         raise ApiError(422, "items", "item numbers must be unique per kind")
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         try:
             await store.create_client(
                 conn, body, actor=principal.actor,
@@ -93,7 +79,7 @@ async def create_client(
 async def get_client(
     code: str, request: Request, response: Response, principal: Principal = Depends(can_read)
 ) -> ClientCard:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         card = await _card(conn, code, principal)
     # F-1: the version to send back in If-Match when updating the client.
     response.headers["ETag"] = _etag(card.client.version)
@@ -105,8 +91,8 @@ async def get_client(
 async def list_interventions(
     code: str, request: Request, principal: Principal = Depends(can_read)
 ) -> list[InterventionOut]:
-    async with _pool(request).acquire() as conn:
-        client = await _client_or_404(conn, code, principal)
+    async with db_pool(request).acquire() as conn:
+        client = await client_or_404(conn, code, principal)
         return [InterventionOut(**dict(i)) for i in await store.interventions_of(conn, client["id"])]
 
 
@@ -115,8 +101,8 @@ async def list_interventions(
 async def list_communications(
     code: str, request: Request, principal: Principal = Depends(can_read)
 ) -> list[CommunicationOut]:
-    async with _pool(request).acquire() as conn:
-        client = await _client_or_404(conn, code, principal)
+    async with db_pool(request).acquire() as conn:
+        client = await client_or_404(conn, code, principal)
         return [CommunicationOut(**dict(c)) for c in await store.communications_of(conn, client["id"])]
 
 
@@ -151,8 +137,8 @@ async def update_client(
             raise ApiError(422, required, "must not be null")
     if not changes:
         raise ApiError(422, None, "nothing to change")
-    async with _pool(request).acquire() as conn:
-        client = await _client_or_404(conn, code, principal)
+    async with db_pool(request).acquire() as conn:
+        client = await client_or_404(conn, code, principal)
         scenario = changes.get("scenario_code")
         if scenario is not None and not await conn.fetchval(
             "SELECT EXISTS (SELECT 1 FROM scenarios WHERE code = $1)", scenario

@@ -8,7 +8,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, EmailStr, Field
 
-from relance_dossier.api.auth import Principal, Role, can_read, require
+from relance_dossier.api.auth import Principal, Role, can_read, require, db_pool
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput, InterventionOut
 from relance_dossier.persistence import collectors as store
@@ -47,10 +47,6 @@ class AgendaEntry(InterventionOut):
     client_name: str
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 async def _collector_or_404(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
     collector = await store.collector_by_code(conn, code)
     if collector is None:
@@ -66,7 +62,7 @@ def _audit(conn, principal: Principal, action: str, code: str, details: dict | N
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CollectorOut,
              summary="Create a collector (F-4)")
 async def create(body: CollectorIn, request: Request, principal: Principal = Depends(managers)) -> CollectorOut:
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         try:
             row = await store.create_collector(conn, code=body.code, name=body.name, email=body.email)
         except store.CollectorCodeTaken:
@@ -77,13 +73,13 @@ async def create(body: CollectorIn, request: Request, principal: Principal = Dep
 
 @router.get("", response_model=list[CollectorOut], summary="Every collector, with its number of clients")
 async def list_collectors(request: Request, principal: Principal = Depends(can_read)) -> list[CollectorOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return [CollectorOut(**dict(r)) for r in await store.list_collectors(conn)]
 
 
 @router.get("/{code}", response_model=CollectorOut, summary="One collector")
 async def get(code: str, request: Request, principal: Principal = Depends(can_read)) -> CollectorOut:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return CollectorOut(**dict(await _collector_or_404(conn, code)))
 
 
@@ -93,7 +89,7 @@ async def update(
 ) -> CollectorOut:
     if "name" in body.model_fields_set and body.name is None:
         raise ApiError(422, "name", "a collector must keep a name")
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         collector = await _collector_or_404(conn, code)
         row = await store.update_collector(
             conn, collector["id"], name=body.name, email=body.email,
@@ -106,7 +102,7 @@ async def update(
 @router.delete("/{code}", status_code=status.HTTP_204_NO_CONTENT,
                summary="Delete a collector that no client, active user or rule points at")
 async def delete(code: str, request: Request, principal: Principal = Depends(managers)) -> None:
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         collector = await _collector_or_404(conn, code)
         usage = await store.collector_usage(conn, collector["id"])
         if usage:
@@ -125,7 +121,7 @@ async def agenda(
     offset: int = Query(default=0, ge=0),
     principal: Principal = Depends(can_read),
 ) -> list[AgendaEntry]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         collector = await store.collector_by_code(conn, code)
         # A collector reads only their own agenda; another one answers like an unknown code.
         if collector is None or (

@@ -11,8 +11,7 @@ from pydantic import BaseModel, Field
 
 from relance.events import CommunicationItem, CommunicationRequested
 from relance.outbox import write_events
-from relance_dossier.api.auth import Principal, can_write
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_write, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence.clients import record_audit

@@ -10,8 +10,7 @@ import asyncpg
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from pydantic import ConfigDict, Field
 
-from relance_dossier.api.auth import Principal, can_read, can_write
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput, ChannelIn, ChannelOut, ContactIn, ContactOut
 from relance_dossier.domain.accounts import check_one_default_per_type
@@ -64,10 +63,6 @@ class ChannelPatch(ApiInput):
     comment: str | None = Field(default=None, max_length=2000)
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 def _check_channel_values(channels: list[ChannelIn], prefix: str) -> None:
     for index, channel in enumerate(channels):
         check_channel_value(channel.type, channel.value, f"{prefix}{index}")
@@ -87,7 +82,7 @@ async def list_contacts(
     include_invalid: bool = Query(False, description="also list invalid channels"),
     principal: Principal = Depends(can_read),
 ) -> list[ContactOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         return [ContactOut(**c) for c in await client_store.contacts_of(conn, client["id"], include_invalid)]
 
@@ -101,7 +96,7 @@ async def create_contact(
         (f"channels.{i}", ch.type, ch.is_default, ch.state) for i, ch in enumerate(body.channels)
     )
     _check_channel_values(body.channels, "channels.")
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         contact_id = await store.create_contact(
             conn, client_id=client["id"], contact=body, actor=principal.actor, comment=body.comment
@@ -120,7 +115,7 @@ async def update_contact(
         raise ApiError(422, "name", "a contact must keep a name")
     if not changes:
         raise ApiError(422, None, "nothing to change: send name and/or observation")
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         await _contact_or_404(conn, client["id"], contact_id)
         await store.update_contact(
@@ -138,7 +133,7 @@ async def add_channel(
 ) -> ChannelOut:
     check_new_channel(body.state, body.is_default)
     check_channel_value(body.type, body.value)
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         await _contact_or_404(conn, client["id"], contact_id)
         channel_id = await store.add_channel(
@@ -155,7 +150,7 @@ async def _change_channel(
 ) -> ChannelOut:
     """Read, decide and write under the client's lock, so the decision is made on the
     channel's current status and a concurrent change waits for this one."""
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         client_id = client["id"]
         async with conn.transaction():

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-import asyncpg
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError
@@ -18,8 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.workflow_ids import dossier_workflow_id
-from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence import interventions as store
@@ -120,10 +118,6 @@ class PreparedNext(BaseModel):
     intervention: InterventionDetail
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 async def run_update(request: Request, workflow_id: str, update: str, arg: dict,
                      result_type: type = dict) -> Any:
     """Send an Update; the workflow's refusals become 409 (state) or 422 (input)."""
@@ -151,13 +145,11 @@ async def run_update(request: Request, workflow_id: str, update: str, arg: dict,
 
 async def _visible(conn, intervention_id: UUID, principal: Principal):
     row = await store.intervention(conn, intervention_id)
-    if row is None or not may_see_client(principal, row["collector_id"]):
-        raise ApiError(404, "intervention_id", f"no intervention {intervention_id}")
-    return row
+    return visible_or_404(row, principal, "intervention_id", f"no intervention {intervention_id}")
 
 
 async def _detail(request: Request, intervention_id: UUID) -> InterventionDetail:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         row = await store.intervention(conn, intervention_id)
     if row is None:
         raise ApiError(404, "intervention_id", f"no intervention {intervention_id}")
@@ -165,7 +157,7 @@ async def _detail(request: Request, intervention_id: UUID) -> InterventionDetail
 
 
 async def _todo(request: Request, intervention_id: UUID, principal: Principal):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         row = await _visible(conn, intervention_id, principal)
     if row["status"] != "todo":
         raise ApiError(409, "status", f"the intervention is already {row['status']}")
@@ -189,7 +181,7 @@ async def _command(request: Request, intervention_id: UUID, update: str, body: C
 @router.get("/interventions/{intervention_id}", response_model=InterventionDetail)
 async def get_intervention(intervention_id: UUID, request: Request,
                            principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return InterventionDetail(**dict(await _visible(conn, intervention_id, principal)))
 
 
@@ -219,7 +211,7 @@ async def skip(intervention_id: UUID, request: Request, body: CommandIn | None =
               summary="F-10: update the details, comment or due date")
 async def edit(intervention_id: UUID, body: EditIn, request: Request,
                principal: Principal = Depends(can_write)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         row = await _visible(conn, intervention_id, principal)
     await run_update(request, dossier_workflow_id(row["dossier_id"]), "edit", {
         "intervention_id": str(intervention_id), "actor": principal.actor,
@@ -241,7 +233,7 @@ async def create(code: str, body: NewInterventionIn, request: Request,
             raise ApiError(422, "promise_date", "a promise to pay needs a date")
     elif body.promise_amount is not None or body.promise_date is not None:
         raise ApiError(422, "kind", "only a promise has an amount and a date")
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         dossier_id = await store.active_dossier(conn, client["id"])
         if dossier_id is None:
@@ -301,7 +293,7 @@ async def attach_document(intervention_id: UUID, request: Request,
     name = (file.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
     if not name or "\x00" in name or len(name) > 255:
         raise ApiError(422, "file", "the document needs a name of at most 255 characters")
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         row = await _visible(conn, intervention_id, principal)
         attached = await store.attach_document(
             conn, intervention_id=intervention_id, client_id=row["client_id"], name=name,
@@ -317,7 +309,7 @@ async def attach_document(intervention_id: UUID, request: Request,
             summary="F-13: open the intervention's document")
 async def read_document(intervention_id: UUID, request: Request,
                         principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         await _visible(conn, intervention_id, principal)
         row = await store.document(conn, intervention_id)
     if row is None or row["document"] is None:
@@ -328,7 +320,7 @@ async def read_document(intervention_id: UUID, request: Request,
 
 
 async def _dossier_of(request: Request, code: str, principal: Principal) -> UUID:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         dossier_id = await store.active_dossier(conn, client["id"])
     if dossier_id is None:

@@ -1,12 +1,10 @@
 """The client's note pad (F-25): every collector who can see the client reads it and
 adds to it; notes are never edited, so the pad stays a faithful record."""
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import Field
 
-from relance_dossier.api.auth import Principal, can_read, can_write
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput, NoteOut
 from relance_dossier.persistence import notes as store
@@ -18,13 +16,9 @@ class NoteIn(ApiInput):
     text: str = Field(min_length=1, max_length=10_000)
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 @router.get("", response_model=list[NoteOut], summary="The client's note pad, newest first (F-25)")
 async def list_notes(code: str, request: Request, principal: Principal = Depends(can_read)) -> list[NoteOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         return [NoteOut(**dict(n)) for n in await store.notes_of(conn, client["id"])]
 
@@ -36,7 +30,7 @@ async def add_note(
 ) -> NoteOut:
     if not body.text.strip():
         raise ApiError(422, "text", "must not be blank")
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         note = await store.add_note(conn, client_id=client["id"], text=body.text, author=principal.actor)
         return NoteOut(**dict(note))

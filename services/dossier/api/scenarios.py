@@ -3,12 +3,11 @@
 from datetime import datetime
 from typing import Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from relance.scenarios import ScenarioStep
-from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client, require, Role
+from relance_dossier.api.auth import Principal, can_read, can_write, require, Role, db_pool, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.assignment import RuleCriteria
@@ -74,14 +73,10 @@ class ClientScenarioOut(BaseModel):
     effective_scenario: str | None = Field(description="explicit, else the default (F-9)")
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 @router.get("/scenarios", response_model=list[ScenarioOut],
             summary="Every scenario in its latest version (F-9)")
 async def list_scenarios(request: Request, principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return [ScenarioOut(**dict(r)) for r in await store.latest_scenarios(conn)]
 
 
@@ -89,7 +84,7 @@ async def list_scenarios(request: Request, principal: Principal = Depends(can_re
             summary="A scenario, latest version unless `version` is given")
 async def get_scenario(code: str, request: Request, version: int | None = None,
                        principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         row = await store.scenario(conn, code, version)
     if row is None:
         raise ApiError(404, "code", f"no scenario {code!r}" + (f" v{version}" if version else ""))
@@ -99,7 +94,7 @@ async def get_scenario(code: str, request: Request, version: int | None = None,
 @router.get("/scenarios/{code}/versions", response_model=list[ScenarioOut],
             summary="Every version of a scenario, oldest first")
 async def scenario_versions(code: str, request: Request, principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         rows = await store.versions(conn, code)
     if not rows:
         raise ApiError(404, "code", f"no scenario {code!r}")
@@ -122,7 +117,7 @@ async def _save(conn, code: str, body: ScenarioIn, principal: Principal) -> Scen
              summary="Create a scenario (version 1), its steps validated (F-9)")
 async def create_scenario(body: NewScenarioIn, request: Request,
                           principal: Principal = Depends(can_configure)):
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         if await store.scenario(conn, body.code) is not None:
             raise ApiError(409, "code", f"scenario {body.code!r} exists; PUT a new version")
         return await _save(conn, body.code, body, principal)
@@ -132,7 +127,7 @@ async def create_scenario(body: NewScenarioIn, request: Request,
             summary="Edit a scenario: writes a new version; running dossiers keep theirs (F-9)")
 async def edit_scenario(code: str, body: ScenarioIn, request: Request,
                         principal: Principal = Depends(can_configure)):
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         if await store.scenario(conn, code) is None:
             raise ApiError(404, "code", f"no scenario {code!r}")
         return await _save(conn, code, body, principal)
@@ -140,13 +135,13 @@ async def edit_scenario(code: str, body: ScenarioIn, request: Request,
 
 @router.get("/templates", response_model=list[TemplateOut], summary="Templates (F-18)")
 async def list_templates(request: Request, principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return [TemplateOut(**dict(r)) for r in await store.templates(conn)]
 
 
 @router.get("/templates/{code}", response_model=TemplateOut)
 async def get_template(code: str, request: Request, principal: Principal = Depends(can_read)):
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         row = await store.template(conn, code)
     if row is None:
         raise ApiError(404, "code", f"no template {code!r}")
@@ -158,7 +153,7 @@ async def get_template(code: str, request: Request, principal: Principal = Depen
                      "#items_list_selected (F-18)")
 async def create_template(body: NewTemplateIn, request: Request,
                           principal: Principal = Depends(can_configure)):
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         row = await store.upsert_template(conn, code=body.code, channel=body.channel,
                                           locale=body.locale, subject=body.subject,
                                           body=body.body, actor=principal.actor, create=True)
@@ -170,7 +165,7 @@ async def create_template(body: NewTemplateIn, request: Request,
 @router.put("/templates/{code}", response_model=TemplateOut)
 async def edit_template(code: str, body: TemplateIn, request: Request,
                         principal: Principal = Depends(can_configure)):
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         row = await store.upsert_template(conn, code=code, channel=body.channel,
                                           locale=body.locale, subject=body.subject,
                                           body=body.body, actor=principal.actor, create=False)
@@ -181,7 +176,7 @@ async def edit_template(code: str, body: TemplateIn, request: Request,
 
 @router.delete("/templates/{code}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_template(code: str, request: Request, principal: Principal = Depends(can_configure)):
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         used_by = await store.template_in_use(conn, code)
         if used_by is not None:
             raise ApiError(409, "code", f"template {code!r} is used by scenario {used_by}")
@@ -195,10 +190,8 @@ async def delete_template(code: str, request: Request, principal: Principal = De
                     "a running dossier keeps the scenario version it started with")
 async def set_client_scenario(code: str, body: ClientScenarioIn, request: Request,
                               principal: Principal = Depends(can_write)):
-    async with _pool(request).acquire() as conn, conn.transaction():
-        client = await client_store.client_by_code(conn, code)
-        if client is None or not may_see_client(principal, client["collector_id"]):
-            raise ApiError(404, "code", f"no client with code {code!r}")
+    async with db_pool(request).acquire() as conn, conn.transaction():
+        client = await client_or_404(conn, code, principal)
         if body.scenario_code is not None and await store.scenario(conn, body.scenario_code) is None:
             raise ApiError(422, "scenario_code", f"no scenario {body.scenario_code!r}")
         await store.set_client_scenario(conn, client["id"], body.scenario_code, principal.actor,
@@ -223,7 +216,7 @@ class ScenarioRuleOut(BaseModel):
 @router.get("/scenario-rules", response_model=list[ScenarioRuleOut],
             summary="The ordered rules giving a scenario to clients without an explicit one (F-9)")
 async def list_scenario_rules(request: Request, principal: Principal = Depends(can_read)):
-    rows = await _pool(request).fetch(
+    rows = await db_pool(request).fetch(
         "SELECT position, criteria, scenario_code FROM scenario_rules ORDER BY position")
     return [ScenarioRuleOut(**dict(r)) for r in rows]
 
@@ -233,7 +226,7 @@ async def list_scenario_rules(request: Request, principal: Principal = Depends(c
                     "scenario (F-9). Running dossiers keep the scenario they started with.")
 async def replace_scenario_rules(body: list[ScenarioRuleIn], request: Request,
                                  principal: Principal = Depends(can_configure)):
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         for index, rule in enumerate(body):
             if rule.criteria.is_empty():
                 raise ApiError(422, f"{index}.criteria", "a rule needs at least one criterion")

@@ -14,7 +14,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field, ValidationError
 
-from relance_dossier.api.auth import Principal, Role, can_read, require
+from relance_dossier.api.auth import Principal, Role, can_read, require, db_pool
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.assignment import ClientCriteria, parse_client_codes
@@ -81,10 +81,6 @@ class SavedSearchOut(BaseModel):
     criteria: ClientCriteria
     codes: list[str] | None
     created_at: datetime
-
-
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
 
 
 def visibility_of(principal: Principal, mine: bool | None) -> Visibility:
@@ -157,7 +153,7 @@ async def list_clients(
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else ""
         raise ApiError(422, _QUERY_NAMES.get(name, name) or None, error["msg"])
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         await check_collector_code(conn, criteria, "collector")
         return await run_search(conn, principal, criteria, None, mine, limit, offset)
 
@@ -166,7 +162,7 @@ async def list_clients(
              summary="Search by criteria and/or a pasted list of client codes (F-5)")
 async def search(body: SearchIn, request: Request, principal: Principal = Depends(can_read)) -> SearchPage:
     codes = parsed_codes(body.codes)
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         await check_collector_code(conn, body.criteria, "criteria.collector_code")
         return await run_search(conn, principal, body.criteria, codes, body.mine, body.limit, body.offset)
 
@@ -180,7 +176,7 @@ async def save_search(
     body: SavedSearchIn, request: Request, principal: Principal = Depends(can_read)
 ) -> SavedSearchOut:
     codes = parsed_codes(body.codes)
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         await check_collector_code(conn, body.criteria, "criteria.collector_code")
         try:
             row = await store.save_search(conn, user_id=principal.user_id, name=body.name,
@@ -192,7 +188,7 @@ async def save_search(
 
 @router.get("/searches", response_model=list[SavedSearchOut], summary="My saved searches (F-5)")
 async def my_searches(request: Request, principal: Principal = Depends(can_read)) -> list[SavedSearchOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return [SavedSearchOut(**dict(r)) for r in await store.searches_of(conn, principal.user_id)]
 
 
@@ -213,7 +209,7 @@ async def rerun(
     offset: int = Query(default=0, ge=0),
     principal: Principal = Depends(can_read),
 ) -> SearchPage:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         saved = await _saved_or_404(conn, principal, search_id)
         criteria = ClientCriteria.model_validate(saved["criteria"])
         return await run_search(conn, principal, criteria, saved["codes"], mine, limit, offset)
@@ -222,7 +218,7 @@ async def rerun(
 @router.delete("/searches/{search_id}", status_code=status.HTTP_204_NO_CONTENT,
                summary="Delete one of my saved searches")
 async def delete_search(search_id: UUID, request: Request, principal: Principal = Depends(can_read)) -> None:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         if not await store.delete_search(conn, principal.user_id, search_id):
             raise ApiError(404, "search_id", f"you have no saved search with id {search_id}")
 
@@ -246,7 +242,7 @@ async def clients_without_collector(
     # Those clients belong to no collector, so a collector has nothing to see here.
     principal: Principal = Depends(require(Role.ADMIN, Role.MANAGER, Role.READ_ONLY)),
 ) -> AlertPage:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         total, rows = await store.clients_without_collector(conn, limit=limit, offset=offset)
     return AlertPage(total=total, limit=limit, offset=offset,
                      clients=[ClientSummary(**dict(r)) for r in rows])

@@ -17,8 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.workflow_ids import transfer_workflow_id
-from relance_dossier.api.auth import Principal, can_read, can_write, may_see_client
-from relance_dossier.api.clients import _client_or_404 as client_or_404
+from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.transfers import check_follow_up_date
@@ -120,10 +119,6 @@ class TransferDetail(TransferOut):
     actions: list[TransferActionOut]
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 def _out(row: asyncpg.Record) -> dict:
     data = dict(row)
     data["cancellation_pending"] = row["state"] == "cancellation_pending"
@@ -134,10 +129,7 @@ async def _transfer_or_404(
     conn: asyncpg.Connection, transfer_id: UUID, principal: Principal
 ) -> asyncpg.Record:
     transfer = await store.transfer_by_id(conn, transfer_id)
-    # A transfer of a client the caller may not see answers like one that does not exist.
-    if transfer is None or not may_see_client(principal, transfer["collector_id"]):
-        raise ApiError(404, "transfer_id", f"no transfer {transfer_id}")
-    return transfer
+    return visible_or_404(transfer, principal, "transfer_id", f"no transfer {transfer_id}")
 
 
 async def _detail(conn: asyncpg.Connection, transfer: asyncpg.Record) -> TransferDetail:
@@ -155,7 +147,7 @@ async def _detail(conn: asyncpg.Connection, transfer: asyncpg.Record) -> Transfe
 async def create_transfer(
     code: str, body: TransferIn, request: Request, principal: Principal = Depends(can_write)
 ) -> TransferDetail:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         check_follow_up_date(body.next_follow_up_date, date.today())
         transfer_id = await store.create_transfer(
@@ -171,7 +163,7 @@ async def create_transfer(
 async def list_transfers(
     code: str, request: Request, principal: Principal = Depends(can_read)
 ) -> list[TransferOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         return [TransferOut(**_out(t)) for t in await store.transfers_of(conn, client["id"])]
 
@@ -181,7 +173,7 @@ async def list_transfers(
 async def get_transfer(
     transfer_id: UUID, request: Request, principal: Principal = Depends(can_read)
 ) -> TransferDetail:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return await _detail(conn, await _transfer_or_404(conn, transfer_id, principal))
 
 
@@ -191,7 +183,7 @@ async def get_transfer(
 async def cancel_transfer(
     transfer_id: UUID, body: CancelIn, request: Request, principal: Principal = Depends(can_write)
 ) -> CancelOut:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         transfer = await _transfer_or_404(conn, transfer_id, principal)
     if transfer["state"] == "closed":
         raise ApiError(409, "state", "the transfer is already closed")
@@ -212,7 +204,7 @@ async def cancel_transfer(
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
                 raise
-            async with _pool(request).acquire() as conn:
+            async with db_pool(request).acquire() as conn:
                 state = await conn.fetchval("SELECT state FROM transfers WHERE id = $1", transfer_id)
             if state == "closed":
                 raise ApiError(409, "state", "the transfer is already closed")

@@ -4,11 +4,10 @@ once, only its hash is kept), lists them and deactivates them."""
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, EmailStr, Field
 
-from relance_dossier.api.auth import Principal, Role, admin_only, can_read, create_user, new_token
+from relance_dossier.api.auth import Principal, Role, admin_only, can_read, create_user, new_token, db_pool
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence import collectors as collector_store
@@ -49,10 +48,6 @@ class Me(BaseModel):
     collector_code: str | None
 
 
-def _pool(request: Request) -> asyncpg.Pool:
-    return request.app.state.pool
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CreatedUser,
              summary="Create a user with a role and an optional collector link (F-4)")
 async def create(body: UserIn, request: Request, principal: Principal = Depends(admin_only)) -> CreatedUser:
@@ -60,7 +55,7 @@ async def create(body: UserIn, request: Request, principal: Principal = Depends(
         # A collector user sees only their collector's clients: without a link, nothing.
         raise ApiError(422, "collector_code", "required for a user with the collector role")
     token = new_token()
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         collector_id = None
         if body.collector_code is not None:
             collector = await collector_store.collector_by_code(conn, body.collector_code)
@@ -80,13 +75,13 @@ async def create(body: UserIn, request: Request, principal: Principal = Depends(
 async def list_users(
     request: Request, include_inactive: bool = False, principal: Principal = Depends(admin_only)
 ) -> list[UserOut]:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         return [UserOut(**dict(u)) for u in await store.list_users(conn, include_inactive=include_inactive)]
 
 
 @router.get("/me", response_model=Me, summary="Who the token belongs to, and its collector (F-4)")
 async def me(request: Request, principal: Principal = Depends(can_read)) -> Me:
-    async with _pool(request).acquire() as conn:
+    async with db_pool(request).acquire() as conn:
         user = await store.user_by_id(conn, principal.user_id)
     return Me(user_id=principal.user_id, name=principal.name, role=principal.role,
               collector_code=user["collector_code"])
@@ -97,7 +92,7 @@ async def me(request: Request, principal: Principal = Depends(can_read)) -> Me:
 async def deactivate(user_id: UUID, request: Request, principal: Principal = Depends(admin_only)) -> UserOut:
     if user_id == principal.user_id:
         raise ApiError(422, "user_id", "an admin cannot deactivate their own account")
-    async with _pool(request).acquire() as conn, conn.transaction():
+    async with db_pool(request).acquire() as conn, conn.transaction():
         if not await store.deactivate_user(conn, user_id):
             raise ApiError(404, "user_id", f"no user with id {user_id}")
         await record_audit(conn, client_id=None, actor=principal.actor, action="deactivate",

@@ -7,7 +7,7 @@ step waits for the notifier's outcome before marking it Done. Collector commands
 Updates: the answer and the scenario's timers are ordered in one history. Promises to
 pay wait for their date here too."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 from temporalio import workflow
