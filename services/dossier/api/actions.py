@@ -10,13 +10,14 @@ from pydantic import BaseModel, EmailStr, Field
 
 from relance.scenarios import ActionType, StepMode
 from relance.workflow_ids import action_workflow_id
-from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
+from relance_dossier.api.auth import (
+    Principal, active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
+)
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.interventions import run_update
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.actions import ITEM_STATUSES, check_action
 from relance_dossier.persistence import actions as store
-from relance_dossier.persistence import interventions as interventions_store
 from relance_dossier.persistence import scenarios as scenarios_store
 
 router = APIRouter(tags=["specific actions"])
@@ -159,9 +160,7 @@ async def specific_flow(code: str, body: SpecificFlowIn, request: Request,
     communication_id = action_id = None
     async with db_pool(request).acquire() as conn, conn.transaction():
         client = await client_or_404(conn, code, principal)
-        dossier_id = await interventions_store.active_dossier(conn, client["id"])
-        if dossier_id is None:
-            raise ApiError(409, "code", "the client has no active dossier")
+        dossier_id = await active_dossier_or_409(conn, client)
         items = await store.selectable_items(conn, dossier_id, item_ids)
         found = {i["id"] for i in items}
         missing = [str(i) for i in item_ids if i not in found]

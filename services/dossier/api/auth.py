@@ -130,6 +130,15 @@ async def client_or_404(conn: asyncpg.Connection, code: str, principal: Principa
     )
 
 
+async def active_dossier_or_409(conn: asyncpg.Connection, client: asyncpg.Record) -> UUID:
+    from relance_dossier.persistence.clients import active_dossier
+
+    dossier_id = await active_dossier(conn, client["id"])
+    if dossier_id is None:
+        raise ApiError(409, "code", "the client has no active dossier")
+    return dossier_id
+
+
 def may_see_client(principal: Principal, client_collector_id: UUID | None) -> bool:
     """A collector sees only the clients assigned to their collector (F-4)."""
     return principal.sees_all_clients or (

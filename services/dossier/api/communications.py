@@ -14,7 +14,7 @@ from relance.outbox import write_events
 from relance_dossier.api.auth import Principal, can_write, client_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
-from relance_dossier.persistence.clients import record_audit
+from relance_dossier.persistence.clients import active_dossier, record_audit
 
 router = APIRouter(tags=["communications"])
 
@@ -81,9 +81,7 @@ async def contact_client(
             )
             outcome = "logged"
         else:
-            dossier_id = await conn.fetchval(
-                "SELECT id FROM dossiers WHERE client_id = $1 AND kind = 'active'", client["id"]
-            )
+            dossier_id = await active_dossier(conn, client["id"])
             items = await conn.fetch(
                 "SELECT number, kind, issue_date, due_date, amount, open_amount, currency, status,"
                 " status_comment FROM items WHERE client_id = $1 AND open_amount <> 0"

@@ -17,7 +17,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.workflow_ids import dossier_workflow_id
-from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
+from relance_dossier.api.auth import (
+    Principal, active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
+)
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence import interventions as store
@@ -235,9 +237,7 @@ async def create(code: str, body: NewInterventionIn, request: Request,
         raise ApiError(422, "kind", "only a promise has an amount and a date")
     async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
-        dossier_id = await store.active_dossier(conn, client["id"])
-        if dossier_id is None:
-            raise ApiError(409, "code", "the client has no active dossier")
+        dossier_id = await active_dossier_or_409(conn, client)
         item_ids = body.item_ids
         if item_ids:
             found = await store.items_of_dossier(conn, dossier_id, item_ids)
@@ -322,9 +322,7 @@ async def read_document(intervention_id: UUID, request: Request,
 async def _dossier_of(request: Request, code: str, principal: Principal) -> UUID:
     async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
-        dossier_id = await store.active_dossier(conn, client["id"])
-    if dossier_id is None:
-        raise ApiError(409, "code", "the client has no active dossier")
+        dossier_id = await active_dossier_or_409(conn, client)
     return dossier_id
 
 

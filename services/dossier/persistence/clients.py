@@ -131,6 +131,14 @@ async def client_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record 
     )
 
 
+async def active_dossier(conn: asyncpg.Connection, client_id: UUID) -> UUID | None:
+    """The client's active dossier ("En-cours"), the holder of items under normal
+    collection (F-2)."""
+    return await conn.fetchval(
+        "SELECT id FROM dossiers WHERE client_id = $1 AND kind = 'active'", client_id
+    )
+
+
 async def dossiers_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM dossiers WHERE client_id = $1 ORDER BY opened_at", client_id

@@ -24,12 +24,6 @@ async def intervention(conn: asyncpg.Connection, intervention_id: UUID):
     )
 
 
-async def active_dossier(conn: asyncpg.Connection, client_id: UUID) -> UUID | None:
-    return await conn.fetchval(
-        "SELECT id FROM dossiers WHERE client_id = $1 AND kind = 'active'", client_id
-    )
-
-
 async def open_invoice_ids(conn: asyncpg.Connection, dossier_id: UUID) -> list[UUID]:
     return [r["id"] for r in await conn.fetch(
         "SELECT id FROM items WHERE dossier_id = $1 AND kind = 'invoice' AND open_amount > 0",

@@ -10,7 +10,7 @@ from relance.events import ItemsMoved, TransferCreated
 from relance.outbox import write_events
 from relance_dossier.domain.accounts import DomainError
 from relance_dossier.domain.transfers import CandidateItem, check_transfer_selection
-from relance_dossier.persistence.clients import record_audit
+from relance_dossier.persistence.clients import active_dossier, record_audit
 
 
 async def create_transfer(
@@ -31,9 +31,7 @@ async def create_transfer(
     created_at = datetime.now(UTC)
     client_id = client["id"]
     async with conn.transaction():
-        active_id = await conn.fetchval(
-            "SELECT id FROM dossiers WHERE client_id = $1 AND kind = 'active'", client_id
-        )
+        active_id = await active_dossier(conn, client_id)
         # Locked, so two transfers racing for the same item cannot both take it.
         rows = await conn.fetch(
             "SELECT id, number, open_amount, dossier_id FROM items"
