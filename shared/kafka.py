@@ -4,8 +4,10 @@ The embedded broker has no idempotent producer, so none is asked for; consumers
 deduplicate on the event id instead."""
 
 import asyncio
+import contextlib
 import logging
 
+import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -80,3 +82,15 @@ def at_least_once(group_id: str) -> dict:
     (a failure leaves the message to be delivered again), start from the earliest offset
     for a new group. Consumers deduplicate on the event id."""
     return {"group_id": group_id, "ack_policy": AckPolicy.NACK_ON_ERROR, "auto_offset_reset": "earliest"}
+
+
+async def run_broker(broker: KafkaBroker, service_name: str) -> None:
+    """Consume until cancelled (the service's background task); stopping waits for the
+    message in hand (the broker's graceful timeout)."""
+    await broker.start()
+    structlog.get_logger(__name__).info(f"{service_name}.consuming")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await broker.stop()

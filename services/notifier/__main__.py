@@ -3,14 +3,12 @@
 SIGTERM / SIGINT."""
 
 import asyncio
-import contextlib
 
 import structlog
-from faststream.kafka import KafkaBroker
 
 from relance.db import create_pool
-from relance.health import postgres_check
-from relance.kafka import ensure_topics
+from relance.health import broker_check, postgres_check
+from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_logging, operations_app
 from relance.runtime import serve
 from relance.topics import COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS
@@ -19,7 +17,6 @@ from relance_notifier.channels.base import Channel
 from relance_notifier.channels.email import EmailChannel
 from relance_notifier.channels.letter import LetterChannel
 from relance_notifier.channels.sms import SmsChannel
-from relance.health import broker_check
 from relance_notifier.messaging.subscriber import build_broker
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
@@ -27,15 +24,6 @@ from relance_notifier.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-async def run_broker(broker: KafkaBroker) -> None:
-    """Consume until cancelled; stopping waits for the message in hand (graceful_timeout)."""
-    await broker.start()
-    log.info("notifier.consuming")
-    try:
-        await asyncio.Event().wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await broker.stop()
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
@@ -81,7 +69,7 @@ async def main() -> None:
         app,
         settings.http_port,
         host=settings.http_host,
-        background=[run_broker(broker)],
+        background=[run_broker(broker, "notifier")],
         on_stop=on_stop,
     )
 

@@ -7,16 +7,15 @@ import os
 
 import httpx
 import structlog
-from faststream.kafka import KafkaBroker
 
 from relance.db import create_pool
-from relance.kafka import ensure_topics
+from relance.health import broker_check
+from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_logging
 from relance.runtime import serve
 from relance.topics import AGENCY_EVENTS, TRANSFER_EVENTS
 from relance_gateway.api.app import create_app
 from relance_gateway.domain.secret_box import SecretBox
-from relance.health import broker_check
 from relance_gateway.messaging.transfer_events import build_broker
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.persistence.agencies import ensure_demo_agency
@@ -25,14 +24,6 @@ from relance_gateway.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-async def run_broker(broker: KafkaBroker) -> None:
-    await broker.start()
-    log.info("gateway.consuming")
-    try:
-        await asyncio.Event().wait()
-    finally:
-        with contextlib.suppress(Exception):
-            await broker.stop()
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -76,7 +67,7 @@ async def main() -> None:
 
     await serve(
         app, settings.http_port, host=settings.http_host,
-        background=[run_broker(broker), dispatcher.run()], on_stop=on_stop,
+        background=[run_broker(broker, "gateway"), dispatcher.run()], on_stop=on_stop,
     )
 
 
