@@ -191,7 +191,10 @@ class Notifier:
     ) -> None:
         async with self._pool.acquire() as conn:
             started = await repo.upsert_communication(
-                conn, self._record(command, decision, status=SENDING)
+                conn, self._record(
+                    command, status=SENDING, recipient=decision.recipient,
+                    subject=decision.subject, body=decision.body,
+                )
             )
         if not started:  # sent meanwhile under another event id
             COMMANDS_SKIPPED.labels("duplicate").inc()
@@ -254,7 +257,8 @@ class Notifier:
             attachment_id=result.document.id if result.document else None,
         ).envelope(aggregate_id=command.communication_id, client_id=command.client_id)
         record = self._record(
-            command, decision, status=SENT, attempts=attempts, sent=True, result=result
+            command, status=SENT, recipient=decision.recipient, subject=decision.subject,
+            body=decision.body, attempts=attempts, result=result,
         )
         # One transaction: the event claimed, the trace 'sent', the letter's document and
         # the outbox event (F-23) — all or nothing.
@@ -271,16 +275,8 @@ class Notifier:
     async def _finish_rejected(
         self, event_id: UUID, command: CommunicationRequested, reject: Reject, *, attempts: int
     ) -> None:
-        record = CommunicationRecord(
-            id=command.communication_id,
-            client_id=command.client_id,
-            dossier_id=command.dossier_id,
-            intervention_id=command.intervention_id,
-            channel=command.channel,
-            template_code=command.template_code,
-            recipient=reject.recipient,
-            status=reject.status,
-            attempts=attempts,
+        record = self._record(
+            command, status=reject.status, recipient=reject.recipient, attempts=attempts,
             error=reject.reason,
         )
         async with self._pool.acquire() as conn, conn.transaction():
@@ -320,13 +316,16 @@ class Notifier:
     @staticmethod
     def _record(
         command: CommunicationRequested,
-        decision: Deliver,
         *,
         status: str,
+        recipient: str | None,
+        subject: str | None = None,
+        body: str | None = None,
         attempts: int = 0,
-        sent: bool = False,
+        error: str | None = None,
         result: SendResult | None = None,
     ) -> CommunicationRecord:
+        """The trace row of `command`; `sent_at` is set when the status is SENT."""
         return CommunicationRecord(
             id=command.communication_id,
             client_id=command.client_id,
@@ -334,12 +333,13 @@ class Notifier:
             intervention_id=command.intervention_id,
             channel=command.channel,
             template_code=command.template_code,
-            recipient=decision.recipient,
-            subject=decision.subject,
-            body=decision.body,
+            recipient=recipient,
+            subject=subject,
+            body=body,
             status=status,
             attempts=attempts,
-            sent=sent,
+            error=error,
+            sent=status == SENT,
             provider_ref=result.provider_ref if result else None,
             attachment_id=result.document.id if result and result.document else None,
         )

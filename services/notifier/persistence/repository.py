@@ -2,7 +2,6 @@
 transaction (the communications row, the processed event and the outbox events are
 written together)."""
 
-import json
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -21,7 +20,6 @@ class Prior:
 
     event_processed: bool
     status: str | None
-    attempts: int
 
 
 @dataclass(frozen=True)
@@ -70,10 +68,10 @@ async def load_command_context(
         SELECT
             EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)
                 AS processed,
-            c.status, c.attempts,
+            c.status,
             EXISTS (SELECT 1 FROM clients WHERE id = $4) AS client_exists,
             (SELECT COALESCE(json_agg(json_build_object(
-                        'id', ch.id, 'contact_id', ch.contact_id, 'type', ch.type,
+                        'type', ch.type,
                         'value', ch.value, 'state', ch.state, 'is_default', ch.is_default)
                     ORDER BY ch.is_default DESC, ch.created_at), '[]'::json)
              FROM contact_channels ch WHERE ch.client_id = $4 AND ch.type = $5) AS channels,
@@ -89,9 +87,6 @@ async def load_command_context(
         contact_type,
         template_code,
     )
-    channels = row["channels"]
-    if isinstance(channels, str):  # a connection without the JSON codec
-        channels = json.loads(channels)
     template = None
     if row["template_code"] is not None:
         template = Template(
@@ -105,19 +100,16 @@ async def load_command_context(
         prior=Prior(
             event_processed=row["processed"],
             status=row["status"],
-            attempts=row["attempts"] or 0,
         ),
         client_exists=row["client_exists"],
         channels=[
             ContactChannel(
-                id=UUID(ch["id"]),
-                contact_id=UUID(ch["contact_id"]),
                 type=ch["type"],
                 value=ch["value"],
                 state=ch["state"],
                 is_default=ch["is_default"],
             )
-            for ch in channels
+            for ch in row["channels"]
         ],
         template=template,
     )
