@@ -22,6 +22,7 @@ from relance_dossier.domain.assignment import (
     choose_collector,
 )
 from relance_dossier.persistence.collectors import collector_codes
+from relance.audit import record_audit
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,8 @@ async def set_default_collector(
 
 async def _audit_settings(conn, actor: str, action: str, comment: str | None, details: dict) -> None:
     # Not about one client: client_id is empty, the entity names the setting (F-33).
-    await conn.execute(
-        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
-        " VALUES (NULL, $1, $2, 'assignment_rules', NULL, $3, $4)",
-        actor, action, comment, details,
-    )
+    await record_audit(conn, client_id=None, actor=actor, action=action,
+                       entity="assignment_rules", entity_id=None, comment=comment, details=details)
 
 
 async def _apply_rules(

@@ -6,31 +6,13 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from relance.events import ClientCreated, ContactCreated, DossierOpened, EventEnvelope, ItemCreated
+from relance.audit import record_audit  # noqa: F401 - the dossier's writers import it from here
 from relance.outbox import write_events
 from relance_dossier.persistence.assignment import assign_new_clients
 
 
 class ClientCodeTaken(Exception):
     pass
-
-
-async def record_audit(
-    conn: asyncpg.Connection,
-    *,
-    client_id: UUID | None,
-    actor: str,
-    action: str,
-    entity: str,
-    entity_id: str | None,
-    comment: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """F-33: who, when, what and why, in the transaction of the change itself."""
-    await conn.execute(
-        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        client_id, actor, action, entity, entity_id, comment, details or {},
-    )
 
 
 async def create_client(

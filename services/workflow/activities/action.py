@@ -11,6 +11,7 @@ from relance.outbox import write_events
 from relance.scenarios import SENDING_ACTIONS
 from relance_workflow.activities.dossier import communication_command
 from relance_workflow.models import ActionCloseRequest, ActionDueResult
+from relance.audit import record_audit
 
 PENDING = ("scheduled", "todo", "awaiting_confirmation")
 SENDING = {a.value for a in SENDING_ACTIONS}
@@ -21,11 +22,8 @@ def action_communication_id(action_id: UUID) -> UUID:
 
 
 async def _audit(conn, row, actor: str, action: str, comment: str | None) -> None:
-    await conn.execute(
-        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment)"
-        " VALUES ($1, $2, $3, 'specific_action', $4, $5)",
-        row["client_id"], actor, action, str(row["id"]), comment,
-    )
+    await record_audit(conn, client_id=row["client_id"], actor=actor, action=action,
+                       entity="specific_action", entity_id=str(row["id"]), comment=comment)
 
 
 async def _send(conn: asyncpg.Connection, row, actor: str) -> None:

@@ -18,6 +18,7 @@ from relance.outbox import write_events
 from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
 from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
 from relance_dossier.domain.scenarios import scenario_for
+from relance.audit import record_audit
 from relance_workflow.domain.planning import ChaseableItem, next_step
 from relance_workflow.models import (
     CompleteInterventionRequest,
@@ -44,11 +45,9 @@ async def audit(
     comment: str | None = None, details: dict | None = None,
 ) -> None:
     """F-33: who did what to an intervention, in the transaction of the change."""
-    await conn.execute(
-        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
-        " VALUES ($1, $2, $3, 'intervention', $4, $5, $6)",
-        client_id, actor, action, str(intervention_id), comment, details or {},
-    )
+    await record_audit(conn, client_id=client_id, actor=actor, action=action,
+                       entity="intervention", entity_id=str(intervention_id), comment=comment,
+                       details=details)
 
 
 async def communication_command(

@@ -21,6 +21,7 @@ from relance.events import (
 )
 from relance.outbox import write_events
 from relance_workflow.domain.transfers import TransferState, payment_applied
+from relance.audit import record_audit
 from relance_workflow.transfer_models import (
     AcknowledgePlacementRequest,
     ApplyPaymentRequest,
@@ -42,11 +43,9 @@ async def _audit(
     comment: str | None = None, details: dict[str, Any] | None = None,
 ) -> None:
     """F-33: who, when, what and why, in the transaction of the change."""
-    await conn.execute(
-        "INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
-        " VALUES ($1, $2, $3, 'transfer', $4, $5, $6)",
-        client_id, actor, action, str(transfer_id), comment, details or {},
-    )
+    await record_audit(conn, client_id=client_id, actor=actor, action=action,
+                       entity="transfer", entity_id=str(transfer_id), comment=comment,
+                       details=details)
 
 
 def _agency(code: str) -> str:
