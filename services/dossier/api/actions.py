@@ -200,7 +200,7 @@ async def specific_flow(code: str, body: SpecificFlowIn, request: Request,
                     sender=principal.name, note=body.email.note)
         if body.next.follow == "action":
             action_id = uuid4()
-            await store.create_action(conn, action_id=action_id, client_id=client["id"],
+            await store.create_action(conn, action_id=action_id, client=client,
                                       dossier_id=dossier_id, item_ids=item_ids, fields=fields,
                                       due_at=due_at, actor=principal.actor)
         action = await store.action(conn, action_id) if action_id else None

@@ -70,11 +70,12 @@ async def request_email(conn, *, communication_id: UUID, client: asyncpg.Record,
                        details={"recipient_email": recipient_email})
 
 
-async def create_action(conn, *, action_id: UUID, client_id: UUID, dossier_id: UUID,
+async def create_action(conn, *, action_id: UUID, client: asyncpg.Record, dossier_id: UUID,
                         item_ids: list[UUID], fields: dict[str, Any], due_at: datetime,
                         actor: str) -> None:
     """F-16 step 3: the action and its items; the workflow service starts its workflow
-    on the event (no dual write)."""
+    on the event (no dual write). `client` is the card's row (code, collector_code)."""
+    client_id = client["id"]
     await conn.execute(
         "INSERT INTO specific_actions (id, client_id, dossier_id, action_type, mode, priority,"
         " template_code, subject, body, label, due_at, comment, copied_from, created_by)"
@@ -88,14 +89,10 @@ async def create_action(conn, *, action_id: UUID, client_id: UUID, dossier_id: U
         "INSERT INTO specific_action_items (action_id, item_id) VALUES ($1, $2)",
         [(action_id, i) for i in item_ids],
     )
-    codes = await conn.fetchrow(
-        "SELECT c.code, k.code AS collector_code FROM clients c"
-        " LEFT JOIN collectors k ON k.id = c.collector_id WHERE c.id = $1", client_id,
-    )
     await write_events(conn, [SpecificActionCreated(
         action_id=action_id, client_id=client_id, dossier_id=dossier_id, item_ids=item_ids,
         action_type=fields["action_type"], mode=fields["mode"], due_at=due_at,
-        client_code=codes["code"], collector_code=codes["collector_code"],
+        client_code=client["code"], collector_code=client["collector_code"],
     ).envelope(aggregate_id=action_id, client_id=client_id, actor=actor)])
     await record_audit(conn, client_id=client_id, actor=actor, action="create",
                        entity="specific_action", entity_id=str(action_id),
