@@ -144,20 +144,9 @@ async def _measure(
         workflows=options.workflows, concurrency=options.concurrency, rounds=options.rounds,
     )
     progress(f"import: {options.import_rows:,} items through the ERP import, then a raw COPY")
-    imported = await run_import_bench(stack.database_url, options.import_rows)
-    import_comparison = Comparison(
-        name="import",
-        subject=Throughput("ERP import", imported["rows"], imported["import_seconds"], "rows"),
-        baseline=Throughput("raw COPY", imported["rows"], imported["raw_copy_seconds"], "rows"),
-    )
+    import_comparison = await run_import_bench(stack.database_url, options.import_rows)
     progress(f"notifier: {options.emails:,} emails, bare SMTP sends then the notifier")
-    sent = await run_notifier_bench(stack.database_url, emails=options.emails)
-    notifier_comparison = Comparison(
-        name="notifier",
-        subject=Throughput("notifier emails", sent["subject"]["count"], sent["subject"]["seconds"], "emails"),
-        baseline=Throughput("bare aiosmtplib", sent["baseline"]["count"], sent["baseline"]["seconds"], "emails"),
-        extra={"correctness": sent["correctness"]},
-    )
+    notifier_comparison = await run_notifier_bench(stack.database_url, emails=options.emails)
     return outbox, workflows, first, import_comparison, notifier_comparison
 
 

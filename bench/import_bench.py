@@ -18,6 +18,7 @@ import time
 import uuid
 from datetime import date, timedelta
 
+from bench.report import Comparison, Throughput
 from relance.db import create_pool
 from relance_dossier.domain.imports import read_file
 from relance_dossier.persistence.imports import run_import
@@ -38,7 +39,7 @@ def generate_items_csv(rows: int, client_codes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def run_import_bench(database_url: str, rows: int) -> dict:
+async def run_import_bench(database_url: str, rows: int) -> Comparison:
     prefix = f"B{uuid.uuid4().hex[:8]}"
     client_codes = [f"{prefix}-{n:06d}" for n in range(max(1, rows // ITEMS_PER_CLIENT))]
     clients_csv = "code,name\n" + "".join(f"{c},Bench client {c}\n" for c in client_codes)
@@ -70,16 +71,11 @@ async def run_import_bench(database_url: str, rows: int) -> dict:
                 await conn.execute(f"DROP TABLE {table}")
     finally:
         await pool.close()
-    import_rate = rows / import_seconds
-    raw_rate = rows / raw_seconds
-    return {
-        "rows": rows,
-        "import_seconds": round(import_seconds, 3),
-        "raw_copy_seconds": round(raw_seconds, 3),
-        "import_rows_per_s": round(import_rate, 1),
-        "raw_copy_rows_per_s": round(raw_rate, 1),
-        "ratio": round(import_rate / raw_rate, 4),
-    }
+    return Comparison(
+        name="import",
+        subject=Throughput("ERP import", rows, import_seconds, "rows"),
+        baseline=Throughput("raw COPY", rows, raw_seconds, "rows"),
+    )
 
 
 if __name__ == "__main__":  # a manual run against DATABASE_URL: python -m bench.import_bench N
@@ -90,4 +86,4 @@ if __name__ == "__main__":  # a manual run against DATABASE_URL: python -m bench
     from relance.settings import CommonSettings
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    print(json.dumps(asyncio.run(run_import_bench(CommonSettings().database_url, count)), indent=2))
+    print(json.dumps(asyncio.run(run_import_bench(CommonSettings().database_url, count)).as_dict(), indent=2))

@@ -127,9 +127,9 @@ def _baseline_messages(address: str, count: int) -> list[EmailMessage]:
 
 
 async def run_notifier_bench(database_url: str, *, emails: int = 1000,
-                             timeout: float | None = None) -> dict:
-    """Baseline first, then the notifier, to the same sink; returns the comparison as a
-    dict (subject, baseline, ratio, correctness)."""
+                             timeout: float | None = None) -> Comparison:
+    """Baseline first, then the notifier, to the same sink; the comparison carries the
+    correctness counters in `extra`."""
     timeout = timeout if timeout is not None else max(60.0, emails / 20)
     sink = Sink(port=free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
@@ -170,7 +170,7 @@ async def run_notifier_bench(database_url: str, *, emails: int = 1000,
 
     comparison = Comparison(
         name="notifier",
-        subject=Throughput("notifier send path", emails, notifier_seconds, "emails"),
+        subject=Throughput("notifier emails", emails, notifier_seconds, "emails"),
         baseline=Throughput("bare aiosmtplib", emails, baseline_seconds, "emails"),
         extra={
             "items_per_email": ITEMS_PER_EMAIL,
@@ -183,4 +183,4 @@ async def run_notifier_bench(database_url: str, *, emails: int = 1000,
             },
         },
     )
-    return comparison.as_dict()
+    return comparison
