@@ -110,9 +110,12 @@ async def run_import(
         # Temporary tables are never analysed automatically: without statistics the
         # planner would join a million staged rows as if there were a few.
         await conn.execute(f"ANALYZE {STAGE}")
+        staged = await conn.fetchval(f"SELECT count(*) FROM {STAGE}")
         context = _Context(conn, import_id, actor, report, say)
         await {"clients": _import_clients, "items": _import_items,
                "payments": _import_payments}[kind](context)
+        # What was staged and neither rejected nor written was already there as it is.
+        report.unchanged = staged - context.rejected - report.inserted - report.updated
         report.sort_errors()
         await conn.execute(
             "UPDATE import_runs SET rows_read = $2, inserted = $3, updated = $4, unchanged = $5,"
@@ -186,9 +189,7 @@ class _Context:
         self.report = report
         # Every event of one import carries the same instant, in the envelope's format.
         self.occurred_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-    async def staged_count(self) -> int:
-        return await self.conn.fetchval(f"SELECT count(*) FROM {STAGE}")
+        self.rejected = 0  # staged rows the database-side checks took out
 
     async def reject(self, sql: str, field: str, reason: Callable[[asyncpg.Record], str], *args) -> int:
         """Run `sql` (a `DELETE FROM import_stage … RETURNING row_no, value` as CTE `bad`)
@@ -201,6 +202,7 @@ class _Context:
         if not rows:
             return 0
         total = rows[0]["total"]
+        self.rejected += total
         self.report.add_errors(RowError(r["row_no"], field, reason(r)) for r in rows)
         # Errors past the reported cap still count.
         self.report.error_count += total - len(rows)
@@ -250,9 +252,8 @@ _KEEP_IF_EMPTY = ("country", "segment", "category", "tags", "risk", "scenario_co
 
 async def _import_clients(ctx: _Context) -> None:
     conn, report = ctx.conn, ctx.report
-    staged = await ctx.staged_count()
     ctx.say("checking collector codes")
-    rejected = await ctx.reject(
+    await ctx.reject(
         f"DELETE FROM {STAGE} s WHERE s.collector_code IS NOT NULL AND NOT EXISTS"
         " (SELECT 1 FROM collectors k WHERE k.code = s.collector_code)"
         " RETURNING s.row_no, s.collector_code AS value",
@@ -359,7 +360,6 @@ async def _import_clients(ctx: _Context) -> None:
         " UNION SELECT unnest($1::uuid[])) u",
         [m["id"] for m in moves],
     )
-    report.unchanged = staged - rejected - report.inserted - report.updated
 
 
 # ---- items ----------------------------------------------------------------------------
@@ -381,9 +381,8 @@ async def _skip_foreign_key_rechecks(conn: asyncpg.Connection) -> bool:
 
 async def _import_items(ctx: _Context) -> None:
     conn, report = ctx.conn, ctx.report
-    staged = await ctx.staged_count()
     ctx.say("checking client codes")
-    rejected = await ctx.reject(
+    await ctx.reject(
         f"DELETE FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM clients c JOIN dossiers d"
         " ON d.client_id = c.id AND d.kind = 'active' WHERE c.code = s.client_code)"
         " RETURNING s.row_no, s.client_code AS value",
@@ -460,7 +459,6 @@ async def _import_items(ctx: _Context) -> None:
         " count(*)::int AS clients FROM import_touched"
     )
     report.inserted, report.updated = counts["inserted"], counts["updated"]
-    report.unchanged = staged - rejected - report.inserted - report.updated
     report.details = {"clients_touched": counts["clients"],
                       "foreign_key_rechecks_skipped": rechecks_skipped}
 
@@ -469,14 +467,13 @@ async def _import_items(ctx: _Context) -> None:
 
 async def _import_payments(ctx: _Context) -> None:
     conn, report = ctx.conn, ctx.report
-    staged = await ctx.staged_count()
     ctx.say("checking clients, items and references")
-    rejected = await ctx.reject(
+    await ctx.reject(
         f"DELETE FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.code = s.client_code)"
         " RETURNING s.row_no, s.client_code AS value",
         "client_code", lambda r: f"unknown client {r['value']!r}",
     )
-    rejected += await ctx.reject(
+    await ctx.reject(
         f"DELETE FROM {STAGE} s WHERE NOT EXISTS (SELECT 1 FROM clients c JOIN items i"
         " ON i.client_id = c.id WHERE c.code = s.client_code AND i.kind = s.item_kind"
         " AND i.number = s.item_number)"
@@ -485,7 +482,7 @@ async def _import_payments(ctx: _Context) -> None:
     )
     # A reference already applied: the same payment again changes nothing; the same
     # reference with another item, amount or date is an error.
-    rejected += await ctx.reject(
+    await ctx.reject(
         f"DELETE FROM {STAGE} s USING import_payments p, clients c, items i"
         " WHERE p.reference = s.reference AND c.code = s.client_code AND i.client_id = c.id"
         " AND i.kind = s.item_kind AND i.number = s.item_number"
@@ -578,7 +575,6 @@ async def _import_payments(ctx: _Context) -> None:
         "SELECT count(*)::int AS lowered, count(*) FILTER (WHERE settled)::int AS settled FROM import_lowered"
     )
     report.inserted = totals["payments"]
-    report.unchanged = staged - rejected - totals["payments"]  # the references already applied
     report.details = {
         "amount_applied": totals["applied"],
         "items_lowered": lowered["lowered"],
