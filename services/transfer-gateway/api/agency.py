@@ -62,6 +62,8 @@ IDEMPOTENT = {
               {"field": "Idempotency-Key",
                "reason": "already used with a different request; use a new key"}]}}}},
 }
+# What every signed, idempotent POST on one of the agency's placements may answer.
+AGENCY_ANSWERS = {**SIGNED, **IDEMPOTENT, **NOT_YOURS}
 
 IdempotencyKey = Header(
     None, alias="Idempotency-Key",
@@ -122,18 +124,17 @@ async def _idempotent(
     return answer
 
 
-async def _locked_placement(
-    conn: asyncpg.Connection, caller: AgencyCaller, transfer_id: UUID
-) -> asyncpg.Record:
+async def _placement_for(
+    conn: asyncpg.Connection, caller: AgencyCaller, transfer_id: UUID,
+    check: Callable[[rules.PlacementState], str],
+) -> tuple[asyncpg.Record, str]:
+    """The caller's own placement, locked, and the status `check` moves it to: 404 for a
+    placement that is not the caller's, 409 for a move its state refuses."""
     row = await placements.get_placement(conn, caller.code, transfer_id, for_update=True)
     if row is None:
         raise ApiError(404, "transfer_id", "no such placement")
-    return row
-
-
-def _transition(check: Callable[[rules.PlacementState], str], row: asyncpg.Record) -> str:
     try:
-        return check(_state(row))
+        return row, check(_state(row))
     except rules.TransitionRefused as exc:
         raise ApiError(409, "transfer_id", exc.reason) from None
 
@@ -174,7 +175,7 @@ async def list_messages(
 
 
 @router.post("/messages/{message_id}/ack", response_model=MessageAcknowledged,
-             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             responses=AGENCY_ANSWERS,
              summary="Acknowledge delivery of a message (it leaves the pull list)")
 async def acknowledge_message(
     message_id: UUID, request: Request, idempotency_key: str | None = IdempotencyKey,
@@ -223,7 +224,7 @@ async def get_placement(
 
 
 @router.post("/placements/{transfer_id}/acknowledgement", response_model=Accepted,
-             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             responses=AGENCY_ANSWERS,
              summary="Acknowledge a placement, with your own reference")
 async def acknowledge_placement(
     transfer_id: UUID, body: Acknowledgement, request: Request,
@@ -231,8 +232,7 @@ async def acknowledge_placement(
     caller: AgencyCaller = Depends(authenticated_agency),
 ) -> Response:
     async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
-        row = await _locked_placement(conn, caller, transfer_id)
-        status = _transition(rules.acknowledge, row)
+        row, status = await _placement_for(conn, caller, transfer_id, rules.acknowledge)
         await placements.set_placement(conn, transfer_id, acknowledged_at=datetime.now(UTC),
                                        agency_reference=body.agency_reference)
         event = AgencyPlacementAcknowledged(transfer_id=transfer_id, client_id=row["client_id"],
@@ -244,7 +244,7 @@ async def acknowledge_placement(
 
 
 @router.post("/placements/{transfer_id}/cancellation/validation", response_model=Accepted,
-             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             responses=AGENCY_ANSWERS,
              summary="Validate a pending cancellation request: the items return to Relance (F-29)")
 async def validate_cancellation(
     transfer_id: UUID, body: CancellationValidation, request: Request,
@@ -252,8 +252,7 @@ async def validate_cancellation(
     caller: AgencyCaller = Depends(authenticated_agency),
 ) -> Response:
     async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
-        row = await _locked_placement(conn, caller, transfer_id)
-        status = _transition(rules.validate_cancellation, row)
+        row, status = await _placement_for(conn, caller, transfer_id, rules.validate_cancellation)
         await placements.set_placement(conn, transfer_id, status=status)
         event = AgencyCancellationValidated(transfer_id=transfer_id, client_id=row["client_id"],
                                             agency_code=caller.code, comment=body.comment)
@@ -264,7 +263,7 @@ async def validate_cancellation(
 
 
 @router.post("/placements/{transfer_id}/cancellation/refusal", response_model=Accepted,
-             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             responses=AGENCY_ANSWERS,
              summary="Refuse a pending cancellation request, with a reason (F-29)")
 async def refuse_cancellation(
     transfer_id: UUID, body: CancellationRefusal, request: Request,
@@ -275,8 +274,7 @@ async def refuse_cancellation(
         raise ApiError(422, "reason", "a reason is required to refuse a cancellation")
 
     async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
-        row = await _locked_placement(conn, caller, transfer_id)
-        status = _transition(rules.refuse_cancellation, row)
+        row, status = await _placement_for(conn, caller, transfer_id, rules.refuse_cancellation)
         await placements.set_placement(conn, transfer_id, status=status, refusal_reason=body.reason)
         event = AgencyCancellationRefused(transfer_id=transfer_id, client_id=row["client_id"],
                                           agency_code=caller.code, reason=body.reason)
@@ -287,7 +285,7 @@ async def refuse_cancellation(
 
 
 @router.post("/placements/{transfer_id}/payments", response_model=Accepted,
-             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             responses=AGENCY_ANSWERS,
              summary="Report a payment collected on one of the placement's items")
 async def report_payment(
     transfer_id: UUID, body: PaymentCollected, request: Request,
@@ -295,8 +293,7 @@ async def report_payment(
     caller: AgencyCaller = Depends(authenticated_agency),
 ) -> Response:
     async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
-        row = await _locked_placement(conn, caller, transfer_id)
-        status = _transition(rules.record_payment, row)
+        row, status = await _placement_for(conn, caller, transfer_id, rules.record_payment)
         numbers = {item["number"] for item in row["placement"].get("items", [])}
         if body.item_number not in numbers:
             raise ApiError(422, "item_number", "not an item of this placement")
@@ -319,7 +316,7 @@ async def report_payment(
 
 
 @router.post("/placements/{transfer_id}/status", response_model=Accepted,
-             responses={**SIGNED, **IDEMPOTENT, **NOT_YOURS},
+             responses=AGENCY_ANSWERS,
              summary="Tell Relance where the file stands on your side")
 async def update_status(
     transfer_id: UUID, body: StatusUpdate, request: Request,
@@ -327,8 +324,7 @@ async def update_status(
     caller: AgencyCaller = Depends(authenticated_agency),
 ) -> Response:
     async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
-        row = await _locked_placement(conn, caller, transfer_id)
-        status = _transition(rules.update_status, row)
+        row, status = await _placement_for(conn, caller, transfer_id, rules.update_status)
         await placements.set_placement(conn, transfer_id, agency_status=body.status)
         event = AgencyStatusUpdated(transfer_id=transfer_id, client_id=row["client_id"],
                                     agency_code=caller.code, status=body.status, comment=body.comment)
