@@ -34,29 +34,31 @@ PLACEMENT = "placement"
 CANCELLATION_REQUEST = "cancellation_request"
 
 
+def _message(envelope: EventEnvelope, kind: str, payload, internal: set[str]) -> dict:
+    """What the agency receives (webhook body and pull API item): the payload without
+    what is ours alone (`internal`)."""
+    return {"id": str(envelope.event_id), "type": kind,
+            "created_at": envelope.occurred_at.isoformat(), "agency_code": payload.agency_code,
+            "data": payload.model_dump(mode="json", exclude={"agency_code", *internal})}
+
+
 def placement_message(envelope: EventEnvelope, placed: TransferPlaced) -> dict:
-    """What the agency receives for a placement (webhook body and pull API item)."""
-    data = placed.model_dump(mode="json", exclude={"client_id", "agency_code"})
-    return {"id": str(envelope.event_id), "type": PLACEMENT,
-            "created_at": envelope.occurred_at.isoformat(), "agency_code": placed.agency_code,
-            "data": data}
+    return _message(envelope, PLACEMENT, placed, {"client_id"})
 
 
 def cancellation_message(envelope: EventEnvelope, request: TransferCancellationRequested) -> dict:
-    data = request.model_dump(mode="json", exclude={"client_id", "agency_code", "requested_by"})
-    return {"id": str(envelope.event_id), "type": CANCELLATION_REQUEST,
-            "created_at": envelope.occurred_at.isoformat(), "agency_code": request.agency_code,
-            "data": data}
+    return _message(envelope, CANCELLATION_REQUEST, request, {"client_id", "requested_by"})
+
+
+async def _webhook_url(conn: asyncpg.Connection, agency_code: str) -> tuple[bool, str | None]:
+    """Is the agency registered, and where to push to (None: inactive or pull-only)."""
+    agency = await agencies.get_agency(conn, agency_code)
+    return agency is not None, agency["webhook_url"] if agency is not None and agency["active"] else None
 
 
 async def handle_transfer_event(pool: asyncpg.Pool, envelope: EventEnvelope) -> str:
     """Apply one transfer event; returns the outcome (for metrics and tests)."""
-    handlers = {
-        TransferPlaced.event_type: _on_placed,
-        TransferCancellationRequested.event_type: _on_cancellation_requested,
-        TransferCancelled.event_type: _on_cancelled,
-    }
-    handler = handlers.get(envelope.event_type)
+    handler = HANDLERS.get(envelope.event_type)
     if handler is None:
         return "ignored"
     async with pool.acquire() as conn, conn.transaction():
@@ -79,8 +81,7 @@ async def _on_placed(conn: asyncpg.Connection, envelope: EventEnvelope) -> str:
     )
     if not inserted:
         return "duplicate"
-    agency = await agencies.get_agency(conn, placed.agency_code)
-    webhook_url = agency["webhook_url"] if agency is not None and agency["active"] else None
+    registered, webhook_url = await _webhook_url(conn, placed.agency_code)
     await placements.insert_message(
         conn, message_id=envelope.event_id, agency_code=placed.agency_code,
         transfer_id=placed.transfer_id, kind=PLACEMENT,
@@ -88,7 +89,7 @@ async def _on_placed(conn: asyncpg.Connection, envelope: EventEnvelope) -> str:
     )
     # An unregistered agency still finds the placement through the pull API once it is
     # registered; the metric tells operators that a transfer named an unknown agency.
-    return "stored" if agency is not None else "unknown_agency"
+    return "stored" if registered else "unknown_agency"
 
 
 async def _on_cancellation_requested(conn: asyncpg.Connection, envelope: EventEnvelope) -> str:
@@ -100,8 +101,7 @@ async def _on_cancellation_requested(conn: asyncpg.Connection, envelope: EventEn
         conn, request.transfer_id, status="cancellation_requested",
         cancellation_comment=request.comment, refusal_reason=None,
     )
-    agency = await agencies.get_agency(conn, placement["agency_code"])
-    webhook_url = agency["webhook_url"] if agency is not None and agency["active"] else None
+    _, webhook_url = await _webhook_url(conn, placement["agency_code"])
     await placements.insert_message(
         conn, message_id=envelope.event_id, agency_code=placement["agency_code"],
         transfer_id=request.transfer_id, kind=CANCELLATION_REQUEST,
@@ -118,6 +118,13 @@ async def _on_cancelled(conn: asyncpg.Connection, envelope: EventEnvelope) -> st
     if placement["status"] != "cancelled":
         await placements.set_placement(conn, cancelled.transfer_id, status="cancelled")
     return "stored"
+
+
+HANDLERS = {
+    TransferPlaced.event_type: _on_placed,
+    TransferCancellationRequested.event_type: _on_cancellation_requested,
+    TransferCancelled.event_type: _on_cancelled,
+}
 
 
 def build_broker(settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[], None]) -> KafkaBroker:
