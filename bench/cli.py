@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     moment = datetime.now(UTC)
     began = time.perf_counter()
 
-    from relance.embedded import EmbeddedStack, StackPorts
+    from relance_devstack.embedded import EmbeddedStack, StackPorts
     from relance_dossier.persistence.migrations import upgrade
 
     with tempfile.TemporaryDirectory(prefix="relance-bench-") as data_dir:

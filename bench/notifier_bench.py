@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 
 from bench.report import Comparison, Throughput
 from relance.db import create_pool
-from relance.embedded import free_port
+from relance_devstack.embedded import free_port
 from relance.events import CommunicationItem, CommunicationRequested, EventEnvelope
 from relance_notifier.channels.email import EmailChannel
 from relance_notifier.service import Notifier

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from relance.embedded import EmbeddedStack, StackPorts
+from relance_devstack.embedded import EmbeddedStack, StackPorts
 
 
 def docker_engine_available() -> bool:
@@ -65,7 +65,7 @@ def start_test_stack(data_dir: Path) -> TestStack:
     postgres = PostgresContainer("postgres:18", driver=None).start()
     kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft().start()
     embedded._start_temporal()
-    from relance.embedded import wait_for_port
+    from relance_devstack.embedded import wait_for_port
 
     wait_for_port(embedded.ports.temporal, 60, embedded._temporal)
     return TestStack(
