@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     began = time.perf_counter()
 
     from relance_devstack.embedded import EmbeddedStack, StackPorts
-    from relance_dossier.persistence.migrations import upgrade
+    from relance_devstack.migrate import upgrade_all as upgrade
 
     with tempfile.TemporaryDirectory(prefix="relance-bench-") as data_dir:
         stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -21,9 +25,9 @@ from aiosmtpd.controller import Controller
 from relance.db import create_pool
 from relance.kafka import ensure_topics
 from relance_devstack.embedded import free_port
+from relance_devstack.migrate import upgrade_all
 from relance_devstack.supervisor import Supervisor
-from relance_dossier.persistence.migrations import upgrade
-from tests.stack import TestStack, start_test_stack
+from tests.stack import SEARCH_PATH, TestStack, start_test_stack
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +35,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestStack]:
     data_dir = tmp_path_factory.mktemp("relance-stack")
     test_stack = start_test_stack(data_dir)
     try:
-        upgrade(test_stack.database_url)
+        upgrade_all(test_stack.database_url)
         asyncio.run(ensure_topics(test_stack.kafka_bootstrap_servers))
         yield test_stack
     finally:
         test_stack.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """One temporary root per session: pytest's shared default root keeps only its three
+    newest runs, so two sessions on one machine could delete each other's stack folders."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = str(Path(tempfile.gettempdir()) / f"relance-tests-{os.getpid()}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    basetemp = Path(str(config.option.basetemp or ""))
+    if basetemp.name.startswith("relance-tests-") and getattr(config, "_relance_passed", False):
+        shutil.rmtree(basetemp, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._relance_passed = exitstatus == 0  # type: ignore[attr-defined]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -174,7 +196,7 @@ async def dossier_api(platform: Supervisor) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture(scope="session")
 async def db(stack: TestStack) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(stack.database_url, max_size=4)
+    pool = await create_pool(stack.database_url, schema=SEARCH_PATH, max_size=4)
     try:
         yield pool
     finally:

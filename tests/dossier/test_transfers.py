@@ -36,6 +36,7 @@ from relance_workflow.transfer_models import TransferWorkflowInput
 from relance_workflow.worker import build_worker
 from relance_workflow.workflows.transfer import TransferWorkflow
 from tests.conftest import eventually
+from tests.stack import ALL_OUTBOXES, SEARCH_PATH
 from tests.dossier.test_contacts import collector_api, read_only_api
 from tests.dossier.test_dossier_api import client_body, errors_of, invoice, new_code
 
@@ -90,7 +91,8 @@ def transfer_body(item_ids: list[str], **overrides) -> dict:
 
 async def events(db, transfer_id, event_type: str) -> list[dict]:
     rows = await db.fetch(
-        "SELECT event FROM outbox WHERE event_type = $1 AND event->>'aggregate_id' = $2 ORDER BY id",
+        f"SELECT event FROM {ALL_OUTBOXES} WHERE event_type = $1 AND event->>'aggregate_id' = $2"
+        " ORDER BY event->>'occurred_at', id",
         event_type, str(transfer_id),
     )
     return [r["event"] for r in rows]
@@ -248,7 +250,7 @@ async def short_window(stack):
     """A worker on its own task queue, and a way to create transfers whose workflow runs
     on it with a window of a few seconds."""
     client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
-    pool = await create_pool(stack.database_url, max_size=8)
+    pool = await create_pool(stack.database_url, schema=SEARCH_PATH, max_size=8)
     settings = Settings(temporal_task_queue=f"transfers-short-{uuid4().hex[:6]}")
     async with build_worker(client, pool, settings):
 

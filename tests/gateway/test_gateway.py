@@ -95,7 +95,7 @@ async def test_f31_admins_register_agencies_and_secrets_are_shown_only_once(db, 
     anonymous = await gateway.get("/admin/agencies")
     assert anonymous.status_code == 401
 
-    audit = await db.fetch("SELECT actor, action FROM audit_log WHERE entity = 'agency'"
+    audit = await db.fetch("SELECT actor, action FROM gateway.audit_log WHERE entity = 'agency'"
                            " AND entity_id = $1 ORDER BY id", code)
     assert [(a["actor"], a["action"]) for a in audit] == [
         ("user:admin", "agency.created"), ("user:admin", "agency.updated")]
@@ -335,7 +335,7 @@ async def test_f31_payments_and_status_updates_become_agency_events(db, agency):
     assert update["payload"]["status"] == "amicable_phase"
     assert (await placement_visible(agency, placed.transfer_id))["agency_status"] == "amicable_phase"
 
-    audit = await db.fetch("SELECT actor, action FROM audit_log WHERE entity_id = $1 ORDER BY id",
+    audit = await db.fetch("SELECT actor, action FROM gateway.audit_log WHERE entity_id = $1 ORDER BY id",
                            str(placed.transfer_id))
     assert [(a["actor"], a["action"]) for a in audit] == [
         (f"agency:{agency.code}", "transfer.agency_payment_collected"),

@@ -20,6 +20,7 @@ import httpx
 
 from relance.events import TransferCancellationRequested, TransferItem, TransferPlaced
 from relance.outbox import write_events
+from tests.stack import ALL_OUTBOXES
 
 
 def new_agency_code() -> str:
@@ -111,7 +112,8 @@ async def write_cancellation_request(db: asyncpg.Pool, placed: PlacedTransfer, a
 async def agency_events(db: asyncpg.Pool, event_type: str, transfer_id: UUID) -> list[dict]:
     """agency.* events the gateway wrote to the outbox for a transfer."""
     rows = await db.fetch(
-        "SELECT event FROM outbox WHERE event_type = $1 AND event->>'aggregate_id' = $2 ORDER BY id",
+        f"SELECT event FROM {ALL_OUTBOXES} WHERE event_type = $1 AND event->>'aggregate_id' = $2"
+        " ORDER BY event->>'occurred_at', id",
         event_type, str(transfer_id),
     )
     return [r["event"] for r in rows]

@@ -18,7 +18,8 @@ from relance.db import create_pool
 from relance.events import ClientUpdated
 from relance.kafka import ensure_topics, new_producer
 from relance.outbox import OutboxRelay, write_events
-from relance_dossier.persistence.migrations import upgrade
+from relance_devstack.migrate import upgrade_all as upgrade
+from tests.stack import SEARCH_PATH
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def private_db(stack):
     url = stack.database_url.replace("/relance?", f"/{name}?", 1)
     assert url != stack.database_url
     await asyncio.to_thread(upgrade, url)
-    pool = await create_pool(url, max_size=8)
+    pool = await create_pool(url, schema=SEARCH_PATH, max_size=8)
     yield pool
     await pool.close()
 

@@ -13,15 +13,15 @@ from pathlib import Path
 from relance.settings import CommonSettings
 
 
-def _migrate(database_url: str) -> None:
-    from relance_dossier.persistence.migrations import upgrade
+def _migrate(database_url: str) -> list[str]:
+    from relance_devstack.migrate import upgrade_all
 
-    upgrade(database_url)
+    return upgrade_all(database_url)
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
-    _migrate(CommonSettings().database_url)
-    print("database schema is up to date")
+    schemas = _migrate(CommonSettings().database_url)
+    print(f"database schemas are up to date: {', '.join(schemas)}")
     return 0
 
 
@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="transfer cancellation window, for demos (default 86400: 24 hours)")
     up.set_defaults(handler=cmd_up)
 
-    commands.add_parser("migrate", help="apply database migrations (DATABASE_URL)").set_defaults(handler=cmd_migrate)
+    commands.add_parser("migrate", help="apply every service's database migrations, each in its own schema (DATABASE_URL)").set_defaults(handler=cmd_migrate)
     commands.add_parser("topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)").set_defaults(handler=cmd_topics)
     imports = commands.add_parser("import", help="import clients, items or payments from CSV or JSON (DATABASE_URL)")
     imports.add_argument("file", help="the CSV or JSON file")

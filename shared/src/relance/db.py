@@ -13,9 +13,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    database_url: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections see `schema` first (`search_path`): each service names its
+    own schema, so its SQL names its tables without one."""
+    server_settings = {"search_path": schema} if schema else None
     return await asyncpg.create_pool(
-        database_url, min_size=min_size, max_size=max_size, init=_init_connection
+        database_url, min_size=min_size, max_size=max_size, init=_init_connection,
+        server_settings=server_settings,
     )
 
 

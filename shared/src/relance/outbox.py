@@ -28,7 +28,9 @@ OUTBOX_PUBLISHED = Counter(
 OUTBOX_PUBLISH_FAILURES = Counter(
     "relance_outbox_publish_failures_total", "Outbox batches that failed to publish"
 )
-OUTBOX_PENDING = Gauge("relance_outbox_pending", "Outbox events not yet published")
+OUTBOX_PENDING = Gauge(
+    "relance_outbox_pending", "Outbox events not yet published", ["schema"]
+)
 OUTBOX_LAG = Histogram(
     "relance_outbox_lag_seconds",
     "Time from outbox insert to publish",
@@ -58,8 +60,10 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
+        schema: str = "",
     ) -> None:
         self._pool = pool
+        self._schema = schema
         self._producer = producer
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
@@ -110,7 +114,7 @@ class OutboxRelay:
             await self._pool.release(conn)
 
     async def _refresh_pending(self) -> None:
-        OUTBOX_PENDING.set(
+        OUTBOX_PENDING.labels(self._schema).set(
             await self._pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         )
 

@@ -48,7 +48,7 @@ async def main() -> None:
     await ensure_topics(
         settings.kafka_bootstrap_servers, topics=(COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS)
     )
-    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+    pool = await create_pool(settings.database_url, schema="dossier", max_size=settings.db_pool_size)
     notifier = Notifier(pool, build_channels(settings), settings)
     broker = build_broker(settings, notifier)
     app = operations_app(

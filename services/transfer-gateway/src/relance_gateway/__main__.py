@@ -19,6 +19,7 @@ from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.messaging.transfer_events import build_broker
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.persistence.agencies import ensure_demo_agency
+from relance_gateway.persistence.migrations import SCHEMA
 from relance_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -46,7 +47,7 @@ async def main() -> None:
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     await ensure_topics(settings.kafka_bootstrap_servers, topics=(TRANSFER_EVENTS, AGENCY_EVENTS))
-    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+    pool = await create_pool(settings.database_url, schema=f"{SCHEMA},dossier", max_size=settings.db_pool_size)
     box = secret_box(settings)
     if settings.demo_agency_code and settings.demo_agency_key and settings.demo_agency_secret:
         await ensure_demo_agency(

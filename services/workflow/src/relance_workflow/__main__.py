@@ -22,7 +22,7 @@ async def main() -> None:
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     await ensure_topics(settings.kafka_bootstrap_servers)
-    pool = await create_pool(settings.database_url, max_size=10)
+    pool = await create_pool(settings.database_url, schema="dossier", max_size=10)
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
     bridge = SignalBridge(client, settings.temporal_task_queue, settings)

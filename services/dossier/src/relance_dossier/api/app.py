@@ -19,13 +19,14 @@ from relance_dossier.api import actions, agenda, interventions, scenarios
 from relance_dossier.metrics import install_transfer_metrics
 from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.api.errors import install_error_handlers
+from relance_dossier.persistence.migrations import SCHEMA
 from relance_dossier.settings import Settings
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = await create_pool(settings.database_url, max_size=10)
+        app.state.pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=10)
         # Commands that need an immediate answer from a workflow (cancel a transfer, mark an
         # intervention Done) are Temporal Updates sent from here.
         app.state.temporal = await Client.connect(

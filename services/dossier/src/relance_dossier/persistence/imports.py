@@ -29,6 +29,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from relance.db import create_pool
+from relance_dossier.persistence.migrations import SCHEMA
 
 from relance.events import (
     ClientCreated,
@@ -150,7 +151,7 @@ async def import_path(
             kind = kind or guess_kind(parsed.columns)
             if fmt == "csv":
                 check_columns(kind, parsed.columns)
-            pool = await create_pool(database_url, min_size=1, max_size=1)
+            pool = await create_pool(database_url, schema=SCHEMA, min_size=1, max_size=1)
             try:
                 async with pool.acquire() as conn:
                     import_id, report = await run_import(

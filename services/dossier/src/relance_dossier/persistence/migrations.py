@@ -1,22 +1,12 @@
-"""Run the Alembic migrations of the dossier schema (the service owns the database)."""
+"""The dossier service's Alembic history, in its own PostgreSQL schema."""
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+from relance import migrations
 
-from relance.db import sqlalchemy_url
-
+SCHEMA = "dossier"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
-def alembic_config(database_url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    # configparser interpolation: a literal % must be doubled.
-    config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
-    return config
-
-
 def upgrade(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    migrations.upgrade(database_url, MIGRATIONS_DIR, SCHEMA)

@@ -48,7 +48,7 @@ async def create_transfer(
             raise DomainError("code", "the client has no active dossier")
         # F-31: transfers go to agencies registered with the transfer gateway.
         agency_active = await conn.fetchval(
-            "SELECT active FROM gateway_agencies WHERE code = $1", agency_code
+            "SELECT active FROM gateway.gateway_agencies WHERE code = $1", agency_code
         )
         if agency_active is None:
             raise DomainError("agency_code", f"no agency {agency_code!r} is registered")

@@ -6,7 +6,7 @@ Revises:
 Create Date: 2026-11-23
 """
 
-from relance_dossier.persistence.sql_script import run_script
+from relance.sql_script import run_script
 
 revision = "0001"
 down_revision = None

@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-11-23
 """
 
-from relance_dossier.persistence.sql_script import run_script
+from relance.sql_script import run_script
 
 revision = "0003"
 down_revision = "0002"

@@ -9,7 +9,7 @@ Revises: 0003
 Create Date: 2026-11-23
 """
 
-from relance_dossier.persistence.sql_script import run_script
+from relance.sql_script import run_script
 
 revision = "0004"
 down_revision = "0003"

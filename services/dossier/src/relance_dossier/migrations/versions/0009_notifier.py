@@ -1,14 +1,14 @@
 """Notifier channels and delivery tracking (issue: notifier).
 
 Revision ID: 0009
-Revises: 0008
+Revises: 0007
 Create Date: 2026-11-23
 """
 
-from relance_dossier.persistence.sql_script import run_script
+from relance.sql_script import run_script
 
 revision = "0009"
-down_revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ Revises: 0010
 Create Date: 2026-11-23
 """
 
-from relance_dossier.persistence.sql_script import run_script
+from relance.sql_script import run_script
 
 revision = "0011"
 down_revision = "0010"

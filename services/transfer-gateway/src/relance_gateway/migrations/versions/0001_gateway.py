@@ -1,14 +1,16 @@
-"""Transfer gateway: agencies, credentials, webhook deliveries, idempotency keys (issue: transfers, gateway side).
+"""Transfer gateway: agencies, credentials, webhook deliveries, idempotency keys, and the
+gateway's own outbox, processed events and audit trail (F-31, F-33).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0001
+Revises:
 Create Date: 2026-11-23
 """
 
-from relance_dossier.persistence.sql_script import run_script
+from relance.migrations import MESSAGING_TABLES, DROP_MESSAGING_TABLES
+from relance.sql_script import run_script
 
-revision = "0008"
-down_revision = "0007"
+revision = "0001"
+down_revision = None
 branch_labels = None
 depends_on = None
 
@@ -118,8 +120,10 @@ DROP TABLE IF EXISTS gateway_payments, gateway_idempotency_keys, gateway_deliver
 
 
 def upgrade() -> None:
+    run_script(MESSAGING_TABLES)
     run_script(SCHEMA)
 
 
 def downgrade() -> None:
     run_script(DROP)
+    run_script(DROP_MESSAGING_TABLES)

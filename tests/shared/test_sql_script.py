@@ -1,7 +1,7 @@
 """Splitting a migration script into single statements: the database driver prepares
 one command at a time, so a script must be cut on its top-level semicolons only."""
 
-from relance_dossier.persistence.sql_script import split_statements
+from relance.sql_script import split_statements
 
 OUTBOX_NOTIFY = """\
 CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
