@@ -4,6 +4,7 @@ and the agency simulator, each a real process with its own log file, ready when 
 
 from __future__ import annotations
 
+import base64
 import secrets
 import subprocess
 import sys
@@ -55,7 +56,9 @@ class Supervisor:
     # The demo agency: the gateway registers it on start and the simulator answers as it.
     demo_agency_code: str = "RECOUVEO"
     demo_agency_key: str = field(default_factory=lambda: f"ak_demo_{secrets.token_urlsafe(24)}")
-    demo_agency_secret: str = field(default_factory=lambda: f"whsec_demo_{secrets.token_urlsafe(24)}")
+    # A Standard Webhooks secret (whsec_ + base64), as the gateway issues them (F-31).
+    demo_agency_secret: str = field(
+        default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
 
     @classmethod
     def with_free_ports(cls, env: dict[str, str], logs_dir: Path, **kwargs) -> Supervisor:

@@ -19,6 +19,7 @@ from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.messaging.transfer_events import build_broker
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.persistence.agencies import ensure_demo_agency
+from relance_gateway.persistence.replay_cache import run_pruning
 from relance_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -67,7 +68,9 @@ async def main() -> None:
 
     await serve(
         app, settings.http_port, host=settings.http_host,
-        background=[run_broker(broker, "gateway"), dispatcher.run()], on_stop=on_stop,
+        background=[run_broker(broker, "gateway"), dispatcher.run(),
+                    run_pruning(pool, settings.replay_cache_prune_seconds)],
+        on_stop=on_stop,
     )
 
 

@@ -8,6 +8,8 @@ class Settings(CommonSettings):
 
     # Inbound signatures (F-31): how far an agency's timestamp may be from our clock.
     signature_tolerance_seconds: int = 300
+    # Signatures seen within that window are refused; past it they are pruned this often.
+    replay_cache_prune_seconds: float = 60.0
 
     # Outbound webhooks: exponential backoff with full jitter, dead letter after N tries.
     webhook_max_attempts: int = 8

@@ -6,11 +6,13 @@ workflow writes them; the platform's relay publishes them to the gateway's consu
 from __future__ import annotations
 
 import json
+import re
 import time
 from uuid import uuid4
 
 import httpx
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from relance.supervisor import Supervisor
 from tests.integration.conftest import ADMIN_TOKEN, eventually
@@ -18,8 +20,9 @@ from tests.integration.test_gateway_support import (
     AgencyClient,
     WebhookReceiver,
     agency_events,
+    new_agency_code,
+    new_secret,
     register_agency,
-    sign,
     write_cancellation_request,
     write_placement,
 )
@@ -109,22 +112,27 @@ async def test_f31_bad_signature_stale_timestamp_or_unknown_key_get_401_with_the
     path = f"/agency/v1/placements/{placed.transfer_id}/acknowledgement"
     body = json.dumps({"agency_reference": "R-1"}).encode()
 
-    wrong_secret = await agency.http.post(path, content=body, headers=agency.headers(
-        body, secret="whsec_not_mine", idempotency_key=str(uuid4())))
+    def signed(**kwargs):
+        return agency.headers("POST", path, body, **{"idempotency_key": str(uuid4()), **kwargs})
+
+    wrong_secret = await agency.http.post(path, content=body, headers=signed(secret=new_secret()))
     assert wrong_secret.status_code == 401
     assert wrong_secret.json()["errors"][0]["field"] == "X-Relance-Signature"
 
-    tampered = agency.headers(body, idempotency_key=str(uuid4()))
-    altered = await agency.http.post(path, content=b'{"agency_reference":"R-2"}', headers=tampered)
+    altered = await agency.http.post(path, content=b'{"agency_reference":"R-2"}', headers=signed())
     assert altered.status_code == 401
 
-    stale = await agency.http.post(path, content=body, headers=agency.headers(
-        body, timestamp=int(time.time()) - 301, idempotency_key=str(uuid4())))
+    stale = await agency.http.post(path, content=body, headers=signed(timestamp=int(time.time()) - 301))
     assert stale.status_code == 401
     assert stale.json()["errors"][0]["field"] == "X-Relance-Timestamp"
 
+    no_nonce = {k: v for k, v in signed().items() if k != "X-Relance-Nonce"}
+    refused = await agency.http.post(path, content=body, headers=no_nonce)
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["field"] == "X-Relance-Nonce"
+
     unknown_key = await agency.http.post(path, content=body, headers={
-        **agency.headers(body, idempotency_key=str(uuid4())), "X-Agency-Key": "ak_unknown"})
+        **signed(), "X-Agency-Key": "ak_unknown"})
     assert unknown_key.status_code == 401
     assert unknown_key.json()["errors"][0]["field"] == "X-Agency-Key"
 
@@ -134,6 +142,78 @@ async def test_f31_bad_signature_stale_timestamp_or_unknown_key_get_401_with_the
     # None of them changed anything: the placement is still unacknowledged, no event out.
     assert (await placement_visible(agency, placed.transfer_id))["acknowledged_at"] is None
     assert await agency_events(db, "agency.placement_acknowledged", placed.transfer_id) == []
+
+
+async def test_f31_a_signature_covers_method_path_and_idempotency_key_so_a_captured_refusal_cannot_be_replayed_on_another_transfer(db, agency):
+    """Issue 10: a refusal signed for one transfer was accepted on another (the signature
+    covered the timestamp and the body only)."""
+    first = await placed_with(db, agency)
+    second = await placed_with(db, agency)
+    for placed in (first, second):
+        await write_cancellation_request(db, placed, agency.code)
+
+    async def both_requested():
+        states = [await placement_visible(agency, p.transfer_id) for p in (first, second)]
+        return all(s and s["status"] == "cancellation_requested" for s in states)
+
+    await eventually(both_requested, timeout=30)
+    body = json.dumps({"reason": "A payment plan is signed"}).encode()
+    path = f"/agency/v1/placements/{first.transfer_id}/cancellation/refusal"
+    captured = agency.headers("POST", path, body, idempotency_key=str(uuid4()))
+
+    other_path = f"/agency/v1/placements/{second.transfer_id}/cancellation/refusal"
+    elsewhere = await agency.http.post(other_path, content=body, headers=captured)
+    assert elsewhere.status_code == 401, elsewhere.text
+    assert elsewhere.json()["errors"][0]["field"] == "X-Relance-Signature"
+    other_key = await agency.http.post(path, content=body, headers={**captured, "Idempotency-Key": "k2"})
+    assert other_key.status_code == 401
+    validation = f"/agency/v1/placements/{first.transfer_id}/cancellation/validation"
+    other_operation = await agency.http.post(validation, content=body, headers=captured)
+    assert other_operation.status_code == 401
+
+    sent = await agency.http.post(path, content=body, headers=captured)
+    assert sent.status_code == 200, sent.text
+    # The very same signed request again, within the tolerance window: refused, not
+    # replayed from the idempotency store (a new signature with the key would be).
+    again = await agency.http.post(path, content=body, headers=captured)
+    assert again.status_code == 401
+    assert again.json()["errors"][0]["field"] == "X-Relance-Signature"
+    assert "already received" in again.json()["errors"][0]["reason"]
+    retried = await agency.http.post(path, content=body, headers=agency.headers(
+        "POST", path, body, idempotency_key=captured["Idempotency-Key"]))
+    assert retried.status_code == 200 and retried.headers["Idempotent-Replayed"] == "true"
+
+    assert len(await agency_events(db, "agency.cancellation_refused", first.transfer_id)) == 1
+    assert await agency_events(db, "agency.cancellation_refused", second.transfer_id) == []
+    assert (await placement_visible(agency, second.transfer_id))["status"] == "cancellation_requested"
+
+
+async def test_f31_a_get_is_signed_with_its_query_string_and_each_nonce_is_used_once(db, agency):
+    await placed_with(db, agency)
+    path = "/agency/v1/placements?status=placed"
+    signed = agency.headers("GET", path, b"")
+    assert (await agency.http.get(path, headers=signed)).status_code == 200
+    assert (await agency.http.get(path, headers=signed)).status_code == 401  # seen already
+    widened = await agency.http.get("/agency/v1/placements?status=cancelled",
+                                    headers=agency.headers("GET", path, b""))
+    assert widened.status_code == 401
+    # Two identical reads in the same second are two requests: each has its own nonce.
+    assert [(await agency.get(path)).status_code for _ in range(3)] == [200, 200, 200]
+
+
+async def test_f31_the_replay_cache_is_pruned_past_the_tolerance_window(db):
+    from relance_gateway.persistence import replay_cache
+
+    code = new_agency_code()
+    async with db.acquire() as conn:
+        now = int(time.time())
+        assert await replay_cache.remember(conn, code, "old", timestamp=now - 400, tolerance_seconds=300)
+        assert await replay_cache.remember(conn, code, "fresh", timestamp=now, tolerance_seconds=300)
+        assert not await replay_cache.remember(conn, code, "fresh", timestamp=now, tolerance_seconds=300)
+        await replay_cache.prune(conn)
+        kept = await conn.fetch("SELECT fingerprint FROM gateway_seen_signatures WHERE agency_code = $1",
+                                code)
+    assert [r["fingerprint"] for r in kept] == ["fresh"]
 
 
 async def test_f31_rotated_secret_both_active_secrets_verify_then_the_oldest_is_revoked(
@@ -370,11 +450,16 @@ async def test_f31_webhooks_are_signed_and_retried_until_the_agency_answers_2xx(
 
         for request in receiver.requests:
             headers = request["headers"]
-            assert headers["x-relance-event-id"] == str(placed.event_id)
-            assert headers["x-relance-event-type"] == "placement"
-            expected = sign(agency.secret, headers["x-relance-timestamp"], request["body"])
-            assert expected in headers["x-relance-signature"].split()
-            assert abs(int(headers["x-relance-timestamp"]) - time.time()) < 60
+            # F-31: Standard Webhooks, verified with the official library as an agency would.
+            assert Webhook(agency.secret).verify(request["body"], headers)["type"] == "placement"
+            assert headers["webhook-id"] == str(placed.event_id)  # the same on every retry
+            assert re.fullmatch(r"v1,[A-Za-z0-9+/]+={0,2}", headers["webhook-signature"])
+            assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+            assert not [h for h in headers if h.startswith("x-relance-") and "delivery" not in h]
+            with pytest.raises(WebhookVerificationError):
+                Webhook(new_secret()).verify(request["body"], headers)
+            with pytest.raises(WebhookVerificationError):
+                Webhook(agency.secret).verify(request["body"] + b" ", headers)
         body = json.loads(receiver.requests[-1]["body"])
         assert body["type"] == "placement"
         assert body["data"]["transfer_id"] == str(placed.transfer_id)
@@ -383,6 +468,29 @@ async def test_f31_webhooks_are_signed_and_retried_until_the_agency_answers_2xx(
         metrics = (await gateway.get("/metrics")).text
         assert 'relance_gateway_webhook_attempts_total{outcome="delivered"}' in metrics
         assert 'relance_gateway_webhook_attempts_total{outcome="failed"}' in metrics
+    finally:
+        receiver.close()
+
+
+async def test_f31_during_a_rotation_a_webhook_carries_one_signature_per_active_secret(
+    db, gateway_admin, gateway
+):
+    receiver = WebhookReceiver()
+    try:
+        agency = await register_agency(gateway_admin, gateway, webhook_url=receiver.url)
+        rotated = await gateway_admin.post(f"/admin/agencies/{agency.code}/secrets")
+        new = rotated.json()["signing_secret"]
+        assert new.startswith("whsec_") and Webhook(new)  # the library reads the format
+        await write_placement(db, agency.code)
+        async def received():
+            return receiver.requests
+
+        [request] = await eventually(received, timeout=30)
+        entries = request["headers"]["webhook-signature"].split(" ")
+        assert len(entries) == 2 and all(e.startswith("v1,") for e in entries)
+        # An agency that has switched to the new secret and one that has not both verify.
+        for secret in (agency.secret, new):
+            Webhook(secret).verify(request["body"], request["headers"])
     finally:
         receiver.close()
 
@@ -463,7 +571,9 @@ async def test_f31_openapi_documents_the_signature_recipe_and_examples(gateway):
     spec = (await gateway.get("/openapi.json")).json()
     description = spec["info"]["description"]
     assert "HMAC-SHA256" in description and "Idempotency-Key" in description
-    assert "import hashlib, hmac" in description
+    assert "import base64, hashlib, hmac" in description
+    assert "X-Relance-Nonce" in description and "webhook-signature" in description
+    assert "standardwebhooks" in description and "X-Relance-Event-Id" not in description
     ack = spec["paths"]["/agency/v1/placements/{transfer_id}/acknowledgement"]["post"]
     assert {"401", "404", "422"} <= set(ack["responses"])
     assert spec["components"]["schemas"]["PaymentCollected"]["examples"]

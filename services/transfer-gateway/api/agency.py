@@ -46,10 +46,12 @@ from relance_gateway.persistence.agencies import AgencyCaller
 router = APIRouter(prefix="/agency/v1", tags=["agency API v1"])
 
 SIGNED = {
-    401: {"description": "Missing or wrong X-Agency-Key, stale X-Relance-Timestamp or bad signature",
+    401: {"description": "Missing or wrong X-Agency-Key, stale X-Relance-Timestamp, missing "
+                         "X-Relance-Nonce, bad signature, or a signed request already received",
           "content": {"application/json": {"example": {"errors": [
               {"field": "X-Relance-Signature",
-               "reason": "signature does not match the body with any active secret"}]}}}},
+               "reason": "signature does not match the request (timestamp, nonce, method, path,"
+                         " Idempotency-Key and body) with any active secret"}]}}}},
 }
 NOT_YOURS = {404: {"description": "No such transfer among your placements",
                    "content": {"application/json": {"example": {"errors": [

@@ -1,10 +1,11 @@
-"""Outbound webhooks to agencies (F-31): signed like inbound requests, retried with
-exponential backoff and full jitter, dead-lettered after `webhook_max_attempts`.
+"""Outbound webhooks to agencies (F-31): signed by the Standard Webhooks specification
+(`webhook-id`, `webhook-timestamp`, `webhook-signature`), retried with exponential
+backoff and full jitter, dead-lettered after `webhook_max_attempts`.
 
 Deliveries live in PostgreSQL, so a restart loses none: a delivery is claimed with a
 lease (its next attempt pushed past the HTTP timeout) and the outcome recorded after
 the call. The agency may receive a message twice (a crash between its 2xx and our
-record): the `X-Relance-Event-Id` header lets it deduplicate."""
+record): the `webhook-id` header, the same on every attempt, lets it deduplicate."""
 
 import asyncio
 import contextlib
@@ -17,13 +18,7 @@ import structlog
 
 from relance_gateway.domain.backoff import is_exhausted, is_success, retry_delay
 from relance_gateway.domain.secret_box import SecretBox
-from relance_gateway.domain.signatures import (
-    EVENT_ID_HEADER,
-    EVENT_TYPE_HEADER,
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    signature_header,
-)
+from relance_gateway.domain.signatures import SECRET_PREFIX, usable_keys, webhook_headers
 from relance_gateway.metrics import (
     DEAD_LETTERS,
     DELIVERIES_BY_STATUS,
@@ -79,27 +74,25 @@ class WebhookDispatcher:
         settings = self._settings
         if not row["pushable"]:
             # Deactivated, or pull-only since: the message stays in its pull list.
-            async with self._pool.acquire() as conn, conn.transaction():
-                await deliveries.record_failure(
-                    conn, row["id"], status_code=None, retry_in_seconds=None,
-                    error="the agency is inactive or has no webhook URL any more",
-                )
-            WEBHOOK_ATTEMPTS.labels("dead").inc()
-            DEAD_LETTERS.inc()
+            await self._dead(row, None, "the agency is inactive or has no webhook URL any more")
             return
         async with self._pool.acquire() as conn:
             secrets = await agencies.signing_secrets(conn, row["agency_code"], self._box)
+        # A secret issued before the Standard Webhooks format cannot be read by the
+        # agency's library: it is left out, and without any other the delivery cannot go.
+        secrets = [s for s in secrets if usable_keys([s])]
+        if not secrets:
+            await self._dead(row, None, f"the agency has no signing secret in the"
+                             f" {SECRET_PREFIX}<base64> format: rotate its secret, then replay")
+            return
         body = encode_body(row["body"])
-        timestamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Relance-Transfer-Gateway/1",
-            EVENT_ID_HEADER: str(row["message_id"]),
-            EVENT_TYPE_HEADER: row["kind"],
+            **webhook_headers(secrets, str(row["message_id"]), int(time.time()), body),
+            # Informative only (not signed): which delivery and which attempt this is.
             DELIVERY_ID_HEADER: str(row["id"]),
             ATTEMPT_HEADER: str(row["attempts"]),
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: signature_header(secrets, timestamp, body),
         }
         status_code: int | None = None
         try:
@@ -136,6 +129,17 @@ class WebhookDispatcher:
         WEBHOOK_ATTEMPTS.labels("failed").inc()
         log.info("gateway.webhook_retry", delivery_id=str(row["id"]), attempt=row["attempts"],
                  retry_in=round(delay, 2), error=error)
+
+    async def _dead(self, row: asyncpg.Record, status_code: int | None, error: str) -> None:
+        """A delivery that no retry can help: a dead letter at once, with the reason."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await deliveries.record_failure(
+                conn, row["id"], status_code=status_code, retry_in_seconds=None, error=error
+            )
+        WEBHOOK_ATTEMPTS.labels("dead").inc()
+        DEAD_LETTERS.inc()
+        log.warning("gateway.webhook_dead_letter", delivery_id=str(row["id"]),
+                    event_id=str(row["message_id"]), attempts=row["attempts"], error=error)
 
     async def refresh_gauges(self) -> None:
         async with self._pool.acquire() as conn:

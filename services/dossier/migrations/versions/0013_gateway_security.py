@@ -1,0 +1,37 @@
+"""Transfer gateway security (issue 10, F-31): the replay cache of signed agency requests.
+
+Revision ID: 0013
+Revises: 0011
+Create Date: 2026-12-01
+"""
+
+from relance_dossier.persistence.sql_script import run_script
+
+revision = "0013"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+SCHEMA = """
+-- Signed agency requests already received (F-31): the same signature is refused while
+-- its timestamp is within the tolerance window; rows past `expires_at` are pruned.
+CREATE TABLE gateway_seen_signatures (
+    agency_code  text NOT NULL,
+    fingerprint  text NOT NULL,        -- SHA-256 of the signed content
+    expires_at   timestamptz NOT NULL, -- the request's timestamp + the tolerance
+    PRIMARY KEY (agency_code, fingerprint)
+);
+CREATE INDEX gateway_seen_signatures_expiry ON gateway_seen_signatures (expires_at);
+"""
+
+DROP = """
+DROP TABLE IF EXISTS gateway_seen_signatures;
+"""
+
+
+def upgrade() -> None:
+    run_script(SCHEMA)
+
+
+def downgrade() -> None:
+    run_script(DROP)
