@@ -95,9 +95,12 @@ class Supervisor:
             return f"http://127.0.0.1:{self.ports.get(name, default)}"
 
         if service == "transfer-gateway":
+            # The simulator listens on http://127.0.0.1: allowed for this local platform
+            # only (a real gateway refuses http and loopback webhook URLs, F-31).
             return {"DEMO_AGENCY_CODE": self.demo_agency_code, "DEMO_AGENCY_KEY": self.demo_agency_key,
                     "DEMO_AGENCY_SECRET": self.demo_agency_secret,
-                    "DEMO_AGENCY_WEBHOOK_URL": url("agency-simulator", 8400) + "/webhooks"}
+                    "DEMO_AGENCY_WEBHOOK_URL": url("agency-simulator", 8400) + "/webhooks",
+                    "WEBHOOK_ALLOW_INSECURE_URLS": "true"}
         if service == "agency-simulator":
             return {"GATEWAY_URL": url("transfer-gateway", 8100), "AGENCY_CODE": self.demo_agency_code,
                     "AGENCY_KEY": self.demo_agency_key, "AGENCY_SECRET": self.demo_agency_secret}

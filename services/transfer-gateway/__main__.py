@@ -16,6 +16,7 @@ from relance.runtime import serve
 from relance.topics import AGENCY_EVENTS, TRANSFER_EVENTS
 from relance_gateway.api.app import create_app
 from relance_gateway.domain.secret_box import SecretBox
+from relance_gateway.domain.webhook_urls import url_problem
 from relance_gateway.messaging.transfer_events import build_broker
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.persistence.agencies import ensure_demo_agency
@@ -50,6 +51,10 @@ async def main() -> None:
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     box = secret_box(settings)
     if settings.demo_agency_code and settings.demo_agency_key and settings.demo_agency_secret:
+        if settings.demo_agency_webhook_url and (problem := url_problem(
+                settings.demo_agency_webhook_url, allow_insecure=settings.webhook_allow_insecure_urls)):
+            raise SystemExit(f"DEMO_AGENCY_WEBHOOK_URL {problem}"
+                             " (WEBHOOK_ALLOW_INSECURE_URLS=true allows http and loopback)")
         await ensure_demo_agency(
             pool, code=settings.demo_agency_code, name=settings.demo_agency_name,
             api_key=settings.demo_agency_key, secret=settings.demo_agency_secret,

@@ -18,6 +18,10 @@ class Settings(CommonSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_poll_seconds: float = 1.0
     webhook_batch_size: int = 20
+    # Webhook URLs are https and public (no loopback, private or link-local address), at
+    # registration and after DNS resolution at send time. True allows http and loopback,
+    # for local development and the agency simulator (`relance up` and the tests set it).
+    webhook_allow_insecure_urls: bool = False
 
     # Fernet keys encrypting the agencies' signing secrets at rest, comma separated: the
     # first encrypts, all decrypt. Unset, a key is generated once into DATA_DIR (fine for

@@ -498,7 +498,7 @@ async def test_f31_during_a_rotation_a_webhook_carries_one_signature_per_active_
 async def test_f31_a_webhook_failing_every_attempt_becomes_a_dead_letter_that_can_be_replayed(
     db, gateway_admin, gateway
 ):
-    receiver = WebhookReceiver(always_fail=True)
+    receiver = WebhookReceiver(always_fail=True, failure_body=b"Traceback: db password=hunter2")
     try:
         agency = await register_agency(gateway_admin, gateway, webhook_url=receiver.url)
         placed = await write_placement(db, agency.code)
@@ -511,6 +511,10 @@ async def test_f31_a_webhook_failing_every_attempt_becomes_a_dead_letter_that_ca
         assert letter["status"] == "dead"
         assert letter["attempts"] == 4  # WEBHOOK_MAX_ATTEMPTS of the test platform
         assert letter["last_status_code"] == 500
+        # Issue 10: the remote server's answer body never comes back through the admin API.
+        assert letter["last_error"] == "HTTP 500 Internal Server Error"
+        listed = (await gateway_admin.get("/admin/deliveries", params={"agency_code": agency.code})).text
+        assert "hunter2" not in listed and "Traceback" not in listed
         assert letter["transfer_id"] == str(placed.transfer_id)
         assert len(receiver.requests) == 4
         metrics = (await gateway.get("/metrics")).text
@@ -544,6 +548,118 @@ async def test_f31_a_webhook_failing_every_attempt_becomes_a_dead_letter_that_ca
             assert again.status_code == 409
         finally:
             moved.close()
+    finally:
+        receiver.close()
+
+
+# ---- webhook URLs (issue 10) -----------------------------------------------------------
+
+
+async def test_f31_webhook_urls_to_private_or_link_local_addresses_are_refused_at_registration(
+    gateway_admin
+):
+    """Even on this platform, which allows http and loopback for its local receivers."""
+    for url, said in [("https://169.254.169.254/latest/meta-data", "link-local"),
+                      ("https://10.1.2.3/hooks", "private"), ("http://[fd00::5]/hooks", "private"),
+                      ("ftp://agency.example/hooks", None)]:
+        refused = await gateway_admin.post("/admin/agencies", json={
+            "code": new_agency_code(), "name": "Internal", "webhook_url": url})
+        assert refused.status_code == 422, (url, refused.text)
+        [error] = refused.json()["errors"]
+        assert error["field"] == "webhook_url"
+        assert said is None or said in error["reason"]
+    code = new_agency_code()
+    assert (await gateway_admin.post("/admin/agencies", json={"code": code, "name": "Ok"})).status_code == 201
+    patched = await gateway_admin.patch(f"/admin/agencies/{code}",
+                                        json={"webhook_url": "https://192.168.1.20/hooks"})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "webhook_url"
+    assert (await gateway_admin.get(f"/admin/agencies/{code}")).json()["webhook_url"] is None
+
+
+@pytest.fixture
+def strict_settings(stack):
+    """The gateway's settings as in production: WEBHOOK_ALLOW_INSECURE_URLS unset."""
+    from relance_gateway.settings import Settings
+
+    settings = Settings(database_url=stack.database_url, kafka_bootstrap_servers=stack.kafka_bootstrap_servers)
+    assert settings.webhook_allow_insecure_urls is False
+    return settings
+
+
+async def test_f31_by_default_http_and_loopback_webhook_urls_are_refused_at_registration(
+    db, strict_settings
+):
+    from relance_gateway.api.app import create_app
+    from relance_gateway.domain.secret_box import SecretBox
+
+    app = create_app(strict_settings, db, dispatcher=None, secret_box=SecretBox([]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+        for url, said in [("http://agency.example/hooks", "https"),
+                          ("https://127.0.0.1:8400/webhooks", "loopback"),
+                          ("https://localhost/webhooks", "loopback")]:
+            refused = await admin.post("/admin/agencies", json={
+                "code": new_agency_code(), "name": "Local", "webhook_url": url})
+            assert refused.status_code == 422, (url, refused.text)
+            assert refused.json()["errors"][0]["field"] == "webhook_url"
+            assert said in refused.json()["errors"][0]["reason"]
+        accepted = await admin.post("/admin/agencies", json={
+            "code": new_agency_code(), "name": "Public", "webhook_url": "https://agency.example/hooks"})
+        assert accepted.status_code == 201, accepted.text
+
+
+async def _pending_delivery(db, url: str) -> dict:
+    """An agency (plaintext secret, as stored before encryption) with one delivery that
+    the platform's own dispatcher leaves alone (due in an hour)."""
+    code, agency_id, message_id, delivery_id = new_agency_code(), uuid4(), uuid4(), uuid4()
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("INSERT INTO gateway_agencies (id, code, name, webhook_url, api_key_sha256)"
+                           " VALUES ($1, $2, 'Agency', $3, $4)", agency_id, code, url, uuid4().hex)
+        await conn.execute("INSERT INTO gateway_agency_secrets (id, agency_id, secret) VALUES ($1, $2, $3)",
+                           uuid4(), agency_id, new_secret())
+        await conn.execute("INSERT INTO gateway_messages (id, agency_code, transfer_id, kind, body)"
+                           " VALUES ($1, $2, $3, 'placement', $4)", message_id, code, uuid4(),
+                           {"id": str(message_id), "type": "placement", "data": {}})
+        await conn.execute("INSERT INTO gateway_deliveries (id, message_id, agency_code, url, attempts,"
+                           " next_attempt_at) VALUES ($1, $2, $3, $4, 1, now() + interval '1 hour')",
+                           delivery_id, message_id, code, url)
+        row = await conn.fetchrow(
+            "SELECT d.id, d.message_id, d.agency_code, d.url, d.attempts, m.kind, m.body,"
+            " true AS pushable FROM gateway_deliveries d JOIN gateway_messages m ON m.id = d.message_id"
+            " WHERE d.id = $1", delivery_id)
+    return row
+
+
+async def test_f31_at_send_time_a_url_resolving_to_an_internal_address_is_a_dead_letter_with_the_reason(
+    db, strict_settings
+):
+    from relance_gateway.domain.secret_box import SecretBox
+    from relance_gateway.messaging.webhooks import WebhookDispatcher
+
+    resolved = {"hooks.agency.example": ["93.184.216.34", "10.0.0.7"]}
+
+    async def dns(host, port):
+        return resolved[host]
+
+    receiver = WebhookReceiver()
+    try:
+        async with httpx.AsyncClient() as http:
+            dispatcher = WebhookDispatcher(db, strict_settings, http, SecretBox([]), resolve=dns)
+            # Registered when it resolved elsewhere (or before this check): refused now.
+            rebound = await _pending_delivery(db, "https://hooks.agency.example/relance")
+            # Registered while WEBHOOK_ALLOW_INSECURE_URLS was on, sent after it was turned off.
+            local = await _pending_delivery(db, receiver.url)
+            for row in (rebound, local):
+                await dispatcher._attempt(row)
+        dead = {r["id"]: r for r in await db.fetch(
+            "SELECT id, status, attempts, last_error FROM gateway_deliveries WHERE id = ANY($1::uuid[])",
+            [rebound["id"], local["id"]])}
+        assert dead[rebound["id"]]["status"] == "dead"  # at once: no retry would help
+        assert dead[rebound["id"]]["last_error"] == (
+            "not sent: hooks.agency.example resolves to 10.0.0.7, a private address")
+        assert dead[local["id"]]["status"] == "dead"
+        assert "https" in dead[local["id"]]["last_error"]
+        assert receiver.requests == []  # nothing was sent
     finally:
         receiver.close()
 

@@ -138,6 +138,7 @@ class WebhookReceiver:
 
     fail_first: int = 0
     always_fail: bool = False
+    failure_body: bytes = b""  # what a failed answer says (the gateway must not keep it)
     requests: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -149,9 +150,11 @@ class WebhookReceiver:
                 fail = receiver.always_fail or len(receiver.requests) < receiver.fail_first
                 receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()},
                                           "body": body, "status": 500 if fail else 200})
+                answer = receiver.failure_body if fail else b""
                 self.send_response(500 if fail else 200)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args) -> None:
                 pass

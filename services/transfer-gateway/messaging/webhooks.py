@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
+from http import HTTPStatus
 
 import asyncpg
 import httpx
@@ -19,6 +20,12 @@ import structlog
 from relance_gateway.domain.backoff import is_exhausted, is_success, retry_delay
 from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.domain.signatures import SECRET_PREFIX, usable_keys, webhook_headers
+from relance_gateway.domain.webhook_urls import (
+    ForbiddenWebhookUrl,
+    Resolver,
+    pinned_target,
+    system_resolver,
+)
 from relance_gateway.metrics import (
     DEAD_LETTERS,
     DELIVERIES_BY_STATUS,
@@ -35,15 +42,26 @@ ATTEMPT_HEADER = "X-Relance-Delivery-Attempt"
 GAUGE_REFRESH_SECONDS = 10.0  # the counts scan tables: not on every idle poll
 
 
+def status_summary(status_code: int) -> str:
+    """What is kept of a failed answer: its code and the standard reason phrase (never
+    the remote server's body or its own reason text)."""
+    try:
+        return f"HTTP {status_code} {HTTPStatus(status_code).phrase}"
+    except ValueError:
+        return f"HTTP {status_code}"
+
+
 def encode_body(body: object) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class WebhookDispatcher:
     def __init__(
-        self, pool: asyncpg.Pool, settings: Settings, client: httpx.AsyncClient, box: SecretBox
+        self, pool: asyncpg.Pool, settings: Settings, client: httpx.AsyncClient, box: SecretBox,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self._pool = pool
+        self._resolve = resolve
         self._box = box
         self._settings = settings
         self._client = client
@@ -76,6 +94,16 @@ class WebhookDispatcher:
             # Deactivated, or pull-only since: the message stays in its pull list.
             await self._dead(row, None, "the agency is inactive or has no webhook URL any more")
             return
+        status_code: int | None = None
+        try:
+            target = await pinned_target(row["url"], allow_insecure=settings.webhook_allow_insecure_urls,
+                                         resolve=self._resolve)
+        except ForbiddenWebhookUrl as exc:
+            # No retry sends it elsewhere: a dead letter at once, with the reason.
+            await self._dead(row, None, f"not sent: {exc.reason}")
+            return
+        except OSError as exc:  # the name does not resolve (yet): retried like a timeout
+            target, error = None, f"DNS lookup failed: {exc}"[:300]
         async with self._pool.acquire() as conn:
             secrets = await agencies.signing_secrets(conn, row["agency_code"], self._box)
         # A secret issued before the Standard Webhooks format cannot be read by the
@@ -94,15 +122,18 @@ class WebhookDispatcher:
             DELIVERY_ID_HEADER: str(row["id"]),
             ATTEMPT_HEADER: str(row["attempts"]),
         }
-        status_code: int | None = None
-        try:
-            response = await self._client.post(
-                row["url"], content=body, headers=headers, timeout=settings.webhook_timeout_seconds
-            )
-            status_code = response.status_code
-            error = "" if is_success(status_code) else f"HTTP {status_code}: {response.text[:300]}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        if target is not None:
+            try:
+                # Streamed and closed unread: the agency's answer body is neither loaded
+                # nor kept (the admin API shows the status code only).
+                async with self._client.stream(
+                    "POST", target.url, content=body, headers={**headers, **target.headers},
+                    extensions=target.extensions, timeout=settings.webhook_timeout_seconds,
+                ) as response:
+                    status_code = response.status_code
+                error = "" if is_success(status_code) else status_summary(status_code)
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
         async with self._pool.acquire() as conn, conn.transaction():
             if status_code is not None and is_success(status_code):
                 await deliveries.record_delivered(conn, row["id"], row["message_id"], status_code)

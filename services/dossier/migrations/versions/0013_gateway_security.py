@@ -1,4 +1,5 @@
-"""Transfer gateway security (issue 10, F-31): the replay cache of signed agency requests.
+"""Transfer gateway security (issue 10, F-31): the replay cache of signed agency requests;
+failed deliveries keep the status code of the agency's answer, not its body.
 
 Revision ID: 0013
 Revises: 0011
@@ -22,6 +23,10 @@ CREATE TABLE gateway_seen_signatures (
     PRIMARY KEY (agency_code, fingerprint)
 );
 CREATE INDEX gateway_seen_signatures_expiry ON gateway_seen_signatures (expires_at);
+
+-- A remote server's answer body was kept after "HTTP nnn: " and shown by the admin API.
+UPDATE gateway_deliveries SET last_error = substring(last_error from '^HTTP [0-9]{3}')
+ WHERE last_error ~ '^HTTP [0-9]{3}: ';
 """
 
 DROP = """
