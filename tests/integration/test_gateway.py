@@ -407,6 +407,13 @@ async def test_f31_payments_and_status_updates_become_agency_events(db, agency):
     assert unknown_item.status_code == 422 and unknown_item.json()["errors"][0]["field"] == "item_number"
     negative = await agency.post(f"{path}/payments", {**payment, "payment_id": "P3", "amount": "-1"})
     assert negative.status_code == 422 and negative.json()["errors"][0]["field"] == "amount"
+    # Issue 10: a payment in another currency than its item (EUR) is refused, not applied.
+    dollars = await agency.post(f"{path}/payments", {**payment, "payment_id": "P4", "currency": "USD"})
+    assert dollars.status_code == 422, dollars.text
+    [error] = dollars.json()["errors"]
+    assert error["field"] == "currency" and "INV-2 is in EUR, not USD" in error["reason"]
+    assert await db.fetchval("SELECT count(*) FROM gateway_payments WHERE agency_code = $1"
+                             " AND payment_id = 'P4'", agency.code) == 0
     assert len(await agency_events(db, "agency.payment_collected", placed.transfer_id)) == 1
 
     status = await agency.post(f"{path}/status", {"status": "amicable_phase", "comment": "First call"})

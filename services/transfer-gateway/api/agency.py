@@ -296,9 +296,10 @@ async def report_payment(
 ) -> Response:
     async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
         row, status = await _placement_for(conn, caller, transfer_id, rules.record_payment)
-        numbers = {item["number"] for item in row["placement"].get("items", [])}
-        if body.item_number not in numbers:
-            raise ApiError(422, "item_number", "not an item of this placement")
+        # The placement as stored carries each item's currency (the transfer.placed event).
+        if problem := rules.payment_problem(row["placement"].get("items", []), body.item_number,
+                                            body.currency):
+            raise ApiError(422, *problem)
         if not await placements.insert_payment(
             conn, agency_code=caller.code, payment_id=body.payment_id, transfer_id=transfer_id,
             item_number=body.item_number, amount=body.amount, currency=body.currency,
