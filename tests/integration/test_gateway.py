@@ -422,12 +422,12 @@ async def test_f31_payments_and_status_updates_become_agency_events(db, agency):
     assert update["payload"]["status"] == "amicable_phase"
     assert (await placement_visible(agency, placed.transfer_id))["agency_status"] == "amicable_phase"
 
+    # F-33: the transfer history records each answer when it applies the event (there is
+    # no transfer workflow behind this test's placement); the gateway records none itself,
+    # or a transfer's actions would list every answer twice.
     audit = await db.fetch("SELECT actor, action FROM audit_log WHERE entity_id = $1 ORDER BY id",
                            str(placed.transfer_id))
-    assert [(a["actor"], a["action"]) for a in audit] == [
-        (f"agency:{agency.code}", "transfer.agency_payment_collected"),
-        (f"agency:{agency.code}", "transfer.agency_status_updated"),
-    ]
+    assert audit == []
 
 
 # ---- outbound webhooks ----------------------------------------------------------------------
