@@ -22,6 +22,9 @@ class Settings(CommonSettings):
     # registration and after DNS resolution at send time. True allows http and loopback,
     # for local development and the agency simulator (`relance up` and the tests set it).
     webhook_allow_insecure_urls: bool = False
+    # Host names (comma separated) whose addresses may be private: the agency simulator
+    # on a compose network. Link-local addresses stay refused.
+    webhook_internal_hosts: str = ""
 
     # Fernet keys encrypting the agencies' signing secrets at rest, comma separated: the
     # first encrypts, all decrypt. Unset, a key is generated once into DATA_DIR (fine for

@@ -7,7 +7,9 @@ Checked twice: at registration on the URL itself (an address written in it, or
 then goes to the address checked (the host name is kept for the Host header and TLS),
 so a name that resolves elsewhere on the second lookup (DNS rebinding) changes nothing.
 `WEBHOOK_ALLOW_INSECURE_URLS` allows http and loopback, for local development and the
-agency simulator; private and link-local addresses stay refused."""
+agency simulator; private and link-local addresses stay refused, except that the host
+names listed in `WEBHOOK_INTERNAL_HOSTS` may resolve to private addresses (the agency
+simulator on a compose network). Link-local addresses are never allowed."""
 
 import asyncio
 import ipaddress
@@ -28,7 +30,7 @@ class ForbiddenWebhookUrl(Exception):
         self.reason = reason
 
 
-def address_problem(address: Address, *, allow_insecure: bool) -> str | None:
+def address_problem(address: Address, *, allow_insecure: bool, allow_private: bool = False) -> str | None:
     """Why webhooks may not go to this address, or None."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
@@ -39,7 +41,7 @@ def address_problem(address: Address, *, allow_insecure: bool) -> str | None:
     if address.is_link_local:
         return "a link-local address"
     if address.is_private:
-        return "a private address"
+        return None if allow_private else "a private address"
     if address.is_multicast or not address.is_global:
         return "not a public address"
     return None
@@ -73,6 +75,11 @@ def url_problem(url: str, *, allow_insecure: bool) -> str | None:
     return None
 
 
+def internal_host_names(setting: str) -> frozenset[str]:
+    """`WEBHOOK_INTERNAL_HOSTS`: comma-separated host names."""
+    return frozenset(h.strip().rstrip(".").lower() for h in setting.split(",") if h.strip())
+
+
 async def system_resolver(host: str, port: int) -> list[str]:
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [info[4][0] for info in infos]
@@ -87,7 +94,10 @@ class PinnedTarget:
     extensions: dict[str, str] = field(default_factory=dict)
 
 
-async def pinned_target(url: str, *, allow_insecure: bool, resolve: Resolver = system_resolver) -> PinnedTarget:
+async def pinned_target(
+    url: str, *, allow_insecure: bool, internal_hosts: frozenset[str] = frozenset(),
+    resolve: Resolver = system_resolver,
+) -> PinnedTarget:
     """Check the URL and every address its host resolves to; raise ForbiddenWebhookUrl
     if any is forbidden (OSError if the name does not resolve: worth a retry)."""
     if problem := url_problem(url, allow_insecure=allow_insecure):
@@ -100,8 +110,9 @@ async def pinned_target(url: str, *, allow_insecure: bool, resolve: Resolver = s
     addresses = [ipaddress.ip_address(a.split("%")[0]) for a in await resolve(host, port)]
     if not addresses:
         raise OSError(f"{host} resolves to no address")
+    allow_private = host.rstrip(".").lower() in internal_hosts
     for address in addresses:
-        if problem := address_problem(address, allow_insecure=allow_insecure):
+        if problem := address_problem(address, allow_insecure=allow_insecure, allow_private=allow_private):
             raise ForbiddenWebhookUrl(f"{host} resolves to {address}, {problem}")
     netloc = host if parsed.port is None else f"{host}:{parsed.port}"
     extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}

@@ -23,6 +23,7 @@ from relance_gateway.domain.signatures import SECRET_PREFIX, usable_keys, webhoo
 from relance_gateway.domain.webhook_urls import (
     ForbiddenWebhookUrl,
     Resolver,
+    internal_host_names,
     pinned_target,
     system_resolver,
 )
@@ -96,8 +97,11 @@ class WebhookDispatcher:
             return
         status_code: int | None = None
         try:
-            target = await pinned_target(row["url"], allow_insecure=settings.webhook_allow_insecure_urls,
-                                         resolve=self._resolve)
+            target = await pinned_target(
+                row["url"], allow_insecure=settings.webhook_allow_insecure_urls,
+                internal_hosts=internal_host_names(settings.webhook_internal_hosts),
+                resolve=self._resolve,
+            )
         except ForbiddenWebhookUrl as exc:
             # No retry sends it elsewhere: a dead letter at once, with the reason.
             await self._dead(row, None, f"not sent: {exc.reason}")

@@ -90,3 +90,16 @@ async def test_f31_a_refused_url_is_refused_before_any_lookup():
 def test_f31_a_failed_answer_is_summed_up_by_its_status_code_never_its_body():
     assert status_summary(500) == "HTTP 500 Internal Server Error"
     assert status_summary(599) == "HTTP 599"
+
+
+async def test_f31_hosts_named_internal_may_resolve_to_private_addresses_never_link_local():
+    internal = frozenset({"agency-simulator"})
+    target = await pinned_target("http://agency-simulator:8400/webhooks", allow_insecure=True,
+                                 internal_hosts=internal, resolve=resolver("172.18.0.9"))
+    assert target.url == "http://172.18.0.9:8400/webhooks"
+    with pytest.raises(ForbiddenWebhookUrl):
+        await pinned_target("http://agency-simulator:8400/webhooks", allow_insecure=True,
+                            internal_hosts=internal, resolve=resolver("169.254.169.254"))
+    with pytest.raises(ForbiddenWebhookUrl):  # another name: private still refused
+        await pinned_target("http://billing:8400/webhooks", allow_insecure=True,
+                            internal_hosts=internal, resolve=resolver("172.18.0.10"))
