@@ -52,6 +52,19 @@ def status_summary(status_code: int) -> str:
         return f"HTTP {status_code}"
 
 
+def error_summary(exc: httpx.HTTPError) -> str:
+    """What is kept of a failed call: our side's view of it, never bytes the remote
+    server sent (a protocol error quotes them)."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{name}: no answer within the timeout"
+    if isinstance(exc, httpx.ConnectError):  # the local OS or TLS layer's message
+        return f"{name}: {exc}"[:300]
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"{name}: the answer was not valid HTTP"
+    return name
+
+
 def encode_body(body: object) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -137,7 +150,7 @@ class WebhookDispatcher:
                     status_code = response.status_code
                 error = "" if is_success(status_code) else status_summary(status_code)
             except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:300]
+                error = error_summary(exc)
         async with self._pool.acquire() as conn, conn.transaction():
             if status_code is not None and is_success(status_code):
                 await deliveries.record_delivered(conn, row["id"], row["message_id"], status_code)

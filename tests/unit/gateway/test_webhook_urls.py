@@ -103,3 +103,14 @@ async def test_f31_hosts_named_internal_may_resolve_to_private_addresses_never_l
     with pytest.raises(ForbiddenWebhookUrl):  # another name: private still refused
         await pinned_target("http://billing:8400/webhooks", allow_insecure=True,
                             internal_hosts=internal, resolve=resolver("172.18.0.10"))
+
+
+def test_f31_a_failed_call_keeps_our_view_of_it_not_what_the_server_sent():
+    import httpx
+
+    from relance_gateway.messaging.webhooks import error_summary
+
+    leaked = httpx.RemoteProtocolError("illegal header line: b'X-Secret: hunter2'")
+    assert "hunter2" not in error_summary(leaked)
+    assert error_summary(httpx.ReadTimeout("timed out")) == "ReadTimeout: no answer within the timeout"
+    assert error_summary(httpx.ConnectError("[Errno 111] Connection refused")).startswith("ConnectError: ")
