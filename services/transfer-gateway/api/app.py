@@ -38,7 +38,8 @@ placements: any other transfer id answers 404.
 
 ## Signing requests
 Your signing secret is `whsec_` followed by base64; the HMAC key is the base64-decoded
-part, as in the webhooks. Every request you send carries:
+part, as in the webhooks. (A secret issued before this format cannot sign webhooks your
+library verifies: ask Relance to rotate it.) Every request you send carries:
 
 | header | value |
 |---|---|
