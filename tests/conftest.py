@@ -74,6 +74,8 @@ GATEWAY_TEST_ENV = {"transfer-gateway": {
     "WEBHOOK_MAX_ATTEMPTS": "4", "WEBHOOK_BACKOFF_BASE_SECONDS": "0.2",
     "WEBHOOK_BACKOFF_MAX_SECONDS": "1", "WEBHOOK_POLL_SECONDS": "0.2",
     "WEBHOOK_TIMEOUT_SECONDS": "3",
+    # The tests' webhook receivers listen on http://127.0.0.1 (refused by default).
+    "WEBHOOK_ALLOW_INSECURE_URLS": "true",
 }}
 
 

@@ -480,3 +480,11 @@ async def test_f29_f31_end_to_end_with_the_transfer_gateway_and_the_simulated_ag
     closed = await eventually(lambda: _detail_in_state(dossier_api, transfer_id, "closed"))
     assert closed["cancellation_mode"] == "agency_validated"
     assert await holders(db, item_ids) == {UUID(card["active_dossier"]["id"])}
+    # F-33 (issue 10): each of the agency's answers is in the transfer's actions once, not
+    # once by the gateway and again by the transfer history.
+    agency_actions = [(a["action"], a["comment"]) for a in closed["actions"]
+                      if a["actor"] == "agency:RECOUVEO"]
+    assert agency_actions == [
+        ("acknowledge_placement", acknowledged["agency_reference"]),
+        ("cancel_agency_validated", "Validated by the simulated agency"),
+    ]

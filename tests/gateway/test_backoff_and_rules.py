@@ -92,3 +92,17 @@ def test_f31_signing_secrets_are_stored_encrypted_and_read_back():
     with pytest.raises(SecretUnreadable):
         SecretBox([SecretBox.new_key()]).open(stored)
     assert box.open("whsec_plain_from_before") == "whsec_plain_from_before"
+
+
+ITEMS = [{"number": "INV-1", "currency": "EUR"}, {"number": "CN-1", "currency": "GBP"}]
+
+
+def test_f31_a_payment_in_the_items_currency_on_one_of_its_items_is_accepted():
+    assert rules.payment_problem(ITEMS, "INV-1", "EUR") is None
+    assert rules.payment_problem(ITEMS, "CN-1", "GBP") is None
+
+
+def test_f31_a_payment_in_another_currency_than_its_item_is_refused_naming_the_field():
+    field, reason = rules.payment_problem(ITEMS, "INV-1", "USD")
+    assert field == "currency" and "INV-1 is in EUR, not USD" in reason
+    assert rules.payment_problem(ITEMS, "INV-9", "EUR")[0] == "item_number"

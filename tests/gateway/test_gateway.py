@@ -6,11 +6,13 @@ workflow writes them; the platform's relay publishes them to the gateway's consu
 from __future__ import annotations
 
 import json
+import re
 import time
 from uuid import uuid4
 
 import httpx
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from relance_devstack.supervisor import Supervisor
 from tests.conftest import ADMIN_TOKEN, eventually
@@ -18,8 +20,9 @@ from tests.gateway.test_gateway_support import (
     AgencyClient,
     WebhookReceiver,
     agency_events,
+    new_agency_code,
+    new_secret,
     register_agency,
-    sign,
     write_cancellation_request,
     write_placement,
 )
@@ -109,22 +112,27 @@ async def test_f31_bad_signature_stale_timestamp_or_unknown_key_get_401_with_the
     path = f"/agency/v1/placements/{placed.transfer_id}/acknowledgement"
     body = json.dumps({"agency_reference": "R-1"}).encode()
 
-    wrong_secret = await agency.http.post(path, content=body, headers=agency.headers(
-        body, secret="whsec_not_mine", idempotency_key=str(uuid4())))
+    def signed(**kwargs):
+        return agency.headers("POST", path, body, **{"idempotency_key": str(uuid4()), **kwargs})
+
+    wrong_secret = await agency.http.post(path, content=body, headers=signed(secret=new_secret()))
     assert wrong_secret.status_code == 401
     assert wrong_secret.json()["errors"][0]["field"] == "X-Relance-Signature"
 
-    tampered = agency.headers(body, idempotency_key=str(uuid4()))
-    altered = await agency.http.post(path, content=b'{"agency_reference":"R-2"}', headers=tampered)
+    altered = await agency.http.post(path, content=b'{"agency_reference":"R-2"}', headers=signed())
     assert altered.status_code == 401
 
-    stale = await agency.http.post(path, content=body, headers=agency.headers(
-        body, timestamp=int(time.time()) - 301, idempotency_key=str(uuid4())))
+    stale = await agency.http.post(path, content=body, headers=signed(timestamp=int(time.time()) - 301))
     assert stale.status_code == 401
     assert stale.json()["errors"][0]["field"] == "X-Relance-Timestamp"
 
+    no_nonce = {k: v for k, v in signed().items() if k != "X-Relance-Nonce"}
+    refused = await agency.http.post(path, content=body, headers=no_nonce)
+    assert refused.status_code == 401
+    assert refused.json()["errors"][0]["field"] == "X-Relance-Nonce"
+
     unknown_key = await agency.http.post(path, content=body, headers={
-        **agency.headers(body, idempotency_key=str(uuid4())), "X-Agency-Key": "ak_unknown"})
+        **signed(), "X-Agency-Key": "ak_unknown"})
     assert unknown_key.status_code == 401
     assert unknown_key.json()["errors"][0]["field"] == "X-Agency-Key"
 
@@ -134,6 +142,78 @@ async def test_f31_bad_signature_stale_timestamp_or_unknown_key_get_401_with_the
     # None of them changed anything: the placement is still unacknowledged, no event out.
     assert (await placement_visible(agency, placed.transfer_id))["acknowledged_at"] is None
     assert await agency_events(db, "agency.placement_acknowledged", placed.transfer_id) == []
+
+
+async def test_f31_a_signature_covers_method_path_and_idempotency_key_so_a_captured_refusal_cannot_be_replayed_on_another_transfer(db, agency):
+    """Issue 10: a refusal signed for one transfer was accepted on another (the signature
+    covered the timestamp and the body only)."""
+    first = await placed_with(db, agency)
+    second = await placed_with(db, agency)
+    for placed in (first, second):
+        await write_cancellation_request(db, placed, agency.code)
+
+    async def both_requested():
+        states = [await placement_visible(agency, p.transfer_id) for p in (first, second)]
+        return all(s and s["status"] == "cancellation_requested" for s in states)
+
+    await eventually(both_requested, timeout=30)
+    body = json.dumps({"reason": "A payment plan is signed"}).encode()
+    path = f"/agency/v1/placements/{first.transfer_id}/cancellation/refusal"
+    captured = agency.headers("POST", path, body, idempotency_key=str(uuid4()))
+
+    other_path = f"/agency/v1/placements/{second.transfer_id}/cancellation/refusal"
+    elsewhere = await agency.http.post(other_path, content=body, headers=captured)
+    assert elsewhere.status_code == 401, elsewhere.text
+    assert elsewhere.json()["errors"][0]["field"] == "X-Relance-Signature"
+    other_key = await agency.http.post(path, content=body, headers={**captured, "Idempotency-Key": "k2"})
+    assert other_key.status_code == 401
+    validation = f"/agency/v1/placements/{first.transfer_id}/cancellation/validation"
+    other_operation = await agency.http.post(validation, content=body, headers=captured)
+    assert other_operation.status_code == 401
+
+    sent = await agency.http.post(path, content=body, headers=captured)
+    assert sent.status_code == 200, sent.text
+    # The very same signed request again, within the tolerance window: refused, not
+    # replayed from the idempotency store (a new signature with the key would be).
+    again = await agency.http.post(path, content=body, headers=captured)
+    assert again.status_code == 401
+    assert again.json()["errors"][0]["field"] == "X-Relance-Signature"
+    assert "already received" in again.json()["errors"][0]["reason"]
+    retried = await agency.http.post(path, content=body, headers=agency.headers(
+        "POST", path, body, idempotency_key=captured["Idempotency-Key"]))
+    assert retried.status_code == 200 and retried.headers["Idempotent-Replayed"] == "true"
+
+    assert len(await agency_events(db, "agency.cancellation_refused", first.transfer_id)) == 1
+    assert await agency_events(db, "agency.cancellation_refused", second.transfer_id) == []
+    assert (await placement_visible(agency, second.transfer_id))["status"] == "cancellation_requested"
+
+
+async def test_f31_a_get_is_signed_with_its_query_string_and_each_nonce_is_used_once(db, agency):
+    await placed_with(db, agency)
+    path = "/agency/v1/placements?status=placed"
+    signed = agency.headers("GET", path, b"")
+    assert (await agency.http.get(path, headers=signed)).status_code == 200
+    assert (await agency.http.get(path, headers=signed)).status_code == 401  # seen already
+    widened = await agency.http.get("/agency/v1/placements?status=cancelled",
+                                    headers=agency.headers("GET", path, b""))
+    assert widened.status_code == 401
+    # Two identical reads in the same second are two requests: each has its own nonce.
+    assert [(await agency.get(path)).status_code for _ in range(3)] == [200, 200, 200]
+
+
+async def test_f31_the_replay_cache_is_pruned_past_the_tolerance_window(db):
+    from relance_gateway.persistence import replay_cache
+
+    code = new_agency_code()
+    async with db.acquire() as conn:
+        now = int(time.time())
+        assert await replay_cache.remember(conn, code, "old", timestamp=now - 400, tolerance_seconds=300)
+        assert await replay_cache.remember(conn, code, "fresh", timestamp=now, tolerance_seconds=300)
+        assert not await replay_cache.remember(conn, code, "fresh", timestamp=now, tolerance_seconds=300)
+        await replay_cache.prune(conn)
+        kept = await conn.fetch("SELECT fingerprint FROM gateway_seen_signatures WHERE agency_code = $1",
+                                code)
+    assert [r["fingerprint"] for r in kept] == ["fresh"]
 
 
 async def test_f31_rotated_secret_both_active_secrets_verify_then_the_oldest_is_revoked(
@@ -327,6 +407,13 @@ async def test_f31_payments_and_status_updates_become_agency_events(db, agency):
     assert unknown_item.status_code == 422 and unknown_item.json()["errors"][0]["field"] == "item_number"
     negative = await agency.post(f"{path}/payments", {**payment, "payment_id": "P3", "amount": "-1"})
     assert negative.status_code == 422 and negative.json()["errors"][0]["field"] == "amount"
+    # Issue 10: a payment in another currency than its item (EUR) is refused, not applied.
+    dollars = await agency.post(f"{path}/payments", {**payment, "payment_id": "P4", "currency": "USD"})
+    assert dollars.status_code == 422, dollars.text
+    [error] = dollars.json()["errors"]
+    assert error["field"] == "currency" and "INV-2 is in EUR, not USD" in error["reason"]
+    assert await db.fetchval("SELECT count(*) FROM gateway_payments WHERE agency_code = $1"
+                             " AND payment_id = 'P4'", agency.code) == 0
     assert len(await agency_events(db, "agency.payment_collected", placed.transfer_id)) == 1
 
     status = await agency.post(f"{path}/status", {"status": "amicable_phase", "comment": "First call"})
@@ -335,12 +422,12 @@ async def test_f31_payments_and_status_updates_become_agency_events(db, agency):
     assert update["payload"]["status"] == "amicable_phase"
     assert (await placement_visible(agency, placed.transfer_id))["agency_status"] == "amicable_phase"
 
+    # F-33: the transfer history records each answer when it applies the event (there is
+    # no transfer workflow behind this test's placement); the gateway records none itself,
+    # or a transfer's actions would list every answer twice.
     audit = await db.fetch("SELECT actor, action FROM gateway.audit_log WHERE entity_id = $1 ORDER BY id",
                            str(placed.transfer_id))
-    assert [(a["actor"], a["action"]) for a in audit] == [
-        (f"agency:{agency.code}", "transfer.agency_payment_collected"),
-        (f"agency:{agency.code}", "transfer.agency_status_updated"),
-    ]
+    assert audit == []
 
 
 # ---- outbound webhooks ----------------------------------------------------------------------
@@ -370,11 +457,16 @@ async def test_f31_webhooks_are_signed_and_retried_until_the_agency_answers_2xx(
 
         for request in receiver.requests:
             headers = request["headers"]
-            assert headers["x-relance-event-id"] == str(placed.event_id)
-            assert headers["x-relance-event-type"] == "placement"
-            expected = sign(agency.secret, headers["x-relance-timestamp"], request["body"])
-            assert expected in headers["x-relance-signature"].split()
-            assert abs(int(headers["x-relance-timestamp"]) - time.time()) < 60
+            # F-31: Standard Webhooks, verified with the official library as an agency would.
+            assert Webhook(agency.secret).verify(request["body"], headers)["type"] == "placement"
+            assert headers["webhook-id"] == str(placed.event_id)  # the same on every retry
+            assert re.fullmatch(r"v1,[A-Za-z0-9+/]+={0,2}", headers["webhook-signature"])
+            assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+            assert not [h for h in headers if h.startswith("x-relance-") and "delivery" not in h]
+            with pytest.raises(WebhookVerificationError):
+                Webhook(new_secret()).verify(request["body"], headers)
+            with pytest.raises(WebhookVerificationError):
+                Webhook(agency.secret).verify(request["body"] + b" ", headers)
         body = json.loads(receiver.requests[-1]["body"])
         assert body["type"] == "placement"
         assert body["data"]["transfer_id"] == str(placed.transfer_id)
@@ -387,10 +479,33 @@ async def test_f31_webhooks_are_signed_and_retried_until_the_agency_answers_2xx(
         receiver.close()
 
 
+async def test_f31_during_a_rotation_a_webhook_carries_one_signature_per_active_secret(
+    db, gateway_admin, gateway
+):
+    receiver = WebhookReceiver()
+    try:
+        agency = await register_agency(gateway_admin, gateway, webhook_url=receiver.url)
+        rotated = await gateway_admin.post(f"/admin/agencies/{agency.code}/secrets")
+        new = rotated.json()["signing_secret"]
+        assert new.startswith("whsec_") and Webhook(new)  # the library reads the format
+        await write_placement(db, agency.code)
+        async def received():
+            return receiver.requests
+
+        [request] = await eventually(received, timeout=30)
+        entries = request["headers"]["webhook-signature"].split(" ")
+        assert len(entries) == 2 and all(e.startswith("v1,") for e in entries)
+        # An agency that has switched to the new secret and one that has not both verify.
+        for secret in (agency.secret, new):
+            Webhook(secret).verify(request["body"], request["headers"])
+    finally:
+        receiver.close()
+
+
 async def test_f31_a_webhook_failing_every_attempt_becomes_a_dead_letter_that_can_be_replayed(
     db, gateway_admin, gateway
 ):
-    receiver = WebhookReceiver(always_fail=True)
+    receiver = WebhookReceiver(always_fail=True, failure_body=b"Traceback: db password=hunter2")
     try:
         agency = await register_agency(gateway_admin, gateway, webhook_url=receiver.url)
         placed = await write_placement(db, agency.code)
@@ -403,6 +518,10 @@ async def test_f31_a_webhook_failing_every_attempt_becomes_a_dead_letter_that_ca
         assert letter["status"] == "dead"
         assert letter["attempts"] == 4  # WEBHOOK_MAX_ATTEMPTS of the test platform
         assert letter["last_status_code"] == 500
+        # Issue 10: the remote server's answer body never comes back through the admin API.
+        assert letter["last_error"] == "HTTP 500 Internal Server Error"
+        listed = (await gateway_admin.get("/admin/deliveries", params={"agency_code": agency.code})).text
+        assert "hunter2" not in listed and "Traceback" not in listed
         assert letter["transfer_id"] == str(placed.transfer_id)
         assert len(receiver.requests) == 4
         metrics = (await gateway.get("/metrics")).text
@@ -440,6 +559,118 @@ async def test_f31_a_webhook_failing_every_attempt_becomes_a_dead_letter_that_ca
         receiver.close()
 
 
+# ---- webhook URLs (issue 10) -----------------------------------------------------------
+
+
+async def test_f31_webhook_urls_to_private_or_link_local_addresses_are_refused_at_registration(
+    gateway_admin
+):
+    """Even on this platform, which allows http and loopback for its local receivers."""
+    for url, said in [("https://169.254.169.254/latest/meta-data", "link-local"),
+                      ("https://10.1.2.3/hooks", "private"), ("http://[fd00::5]/hooks", "private"),
+                      ("ftp://agency.example/hooks", None)]:
+        refused = await gateway_admin.post("/admin/agencies", json={
+            "code": new_agency_code(), "name": "Internal", "webhook_url": url})
+        assert refused.status_code == 422, (url, refused.text)
+        [error] = refused.json()["errors"]
+        assert error["field"] == "webhook_url"
+        assert said is None or said in error["reason"]
+    code = new_agency_code()
+    assert (await gateway_admin.post("/admin/agencies", json={"code": code, "name": "Ok"})).status_code == 201
+    patched = await gateway_admin.patch(f"/admin/agencies/{code}",
+                                        json={"webhook_url": "https://192.168.1.20/hooks"})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "webhook_url"
+    assert (await gateway_admin.get(f"/admin/agencies/{code}")).json()["webhook_url"] is None
+
+
+@pytest.fixture
+def strict_settings(stack):
+    """The gateway's settings as in production: WEBHOOK_ALLOW_INSECURE_URLS unset."""
+    from relance_gateway.settings import Settings
+
+    settings = Settings(database_url=stack.database_url, kafka_bootstrap_servers=stack.kafka_bootstrap_servers)
+    assert settings.webhook_allow_insecure_urls is False
+    return settings
+
+
+async def test_f31_by_default_http_and_loopback_webhook_urls_are_refused_at_registration(
+    db, strict_settings
+):
+    from relance_gateway.api.app import create_app
+    from relance_gateway.domain.secret_box import SecretBox
+
+    app = create_app(strict_settings, db, dispatcher=None, secret_box=SecretBox([]))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+        for url, said in [("http://agency.example/hooks", "https"),
+                          ("https://127.0.0.1:8400/webhooks", "loopback"),
+                          ("https://localhost/webhooks", "loopback")]:
+            refused = await admin.post("/admin/agencies", json={
+                "code": new_agency_code(), "name": "Local", "webhook_url": url})
+            assert refused.status_code == 422, (url, refused.text)
+            assert refused.json()["errors"][0]["field"] == "webhook_url"
+            assert said in refused.json()["errors"][0]["reason"]
+        accepted = await admin.post("/admin/agencies", json={
+            "code": new_agency_code(), "name": "Public", "webhook_url": "https://agency.example/hooks"})
+        assert accepted.status_code == 201, accepted.text
+
+
+async def _pending_delivery(db, url: str) -> dict:
+    """An agency (plaintext secret, as stored before encryption) with one delivery that
+    the platform's own dispatcher leaves alone (due in an hour)."""
+    code, agency_id, message_id, delivery_id = new_agency_code(), uuid4(), uuid4(), uuid4()
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("INSERT INTO gateway_agencies (id, code, name, webhook_url, api_key_sha256)"
+                           " VALUES ($1, $2, 'Agency', $3, $4)", agency_id, code, url, uuid4().hex)
+        await conn.execute("INSERT INTO gateway_agency_secrets (id, agency_id, secret) VALUES ($1, $2, $3)",
+                           uuid4(), agency_id, new_secret())
+        await conn.execute("INSERT INTO gateway_messages (id, agency_code, transfer_id, kind, body)"
+                           " VALUES ($1, $2, $3, 'placement', $4)", message_id, code, uuid4(),
+                           {"id": str(message_id), "type": "placement", "data": {}})
+        await conn.execute("INSERT INTO gateway_deliveries (id, message_id, agency_code, url, attempts,"
+                           " next_attempt_at) VALUES ($1, $2, $3, $4, 1, now() + interval '1 hour')",
+                           delivery_id, message_id, code, url)
+        row = await conn.fetchrow(
+            "SELECT d.id, d.message_id, d.agency_code, d.url, d.attempts, m.kind, m.body,"
+            " true AS pushable FROM gateway_deliveries d JOIN gateway_messages m ON m.id = d.message_id"
+            " WHERE d.id = $1", delivery_id)
+    return row
+
+
+async def test_f31_at_send_time_a_url_resolving_to_an_internal_address_is_a_dead_letter_with_the_reason(
+    db, strict_settings
+):
+    from relance_gateway.domain.secret_box import SecretBox
+    from relance_gateway.messaging.webhooks import WebhookDispatcher
+
+    resolved = {"hooks.agency.example": ["93.184.216.34", "10.0.0.7"]}
+
+    async def dns(host, port):
+        return resolved[host]
+
+    receiver = WebhookReceiver()
+    try:
+        async with httpx.AsyncClient() as http:
+            dispatcher = WebhookDispatcher(db, strict_settings, http, SecretBox([]), resolve=dns)
+            # Registered when it resolved elsewhere (or before this check): refused now.
+            rebound = await _pending_delivery(db, "https://hooks.agency.example/relance")
+            # Registered while WEBHOOK_ALLOW_INSECURE_URLS was on, sent after it was turned off.
+            local = await _pending_delivery(db, receiver.url)
+            for row in (rebound, local):
+                await dispatcher._attempt(row)
+        dead = {r["id"]: r for r in await db.fetch(
+            "SELECT id, status, attempts, last_error FROM gateway_deliveries WHERE id = ANY($1::uuid[])",
+            [rebound["id"], local["id"]])}
+        assert dead[rebound["id"]]["status"] == "dead"  # at once: no retry would help
+        assert dead[rebound["id"]]["last_error"] == (
+            "not sent: hooks.agency.example resolves to 10.0.0.7, a private address")
+        assert dead[local["id"]]["status"] == "dead"
+        assert "https" in dead[local["id"]]["last_error"]
+        assert receiver.requests == []  # nothing was sent
+    finally:
+        receiver.close()
+
+
 async def test_f31_a_placement_for_an_agency_registered_later_waits_in_its_pull_list(
     db, gateway_admin, gateway
 ):
@@ -463,7 +694,9 @@ async def test_f31_openapi_documents_the_signature_recipe_and_examples(gateway):
     spec = (await gateway.get("/openapi.json")).json()
     description = spec["info"]["description"]
     assert "HMAC-SHA256" in description and "Idempotency-Key" in description
-    assert "import hashlib, hmac" in description
+    assert "import base64, hashlib, hmac" in description
+    assert "X-Relance-Nonce" in description and "webhook-signature" in description
+    assert "standardwebhooks" in description and "X-Relance-Event-Id" not in description
     ack = spec["paths"]["/agency/v1/placements/{transfer_id}/acknowledgement"]["post"]
     assert {"401", "404", "422"} <= set(ack["responses"])
     assert spec["components"]["schemas"]["PaymentCollected"]["examples"]

@@ -4,6 +4,7 @@ written to the outbox the way the transfer workflow writes them."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,9 +28,18 @@ def new_agency_code() -> str:
     return f"T{uuid4().hex[:10].upper()}"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The recipe of the gateway's API description, written independently of its code."""
-    return "v1=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+def new_secret() -> str:
+    """A signing secret in the Standard Webhooks format, as the gateway issues them."""
+    return "whsec_" + base64.b64encode(uuid4().bytes + uuid4().bytes).decode()
+
+
+def sign(secret: str, *, timestamp: str, nonce: str, method: str, path: str,
+         idempotency_key: str | None, body: bytes) -> str:
+    """The request recipe of the gateway's API description, written independently of its
+    code: v2 = hex HMAC-SHA256, keyed by the decoded secret, of the request's lines."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    content = f"{timestamp}\n{nonce}\n{method}\n{path}\n{idempotency_key or ''}\n".encode() + body
+    return "v2=" + hmac.new(key, content, hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -41,25 +51,29 @@ class AgencyClient:
     api_key: str
     secret: str
 
-    def headers(self, body: bytes, *, secret: str | None = None, timestamp: int | None = None,
+    def headers(self, method: str, path: str, body: bytes, *, secret: str | None = None,
+                timestamp: int | None = None, nonce: str | None = None,
                 idempotency_key: str | None = None) -> dict[str, str]:
         ts = str(timestamp if timestamp is not None else int(time.time()))
+        nonce = nonce or str(uuid4())
         headers = {"Content-Type": "application/json", "X-Agency-Key": self.api_key,
-                   "X-Relance-Timestamp": ts,
-                   "X-Relance-Signature": sign(secret or self.secret, ts, body)}
+                   "X-Relance-Timestamp": ts, "X-Relance-Nonce": nonce,
+                   "X-Relance-Signature": sign(secret or self.secret, timestamp=ts, nonce=nonce,
+                                               method=method, path=path,
+                                               idempotency_key=idempotency_key, body=body)}
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         return headers
 
     async def get(self, path: str, **kwargs) -> httpx.Response:
-        return await self.http.get(path, headers=self.headers(b"", **kwargs))
+        return await self.http.get(path, headers=self.headers("GET", path, b"", **kwargs))
 
     async def post(self, path: str, payload: dict, *, idempotency_key: str | None = "auto",
                    **kwargs) -> httpx.Response:
         body = json.dumps(payload).encode()
         key = str(uuid4()) if idempotency_key == "auto" else idempotency_key
-        return await self.http.post(path, content=body,
-                                    headers=self.headers(body, idempotency_key=key, **kwargs))
+        return await self.http.post(path, content=body, headers=self.headers(
+            "POST", path, body, idempotency_key=key, **kwargs))
 
 
 async def register_agency(admin: httpx.AsyncClient, gateway: httpx.AsyncClient,
@@ -126,6 +140,7 @@ class WebhookReceiver:
 
     fail_first: int = 0
     always_fail: bool = False
+    failure_body: bytes = b""  # what a failed answer says (the gateway must not keep it)
     requests: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -137,9 +152,11 @@ class WebhookReceiver:
                 fail = receiver.always_fail or len(receiver.requests) < receiver.fail_first
                 receiver.requests.append({"headers": {k.lower(): v for k, v in self.headers.items()},
                                           "body": body, "status": 500 if fail else 200})
+                answer = receiver.failure_body if fail else b""
                 self.send_response(500 if fail else 200)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
+                self.wfile.write(answer)
 
             def log_message(self, *args) -> None:
                 pass

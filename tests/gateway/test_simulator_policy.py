@@ -1,43 +1,47 @@
-"""F-31: the agency simulator checks webhook signatures as an agency would, and its policy
+"""F-31: the agency simulator verifies webhooks with the `standardwebhooks` library as an agency would, and its policy
 decides the answer to each message."""
 
-import hashlib
-import hmac
+import base64
 import time
+from datetime import UTC, datetime
+
+from standardwebhooks import Webhook
 
 from relance_agency_simulator.app import planned_answer, signature_valid
 
 PLACEMENT = {"type": "placement", "data": {"transfer_id": "5f0e1c2d-0000-4000-8000-000000000001"}}
 CANCELLATION = {"type": "cancellation_request", "data": {"transfer_id": "5f0e1c2d-0000-4000-8000-000000000001"}}
 BASE = "/agency/v1/placements/5f0e1c2d-0000-4000-8000-000000000001"
+SECRET_A = "whsec_" + base64.b64encode(b"a" * 32).decode()
+SECRET_B = "whsec_" + base64.b64encode(b"b" * 32).decode()
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return "v1=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
-def headers(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
-    return {"x-relance-timestamp": str(timestamp), "x-relance-signature": sign(secret, str(timestamp), body)}
+def headers(secret: str, body: bytes, timestamp: int, msg_id: str = "msg-1") -> dict[str, str]:
+    signature = Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, UTC), body.decode())
+    return {"webhook-id": msg_id, "webhook-timestamp": str(timestamp), "webhook-signature": signature}
 
 
 def test_f31_simulator_accepts_a_webhook_signed_with_its_secret():
-    now = int(time.time())
-    assert signature_valid("whsec_a", headers("whsec_a", b"{}", now), b"{}", now)
+    assert signature_valid(SECRET_A, headers(SECRET_A, b"{}", int(time.time())), b"{}")
 
 
 def test_f31_simulator_accepts_a_rotation_header_carrying_two_signatures():
     now = int(time.time())
-    both = {"x-relance-timestamp": str(now),
-            "x-relance-signature": f"{sign('whsec_new', str(now), b'{}')} {sign('whsec_a', str(now), b'{}')}"}
-    assert signature_valid("whsec_a", both, b"{}", now)
+    both = headers(SECRET_A, b"{}", now)
+    both["webhook-signature"] = f"{headers(SECRET_B, b'{}', now)['webhook-signature']} {both['webhook-signature']}"
+    assert signature_valid(SECRET_A, both, b"{}")
 
 
-def test_f31_simulator_refuses_wrong_secret_stale_time_or_changed_body():
+def test_f31_simulator_refuses_wrong_secret_stale_time_changed_body_or_old_headers():
     now = int(time.time())
-    assert not signature_valid("whsec_a", headers("whsec_b", b"{}", now), b"{}", now)
-    assert not signature_valid("whsec_a", headers("whsec_a", b"{}", now - 301), b"{}", now)
-    assert not signature_valid("whsec_a", headers("whsec_a", b"{}", now), b"{ }", now)
-    assert not signature_valid(None, headers("whsec_a", b"{}", now), b"{}", now)
+    assert not signature_valid(SECRET_A, headers(SECRET_B, b"{}", now), b"{}")
+    assert not signature_valid(SECRET_A, headers(SECRET_A, b"{}", now - 301), b"{}")
+    assert not signature_valid(SECRET_A, headers(SECRET_A, b"{}", now), b"{ }")
+    assert not signature_valid(None, headers(SECRET_A, b"{}", now), b"{}")
+    assert not signature_valid(SECRET_A, {"webhook-id": "m", "webhook-timestamp": str(now),
+                                          "webhook-signature": "v1=00"}, b"{}")
+    assert not signature_valid(SECRET_A, {"x-relance-timestamp": str(now),
+                                          "x-relance-signature": "v1=00"}, b"{}")
 
 
 def test_f31_accepting_policies_acknowledge_placements_and_validate_cancellations():

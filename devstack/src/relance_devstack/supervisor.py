@@ -4,6 +4,7 @@ and the agency simulator, each a real process with its own log file, ready when 
 
 from __future__ import annotations
 
+import base64
 import secrets
 import subprocess
 import sys
@@ -88,7 +89,9 @@ class Supervisor:
     # The demo agency: the gateway registers it on start and the simulator answers as it.
     demo_agency_code: str = "RECOUVEO"
     demo_agency_key: str = field(default_factory=lambda: f"ak_demo_{secrets.token_urlsafe(24)}")
-    demo_agency_secret: str = field(default_factory=lambda: f"whsec_demo_{secrets.token_urlsafe(24)}")
+    # A Standard Webhooks secret (whsec_ + base64), as the gateway issues them (F-31).
+    demo_agency_secret: str = field(
+        default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
     @classmethod
@@ -126,9 +129,12 @@ class Supervisor:
             return f"http://127.0.0.1:{self.ports.get(name, default)}"
 
         if service == "transfer-gateway":
+            # The simulator listens on http://127.0.0.1: allowed for this local platform
+            # only (a real gateway refuses http and loopback webhook URLs, F-31).
             return {"DEMO_AGENCY_CODE": self.demo_agency_code, "DEMO_AGENCY_KEY": self.demo_agency_key,
                     "DEMO_AGENCY_SECRET": self.demo_agency_secret,
-                    "DEMO_AGENCY_WEBHOOK_URL": url("agency-simulator", 8400) + "/webhooks"}
+                    "DEMO_AGENCY_WEBHOOK_URL": url("agency-simulator", 8400) + "/webhooks",
+                    "WEBHOOK_ALLOW_INSECURE_URLS": "true"}
         if service == "agency-simulator":
             return {"GATEWAY_URL": url("transfer-gateway", 8100), "AGENCY_CODE": self.demo_agency_code,
                     "AGENCY_KEY": self.demo_agency_key, "AGENCY_SECRET": self.demo_agency_secret}

@@ -1,9 +1,10 @@
 """The agency simulator: a collection agency on the far side of the gateway (F-31).
 
 It stands for a remote party, so tests and demos talk to a real HTTP server rather than
-a mock. It receives the gateway's webhooks, checks their signatures exactly as the
-gateway's API description tells an agency to (independently of the gateway's code), and
-answers through the gateway's signed agency API by a policy:
+a mock. It receives the gateway's webhooks and verifies them with the official
+`standardwebhooks` library, as an agency would (independently of the gateway's code),
+and answers through the gateway's signed agency API by a policy, signing each request
+by the recipe of the gateway's API description:
 
 * `accept`: acknowledge placements, validate cancellation requests;
 * `refuse`: acknowledge placements, refuse cancellation requests with a reason;
@@ -16,11 +17,13 @@ answers through the gateway's signed agency API by a policy:
 The policy can be changed while running (`PUT /policy`) for demos."""
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
 import random
 import time
+import uuid
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -31,6 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, Field
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from relance.observability import add_health_and_metrics
 from relance.settings import CommonSettings
@@ -45,7 +49,6 @@ ANSWERS_SENT = Counter(
 )
 
 Policy = Literal["accept", "refuse", "delay", "never", "flaky"]
-TOLERANCE_SECONDS = 300
 KEPT = 1000  # what /received and /answers keep, newest last
 
 
@@ -90,29 +93,35 @@ class PolicyState(BaseModel):
     flaky_max_failures: int = Field(2, ge=0)
 
 
-def signature_valid(secret: str | None, headers: dict[str, str], body: bytes, now: float) -> bool:
-    """The check the gateway's API description gives to agencies."""
-    timestamp = headers.get("x-relance-timestamp", "")
-    offered = headers.get("x-relance-signature", "")
-    if not secret or not timestamp.isdigit() or abs(now - int(timestamp)) > TOLERANCE_SECONDS:
+def signature_valid(secret: str | None, headers: dict[str, str], body: bytes) -> bool:
+    """A Standard Webhooks verification with the official library (its own clock and
+    5-minute tolerance); any signature of a rotation header may match."""
+    if not secret:
         return False
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    entries = [part.removeprefix("v1=") for part in offered.split() if part.startswith("v1=")]
-    return any(hmac.compare_digest(expected, entry) for entry in entries)
+    try:
+        Webhook(secret).verify(body, headers, json_parse=False)
+    except (WebhookVerificationError, ValueError):  # ValueError: a malformed header or secret
+        return False
+    return True
 
 
-def signed_headers(settings: Settings, body: bytes, idempotency_key: str) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    signature = hmac.new(
-        (settings.agency_secret or "").encode(), f"{timestamp}.".encode() + body, hashlib.sha256
-    ).hexdigest()
-    return {
+def signed_headers(settings: Settings, method: str, path: str, body: bytes,
+                   idempotency_key: str | None) -> dict[str, str]:
+    """The gateway's request recipe: v2 = hex HMAC-SHA256, keyed by the decoded secret, of
+    the timestamp, a new nonce, the method, the path, the Idempotency-Key and the body."""
+    timestamp, nonce = str(int(time.time())), str(uuid.uuid4())
+    key = base64.b64decode((settings.agency_secret or "").removeprefix("whsec_") + "==")
+    content = f"{timestamp}\n{nonce}\n{method}\n{path}\n{idempotency_key or ''}\n".encode() + body
+    headers = {
         "Content-Type": "application/json",
         "X-Agency-Key": settings.agency_key or "",
         "X-Relance-Timestamp": timestamp,
-        "X-Relance-Signature": f"v1={signature}",
-        "Idempotency-Key": idempotency_key,
+        "X-Relance-Nonce": nonce,
+        "X-Relance-Signature": "v2=" + hmac.new(key, content, hashlib.sha256).hexdigest(),
     }
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
 
 
 def planned_answer(policy: Policy, message: Any, refusal_reason: str) -> tuple[str, dict] | None:
@@ -153,7 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
                     # The same Idempotency-Key on every try: a retry after a lost answer
                     # gets the first answer back instead of acting twice.
                     result = await client.post(path, content=body, headers=signed_headers(
-                        settings, body, f"sim-{event_id}"))
+                        settings, "POST", path, body, f"sim-{event_id}"))
                     status_code = result.status_code
                     response = result.json() if result.content else None
                     if status_code < 500:
@@ -170,13 +179,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def webhook(request: Request) -> JSONResponse:
         raw = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        valid = signature_valid(settings.agency_secret, headers, raw, time.time())
+        valid = signature_valid(settings.agency_secret, headers, raw)
         state: PolicyState = app.state.policy
         try:
             message = json.loads(raw)
         except ValueError:
             message = None
-        event_id = headers.get("x-relance-event-id")
+        event_id = headers.get("webhook-id")
         if not valid:
             status, outcome = 401, "bad_signature"
         elif (state.policy == "flaky" and random.random() < state.flaky_rate
@@ -186,7 +195,8 @@ def create_app(settings: Settings) -> FastAPI:
         else:
             status, outcome = 200, "accepted"
         app.state.received.append(Received(
-            at=datetime.now(UTC), event_id=event_id, event_type=headers.get("x-relance-event-type"),
+            at=datetime.now(UTC), event_id=event_id,
+            event_type=message.get("type") if isinstance(message, dict) else None,
             signature_valid=valid, answered_with_status=status, headers=headers, body=message,
         ))
         WEBHOOKS_RECEIVED.labels(outcome).inc()

@@ -16,10 +16,12 @@ from relance.runtime import serve
 from relance.topics import AGENCY_EVENTS, TRANSFER_EVENTS
 from relance_gateway.api.app import create_app
 from relance_gateway.domain.secret_box import SecretBox
+from relance_gateway.domain.webhook_urls import url_problem
 from relance_gateway.messaging.transfer_events import build_broker
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.persistence.agencies import ensure_demo_agency
 from relance_gateway.persistence.migrations import SCHEMA
+from relance_gateway.persistence.replay_cache import run_pruning
 from relance_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -50,6 +52,10 @@ async def main() -> None:
     pool = await create_pool(settings.database_url, schema=f"{SCHEMA},dossier", max_size=settings.db_pool_size)
     box = secret_box(settings)
     if settings.demo_agency_code and settings.demo_agency_key and settings.demo_agency_secret:
+        if settings.demo_agency_webhook_url and (problem := url_problem(
+                settings.demo_agency_webhook_url, allow_insecure=settings.webhook_allow_insecure_urls)):
+            raise SystemExit(f"DEMO_AGENCY_WEBHOOK_URL {problem}"
+                             " (WEBHOOK_ALLOW_INSECURE_URLS=true allows http and loopback)")
         await ensure_demo_agency(
             pool, code=settings.demo_agency_code, name=settings.demo_agency_name,
             api_key=settings.demo_agency_key, secret=settings.demo_agency_secret,
@@ -68,7 +74,9 @@ async def main() -> None:
 
     await serve(
         app, settings.http_port, host=settings.http_host,
-        background=[run_broker(broker, "gateway"), dispatcher.run()], on_stop=on_stop,
+        background=[run_broker(broker, "gateway"), dispatcher.run(),
+                    run_pruning(pool, settings.replay_cache_prune_seconds)],
+        on_stop=on_stop,
     )
 
 

@@ -8,6 +8,8 @@ class Settings(CommonSettings):
 
     # Inbound signatures (F-31): how far an agency's timestamp may be from our clock.
     signature_tolerance_seconds: int = 300
+    # Signatures seen within that window are refused; past it they are pruned this often.
+    replay_cache_prune_seconds: float = 60.0
 
     # Outbound webhooks: exponential backoff with full jitter, dead letter after N tries.
     webhook_max_attempts: int = 8
@@ -16,6 +18,13 @@ class Settings(CommonSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_poll_seconds: float = 1.0
     webhook_batch_size: int = 20
+    # Webhook URLs are https and public (no loopback, private or link-local address), at
+    # registration and after DNS resolution at send time. True allows http and loopback,
+    # for local development and the agency simulator (`relance up` and the tests set it).
+    webhook_allow_insecure_urls: bool = False
+    # Host names (comma separated) whose addresses may be private: the agency simulator
+    # on a compose network. Link-local addresses stay refused.
+    webhook_internal_hosts: str = ""
 
     # Fernet keys encrypting the agencies' signing secrets at rest, comma separated: the
     # first encrypts, all decrypt. Unset, a key is generated once into DATA_DIR (fine for

@@ -21,6 +21,7 @@ from relance_gateway.api.models import (
     Delivery,
 )
 from relance_gateway.domain.credentials import new_api_key, new_signing_secret
+from relance_gateway.domain.webhook_urls import url_problem
 from relance_gateway.persistence import agencies, deliveries, placements
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -48,11 +49,19 @@ async def _existing(conn: asyncpg.Connection, code: str) -> asyncpg.Record:
     return row
 
 
+def _check_webhook_url(request: Request, url: str | None) -> None:
+    """F-31: https and a public address (see domain.webhook_urls); 422 otherwise."""
+    allow_insecure = request.app.state.settings.webhook_allow_insecure_urls
+    if url is not None and (problem := url_problem(url, allow_insecure=allow_insecure)):
+        raise ApiError(422, "webhook_url", problem)
+
+
 @router.post("/agencies", status_code=201, response_model=AgencyCreated,
              summary="Register an agency; its API key and first signing secret are shown once")
 async def create_agency(
     body: AgencyCreate, request: Request, principal: Principal = Depends(admin_only)
 ) -> AgencyCreated:
+    _check_webhook_url(request, str(body.webhook_url) if body.webhook_url else None)
     api_key, secret = new_api_key(), new_signing_secret()
     async with request.app.state.pool.acquire() as conn, conn.transaction():
         row = await agencies.create_agency(
@@ -89,6 +98,7 @@ async def update_agency(
     changes = body.model_dump(exclude_unset=True)
     if "webhook_url" in changes and changes["webhook_url"] is not None:
         changes["webhook_url"] = str(changes["webhook_url"])
+        _check_webhook_url(request, changes["webhook_url"])
     for field in ("name", "active"):
         if field in changes and changes[field] is None:
             raise ApiError(422, field, "may not be null")

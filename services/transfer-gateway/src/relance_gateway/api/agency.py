@@ -22,7 +22,6 @@ from relance.events import (
 )
 from relance.outbox import write_events
 from relance_dossier.api.errors import ApiError
-from relance_dossier.persistence.clients import record_audit
 from relance_gateway.api.models import (
     Acknowledgement,
     Accepted,
@@ -46,10 +45,12 @@ from relance_gateway.persistence.agencies import AgencyCaller
 router = APIRouter(prefix="/agency/v1", tags=["agency API v1"])
 
 SIGNED = {
-    401: {"description": "Missing or wrong X-Agency-Key, stale X-Relance-Timestamp or bad signature",
+    401: {"description": "Missing or wrong X-Agency-Key, stale X-Relance-Timestamp, missing "
+                         "X-Relance-Nonce, bad signature, or a signed request already received",
           "content": {"application/json": {"example": {"errors": [
               {"field": "X-Relance-Signature",
-               "reason": "signature does not match the body with any active secret"}]}}}},
+               "reason": "signature does not match the request (timestamp, nonce, method, path,"
+                         " Idempotency-Key and body) with any active secret"}]}}}},
 }
 NOT_YOURS = {404: {"description": "No such transfer among your placements",
                    "content": {"application/json": {"example": {"errors": [
@@ -141,15 +142,14 @@ async def _placement_for(
 
 async def _record(
     conn: asyncpg.Connection, caller: AgencyCaller, row: asyncpg.Record, event: EventPayload,
-    *, new_status: str, action: str, comment: str | None,
+    *, new_status: str,
 ) -> tuple[int, dict]:
-    """Write the agency.* event and the audit entry (F-33) with the state change."""
+    """Write the agency.* event with the state change. The audit trail (F-33) is the
+    transfer history's: the transfer workflow records the answer, with the agency as the
+    actor, when it applies the event (recording it here too listed it twice)."""
     envelope = event.envelope(aggregate_id=row["transfer_id"], client_id=row["client_id"],
                               actor=f"agency:{caller.code}")
     await write_events(conn, [envelope])
-    await record_audit(conn, client_id=row["client_id"], actor=f"agency:{caller.code}",
-                       action=action, entity="transfer", entity_id=str(row["transfer_id"]),
-                       comment=comment, details=event.model_dump(mode="json"))
     answer = Accepted(transfer_id=row["transfer_id"], event=event.event_type,
                       event_id=envelope.event_id, status=new_status,
                       received_at=datetime.now(UTC))
@@ -237,8 +237,7 @@ async def acknowledge_placement(
                                        agency_reference=body.agency_reference)
         event = AgencyPlacementAcknowledged(transfer_id=transfer_id, client_id=row["client_id"],
                                             agency_code=caller.code, agency_reference=body.agency_reference)
-        return await _record(conn, caller, row, event, new_status=status,
-                             action="transfer.agency_acknowledged", comment=body.agency_reference)
+        return await _record(conn, caller, row, event, new_status=status)
 
     return await _idempotent(request, caller, idempotency_key, effect)
 
@@ -256,8 +255,7 @@ async def validate_cancellation(
         await placements.set_placement(conn, transfer_id, status=status)
         event = AgencyCancellationValidated(transfer_id=transfer_id, client_id=row["client_id"],
                                             agency_code=caller.code, comment=body.comment)
-        return await _record(conn, caller, row, event, new_status=status,
-                             action="transfer.agency_cancellation_validated", comment=body.comment)
+        return await _record(conn, caller, row, event, new_status=status)
 
     return await _idempotent(request, caller, idempotency_key, effect)
 
@@ -278,8 +276,7 @@ async def refuse_cancellation(
         await placements.set_placement(conn, transfer_id, status=status, refusal_reason=body.reason)
         event = AgencyCancellationRefused(transfer_id=transfer_id, client_id=row["client_id"],
                                           agency_code=caller.code, reason=body.reason)
-        return await _record(conn, caller, row, event, new_status=status,
-                             action="transfer.agency_cancellation_refused", comment=body.reason)
+        return await _record(conn, caller, row, event, new_status=status)
 
     return await _idempotent(request, caller, idempotency_key, effect)
 
@@ -294,9 +291,10 @@ async def report_payment(
 ) -> Response:
     async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
         row, status = await _placement_for(conn, caller, transfer_id, rules.record_payment)
-        numbers = {item["number"] for item in row["placement"].get("items", [])}
-        if body.item_number not in numbers:
-            raise ApiError(422, "item_number", "not an item of this placement")
+        # The placement as stored carries each item's currency (the transfer.placed event).
+        if problem := rules.payment_problem(row["placement"].get("items", []), body.item_number,
+                                            body.currency):
+            raise ApiError(422, *problem)
         if not await placements.insert_payment(
             conn, agency_code=caller.code, payment_id=body.payment_id, transfer_id=transfer_id,
             item_number=body.item_number, amount=body.amount, currency=body.currency,
@@ -308,9 +306,7 @@ async def report_payment(
             agency_code=caller.code, item_number=body.item_number, amount=body.amount,
             currency=body.currency, collected_on=body.collected_on,
         )
-        return await _record(conn, caller, row, event, new_status=status,
-                             action="transfer.agency_payment_collected",
-                             comment=f"{body.amount} {body.currency} on {body.item_number}")
+        return await _record(conn, caller, row, event, new_status=status)
 
     return await _idempotent(request, caller, idempotency_key, effect)
 
@@ -328,8 +324,6 @@ async def update_status(
         await placements.set_placement(conn, transfer_id, agency_status=body.status)
         event = AgencyStatusUpdated(transfer_id=transfer_id, client_id=row["client_id"],
                                     agency_code=caller.code, status=body.status, comment=body.comment)
-        return await _record(conn, caller, row, event, new_status=status,
-                             action="transfer.agency_status_updated",
-                             comment=f"{body.status}: {body.comment}" if body.comment else body.status)
+        return await _record(conn, caller, row, event, new_status=status)
 
     return await _idempotent(request, caller, idempotency_key, effect)

@@ -12,7 +12,7 @@ from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.settings import Settings
 
-DESCRIPTION = """
+DESCRIPTION = r"""
 The API collection agencies integrate with (F-31). Relance **places** transfer dossiers
 with an agency and may later **request their cancellation**; the agency **acknowledges**
 placements, **validates or refuses** cancellation requests (a refusal needs a reason),
@@ -20,56 +20,78 @@ and reports **payments collected** and **status updates**. An agency sees only i
 placements: any other transfer id answers 404.
 
 ## Receiving placements and cancellation requests
-* **Webhooks**: when your agency has a webhook URL, each message is POSTed to it as JSON
-  (see the `Message` schema) with the headers `X-Relance-Event-Id` (deduplicate on it: a
-  message can arrive twice), `X-Relance-Event-Type` (`placement` or
-  `cancellation_request`), `X-Relance-Timestamp` and `X-Relance-Signature`. Answer 2xx
-  once stored; any other answer or a timeout is retried with exponential backoff and
-  jitter, then parked as a dead letter that Relance operators can replay.
+* **Webhooks**: when your agency has a webhook URL (https, on a public address), each
+  message is POSTed to it as JSON (see the `Message` schema; its `type` is `placement`
+  or `cancellation_request`), signed by the [Standard Webhooks](https://www.standardwebhooks.com/)
+  specification: the headers `webhook-id` (the message id, the same on every retry:
+  deduplicate on it, a message can arrive twice), `webhook-timestamp` (unix seconds) and
+  `webhook-signature` (`v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{raw body}">`,
+  keyed by your signing secret). Verify them with the official `standardwebhooks` library
+  of your language and your `whsec_…` secret as it is. During a secret rotation the
+  header carries one `v1,…` entry per active secret, space separated; the library
+  accepts the message if any entry matches. Answer 2xx once stored; any other answer or
+  a timeout is retried with exponential backoff and jitter, then parked as a dead letter
+  that Relance operators can replay. (`X-Relance-Delivery-Id` and
+  `X-Relance-Delivery-Attempt` are informative and not signed.)
 * **Pull API**: `GET /agency/v1/messages` lists the messages you have not acknowledged
   yet; `POST /agency/v1/messages/{id}/ack` acknowledges one.
 
-## Signing requests (both directions)
-Every request you send carries:
+## Signing requests
+Your signing secret is `whsec_` followed by base64; the HMAC key is the base64-decoded
+part, as in the webhooks. (A secret issued before this format cannot sign webhooks your
+library verifies: ask Relance to rotate it.) Every request you send carries:
 
 | header | value |
 |---|---|
 | `X-Agency-Key` | your API key |
 | `X-Relance-Timestamp` | the current unix time in seconds |
-| `X-Relance-Signature` | `v1=` + hex HMAC-SHA256, keyed by your signing secret, of `"{timestamp}.{raw body}"` |
+| `X-Relance-Nonce` | a new value for every request, e.g. a UUID (8 to 128 letters, digits, `.` `_` `:` `-`) |
+| `X-Relance-Signature` | `v2=` + hex HMAC-SHA256 of the six lines below |
 | `Idempotency-Key` | on every POST: a unique value per operation (e.g. a UUID) |
 
-A timestamp more than 300 s away from Relance's clock is refused (401). During a secret
-rotation both active secrets verify; the webhooks Relance sends you carry one `v1=`
-entry per active secret, space separated: accept the message if any entry matches.
-Compare signatures in constant time. Sending a POST again with the same
-`Idempotency-Key` and the same body returns the first answer (header
-`Idempotent-Replayed: true`); the same key with another body answers 422.
+The signed content is these values joined by a newline (`\n`), the body last, as sent:
+
+    {timestamp}
+    {nonce}
+    {METHOD}                      (GET, POST)
+    {path}                        as in the request line, with its query string: /agency/v1/placements?status=placed
+    {Idempotency-Key}             empty on a GET
+    {raw body}                    empty on a GET
+
+So a signature is valid for one request only: another transfer, method, operation,
+Idempotency-Key or body does not verify. A timestamp more than 300 s away from Relance's
+clock is refused (401), and so is a signed request already received within those 300 s:
+sign every request afresh, a retry included (new timestamp and nonce, same
+Idempotency-Key). During a secret rotation both active secrets verify. Sending a POST
+again with the same `Idempotency-Key` and the same body returns the first answer
+(header `Idempotent-Replayed: true`); the same key with another body answers 422.
 
 ```python
-import hashlib, hmac, json, time, uuid
+import base64, hashlib, hmac, json, time, uuid
 import httpx
+from standardwebhooks import Webhook
 
 API_KEY, SECRET = "ak_…", "whsec_…"
-body = json.dumps({"agency_reference": "RCV-2026-00042"}).encode()
-timestamp = str(int(time.time()))
-signature = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-httpx.post(
-    f"https://relance.example/agency/v1/placements/{transfer_id}/acknowledgement",
-    content=body,
-    headers={"Content-Type": "application/json", "X-Agency-Key": API_KEY,
-             "X-Relance-Timestamp": timestamp, "X-Relance-Signature": f"v1={signature}",
-             "Idempotency-Key": str(uuid.uuid4())},
-)
+KEY = base64.b64decode(SECRET.removeprefix("whsec_"))
 
-# Verifying a webhook from Relance:
-def verify(secret: str, headers, raw_body: bytes) -> bool:
-    ts = headers["X-Relance-Timestamp"]
-    if abs(time.time() - int(ts)) > 300:
-        return False
-    expected = hmac.new(secret.encode(), f"{ts}.".encode() + raw_body, hashlib.sha256).hexdigest()
-    offered = [p.removeprefix("v1=") for p in headers["X-Relance-Signature"].split()]
-    return any(hmac.compare_digest(expected, o) for o in offered)
+def signed(method: str, path: str, body: bytes = b"", idempotency_key: str = "") -> dict:
+    timestamp, nonce = str(int(time.time())), str(uuid.uuid4())
+    content = "\n".join([timestamp, nonce, method, path, idempotency_key]).encode() + b"\n" + body
+    headers = {"X-Agency-Key": API_KEY, "X-Relance-Timestamp": timestamp, "X-Relance-Nonce": nonce,
+               "X-Relance-Signature": "v2=" + hmac.new(KEY, content, hashlib.sha256).hexdigest()}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    return headers
+
+path = f"/agency/v1/placements/{transfer_id}/acknowledgement"
+body = json.dumps({"agency_reference": "RCV-2026-00042"}).encode()
+httpx.post(f"https://relance.example{path}", content=body,
+           headers={"Content-Type": "application/json",
+                    **signed("POST", path, body, idempotency_key=str(uuid.uuid4()))})
+
+# Verifying a webhook from Relance (raises WebhookVerificationError when it does not verify):
+def on_webhook(headers, raw_body: bytes) -> dict:
+    return Webhook(SECRET).verify(raw_body, headers)
 ```
 
 Errors always have the shape `{"errors": [{"field": …, "reason": …}]}`.

@@ -25,7 +25,8 @@ class AgencyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     webhook_url: HttpUrl | None = Field(
         None, description="Where placements and cancellation requests are pushed; none for a "
-        "pull-only agency")
+        "pull-only agency. https, on a public address (no loopback, private or link-local "
+        "address, checked again after DNS resolution at each send)")
     active: bool = True
 
 
@@ -69,7 +70,9 @@ class Delivery(BaseModel):
     attempts: int
     next_attempt_at: datetime
     last_status_code: int | None
-    last_error: str | None
+    last_error: str | None = Field(description="Why the last attempt failed: the status code "
+                                   "and its standard reason, or the network error; never the "
+                                   "agency's answer body")
     created_at: datetime
     delivered_at: datetime | None
     dead_at: datetime | None

@@ -1,9 +1,12 @@
-"""Agency credentials: an API key naming the agency and HMAC secrets signing requests.
+"""Agency credentials: an API key naming the agency and HMAC secrets signing requests
+and webhooks. A secret is `whsec_` + base64 of 32 random bytes, the Standard Webhooks
+format, so an agency's `standardwebhooks` library reads it as it is (F-31).
 
 Only the API key's SHA-256 is stored. At most two secrets are active at once: rotating
 adds a new one and keeps only the newest previous one, so the agency can switch over
 without a window where its requests are refused."""
 
+import base64
 import hashlib
 import secrets
 
@@ -15,7 +18,7 @@ def new_api_key() -> str:
 
 
 def new_signing_secret() -> str:
-    return f"whsec_{secrets.token_urlsafe(32)}"
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def api_key_sha256(api_key: str) -> str:

@@ -54,3 +54,16 @@ def update_status(state: PlacementState) -> str:
     if state.status == CANCELLED:
         raise TransitionRefused("the transfer is cancelled")
     return state.status
+
+
+def payment_problem(items: list[dict], item_number: str, currency: str) -> tuple[str, str] | None:
+    """(field, reason) if a payment cannot be on `item_number` of these placed items: not
+    one of them, or another currency than the item's (a payment is never converted)."""
+    matching = [item for item in items if item.get("number") == item_number]
+    if not matching:
+        return "item_number", "not an item of this placement"
+    currencies = sorted({item["currency"] for item in matching if item.get("currency")})
+    if currencies and currency not in currencies:
+        return "currency", (f"the item {item_number} is in {' or '.join(currencies)}, not {currency};"
+                            " report the payment in the item's currency")
+    return None

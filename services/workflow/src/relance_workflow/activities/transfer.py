@@ -221,8 +221,10 @@ class TransferActivities:
                 " WHERE id = $1",
                 request.transfer_id, request.agency_reference,
             )
+            # F-33: the one audit entry of the acknowledgement (the gateway writes none).
             await _audit(conn, transfer["client_id"], _agency(transfer["agency_code"]),
                          "acknowledge_placement", request.transfer_id,
+                         comment=request.agency_reference,
                          details={"agency_reference": request.agency_reference})
 
     @activity.defn
@@ -284,7 +286,8 @@ class TransferActivities:
                     ).envelope(aggregate_id=item["id"], client_id=transfer["client_id"], actor=agency)
                 ])
             await _audit(conn, transfer["client_id"], agency, "payment_collected",
-                         request.transfer_id, details={
+                         request.transfer_id, comment=f"{request.amount} on {request.item_number}",
+                         details={
                              "payment_id": request.payment_id, "item_number": request.item_number,
                              "amount": str(request.amount), "applied": str(applied),
                              "item_found": item is not None})
