@@ -17,7 +17,7 @@ from relance.consumer import claim_event
 from relance.db import create_pool
 from relance.events import ClientUpdated
 from relance.kafka import ensure_topics, new_producer
-from relance.outbox import OutboxRelay, write_events
+from relance.outbox import OutboxRelay, write_events, parked_rows, replay_parked
 from relance_devstack.migrate import upgrade_all as upgrade
 from tests.stack import SEARCH_PATH
 
@@ -183,3 +183,86 @@ async def test_a_consumer_applies_an_event_once_even_when_it_is_redelivered(priv
         "SELECT count(*) FROM audit_log WHERE entity_id = $1", str(event_id)
     )
     assert applied == 1
+
+
+# ---- nothing stuck: parking and pruning ----------------------------------------------------
+
+
+async def _oversized(pool, topic: str, client: UUID, size: int) -> str:
+    """One event whose payload alone is `size` bytes (a transfer of thousands of items)."""
+    async with pool.acquire() as conn, conn.transaction():
+        event = ClientUpdated(client_id=client, code=str(client), changed={"note": "x" * size})
+        envelope = event.envelope(aggregate_id=client, client_id=client)
+        await write_events(conn, [envelope])
+        await conn.execute("UPDATE outbox SET topic = $1 WHERE event_id = $2", topic, envelope.event_id)
+    return str(envelope.event_id)
+
+
+async def test_an_event_over_the_message_limit_is_parked_and_everything_after_it_flows(
+    stack, private_db, producer
+):
+    topic = await _new_topic(stack)
+    client, other = uuid4(), uuid4()
+    before = await _write(private_db, topic, [client], per_client=1)
+    too_big = await _oversized(private_db, topic, client, size=1_200_000)
+    after = await _write(private_db, topic, [client, other], per_client=3)
+    relay = OutboxRelay(private_db, producer, batch_size=2)
+    task = asyncio.create_task(relay.run())
+    try:
+        received = await _consume(stack, topic, len(before | after))
+    finally:
+        relay.stop()
+        await task
+
+    assert {r["event_id"] for r in received} == before | after
+    [parked] = await parked_rows(private_db)
+    assert str(parked["event_id"]) == too_big
+    assert parked["size_bytes"] > 1_000_000 and "message limit" in parked["last_error"]
+    assert await private_db.fetchval(
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL") == 0
+
+
+async def test_a_row_the_broker_itself_refuses_is_parked_after_its_attempts_and_can_be_replayed(
+    stack, private_db, producer
+):
+    topic = await _new_topic(stack)
+    client = uuid4()
+    refused = await _oversized(private_db, topic, client, size=1_100_000)
+    fine = await _write(private_db, topic, [uuid4()], per_client=2)
+    # Our own size check off: the producer refuses the record (MessageSizeTooLargeError).
+    relay = OutboxRelay(private_db, producer, max_attempts=3, max_message_bytes=10_000_000)
+    await relay.relay_once()
+    [parked] = await parked_rows(private_db)
+    assert str(parked["event_id"]) == refused and parked["attempts"] == 1
+    assert "MessageSizeTooLarge" in parked["last_error"]
+    assert {r["event_id"] for r in await _consume(stack, topic, 2, timeout=10)} == fine
+
+    # Fixed (the event trimmed), the operator replays it and it goes out.
+    await private_db.execute(
+        "UPDATE outbox SET event = jsonb_set(event, '{payload,changed}', '{\"note\": \"trimmed\"}')"
+        " WHERE event_id = $1", parked["event_id"])
+    assert await replay_parked(private_db) == 1
+    assert await relay.relay_once() == 1
+    assert await parked_rows(private_db) == []
+    assert refused in {r["event_id"] for r in await _consume(stack, topic, 3, timeout=10)}
+
+
+async def test_published_rows_and_processed_ids_past_the_retention_are_pruned_in_batches(private_db):
+    topic = "test.relay.prune"
+    old = await _write(private_db, topic, [uuid4() for _ in range(5)], per_client=1)
+    recent = await _write(private_db, topic, [uuid4()], per_client=1)
+    unpublished = await _write(private_db, topic, [uuid4()], per_client=1)
+    await private_db.execute(
+        "UPDATE outbox SET published_at = now() - interval '8 days' WHERE event_id::text = ANY($1)", list(old))
+    await private_db.execute("UPDATE outbox SET published_at = now() WHERE event_id::text = ANY($1)",
+                             list(recent))
+    await private_db.execute(
+        "INSERT INTO processed_events (consumer, event_id, processed_at)"
+        " VALUES ('t', gen_random_uuid(), now() - interval '8 days'), ('t', gen_random_uuid(), now())")
+
+    relay = OutboxRelay(private_db, producer=None, retention_seconds=7 * 86400, prune_batch=2)
+    assert await relay.prune() == 6
+
+    left = {str(r["event_id"]) for r in await private_db.fetch("SELECT event_id FROM outbox")}
+    assert left == recent | unpublished
+    assert await private_db.fetchval("SELECT count(*) FROM processed_events WHERE consumer = 't'") == 1

@@ -117,3 +117,28 @@ DROP_MESSAGING_TABLES = """
 DROP TABLE IF EXISTS processed_events, outbox, audit_log CASCADE;
 DROP FUNCTION IF EXISTS outbox_notify();
 """
+
+
+# The relay parks a row the broker keeps refusing instead of blocking behind it, and prunes
+# what is past the retention (issue: nothing stuck). Frozen as written, like the above.
+OUTBOX_PARKING = """
+ALTER TABLE outbox ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN last_error text;
+ALTER TABLE outbox ADD COLUMN parked_at timestamptz;
+DROP INDEX outbox_unpublished;
+CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL AND parked_at IS NULL;
+CREATE INDEX outbox_parked ON outbox (id) WHERE published_at IS NULL AND parked_at IS NOT NULL;
+CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
+CREATE INDEX processed_events_processed_at ON processed_events (processed_at);
+"""
+
+DROP_OUTBOX_PARKING = """
+DROP INDEX IF EXISTS processed_events_processed_at;
+DROP INDEX IF EXISTS outbox_published_at;
+DROP INDEX IF EXISTS outbox_parked;
+DROP INDEX IF EXISTS outbox_unpublished;
+CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+ALTER TABLE outbox DROP COLUMN IF EXISTS parked_at;
+ALTER TABLE outbox DROP COLUMN IF EXISTS last_error;
+ALTER TABLE outbox DROP COLUMN IF EXISTS attempts;
+"""

@@ -5,7 +5,14 @@ A state change and the events it causes are written in one transaction
 publishes them to Kafka keyed by client id, and marks them published in the same
 transaction as the claim. It never polls by `id > last_seen`: sequence values become
 visible out of commit order, and such a cursor skips rows. It wakes on LISTEN/NOTIFY
-(a trigger notifies on insert) and also polls slowly in case a notification is missed."""
+(a trigger notifies on insert) and also polls slowly in case a notification is missed.
+
+The relay never blocks behind one row: a row the broker refuses for itself (too large, or
+refused `max_attempts` times while the rows around it went out) is parked with
+its error (at once when the refusal is for the row itself, such as its size), counted and
+alerted on, and the rest flows; `relance outbox replay` puts it
+back. An outage (every row of a batch failing on a retriable error) parks nothing: the
+claim rolls back and the relay waits. Published rows are pruned after `retention`."""
 
 import asyncio
 import contextlib
@@ -14,6 +21,7 @@ from collections.abc import Iterable
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
 from relance.events import EventEnvelope
@@ -31,6 +39,17 @@ OUTBOX_PUBLISH_FAILURES = Counter(
 OUTBOX_PENDING = Gauge(
     "relance_outbox_pending", "Outbox events not yet published", ["schema"]
 )
+OUTBOX_PARKED = Counter(
+    "relance_outbox_parked_total", "Outbox rows parked after the broker kept refusing them", ["topic"]
+)
+OUTBOX_PARKED_NOW = Gauge(
+    "relance_outbox_parked_rows", "Outbox rows parked and not yet replayed", ["schema"]
+)
+OUTBOX_PRUNED = Counter(
+    "relance_outbox_pruned_total", "Published outbox rows and processed-event ids pruned", ["table"]
+)
+# Under the broker's default 1 MiB message limit, with room for the record's framing.
+MAX_MESSAGE_BYTES = 1_000_000
 OUTBOX_LAG = Histogram(
     "relance_outbox_lag_seconds",
     "Time from outbox insert to publish",
@@ -61,9 +80,19 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
         schema: str = "",
+        max_attempts: int = 5,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        retention_seconds: float = 7 * 24 * 3600,
+        prune_every_seconds: float = 60.0,
+        prune_batch: int = 1000,
     ) -> None:
         self._pool = pool
         self._schema = schema
+        self._max_attempts = max_attempts
+        self._max_message_bytes = max_message_bytes
+        self._retention_seconds = retention_seconds
+        self._prune_every_seconds = prune_every_seconds
+        self._prune_batch = prune_batch
         self._producer = producer
         self._batch_size = batch_size
         self._idle_poll_seconds = idle_poll_seconds
@@ -74,30 +103,93 @@ class OutboxRelay:
         """Publish one batch; returns how many events went out."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT id, topic, key, event::text AS event,"
+                "SELECT id, topic, key, event::text AS event, attempts,"
                 " extract(epoch FROM now() - created_at) AS age"
-                " FROM outbox WHERE published_at IS NULL"
+                " FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
                 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 self._batch_size,
             )
             if not rows:
                 return 0
-            # Send the whole batch, then wait: per-partition order is kept by the producer.
-            futures = [
-                await self._producer.send(
-                    r["topic"], value=r["event"].encode(), key=r["key"].encode()
-                )
-                for r in rows
-            ]
-            await asyncio.gather(*futures)
+            outcomes = await self._send(rows)
+            sent = [r for r, error in zip(rows, outcomes) if error is None]
+            failed = [(r, error) for r, error in zip(rows, outcomes) if error is not None]
+            if failed and not sent and all(_retriable(e) for _, e in failed):
+                # An outage, not a bad row: roll the claim back and let run() back off.
+                raise failed[0][1]
             await conn.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [r["id"] for r in rows],
+                [r["id"] for r in sent],
             )
-        for r in rows:
+            for row, error in failed:
+                await self._record_failure(conn, row, error)
+        for r in sent:
             OUTBOX_PUBLISHED.labels(r["topic"]).inc()
             OUTBOX_LAG.observe(float(r["age"]))
         return len(rows)
+
+    async def _send(self, rows: list[asyncpg.Record]) -> list[BaseException | None]:
+        """Send the whole batch, then wait: per-partition order is kept by the producer.
+        Returns each row's error, or None once the broker acknowledged it."""
+        outcomes: list[BaseException | asyncio.Future | None] = []
+        for r in rows:
+            value = r["event"].encode()
+            if len(value) > self._max_message_bytes:
+                outcomes.append(MessageTooLarge(len(value), self._max_message_bytes))
+                continue
+            try:
+                outcomes.append(await self._producer.send(r["topic"], value=value, key=r["key"].encode()))
+            except Exception as exc:  # noqa: BLE001 - the row's own error, recorded below
+                outcomes.append(exc)
+        pending = [o for o in outcomes if isinstance(o, asyncio.Future)]
+        results = iter(await asyncio.gather(*pending, return_exceptions=True))
+        errors: list[BaseException | None] = []
+        for outcome in outcomes:
+            if isinstance(outcome, asyncio.Future):
+                result = next(results)
+                errors.append(result if isinstance(result, BaseException) else None)
+            else:
+                errors.append(outcome)
+        return errors
+
+    async def _record_failure(self, conn: asyncpg.Connection, row: asyncpg.Record, error: BaseException) -> None:
+        attempts = row["attempts"] + 1
+        # A refusal for the row itself (too large, invalid) will not change on a retry.
+        park = not _retriable(error) or attempts >= self._max_attempts
+        await conn.execute(
+            "UPDATE outbox SET attempts = $2, last_error = $3,"
+            " parked_at = CASE WHEN $4 THEN now() END WHERE id = $1",
+            row["id"], attempts, _describe(error)[:2000], park,
+        )
+        if park:
+            OUTBOX_PARKED.labels(row["topic"]).inc()
+            log.error("outbox.parked", outbox_id=row["id"], topic=row["topic"], attempts=attempts,
+                      error=_describe(error), schema=self._schema)
+        else:
+            log.warning("outbox.row_refused", outbox_id=row["id"], topic=row["topic"],
+                        attempts=attempts, error=_describe(error), schema=self._schema)
+
+    async def prune(self) -> int:
+        """Delete, in small batches, published rows and processed-event ids older than the
+        retention, so both tables stay flat under steady load; returns how many went."""
+        removed = 0
+        for table, condition in (
+            ("outbox", "published_at < now() - make_interval(secs => $1)"),
+            ("processed_events", "processed_at < now() - make_interval(secs => $1)"),
+        ):
+            while True:
+                status = await self._pool.execute(
+                    f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("
+                    f"SELECT ctid FROM {table} WHERE {condition} LIMIT $2))",
+                    self._retention_seconds, self._prune_batch,
+                )
+                count = int(status.split()[-1])
+                removed += count
+                if count:
+                    OUTBOX_PRUNED.labels(table).inc(count)
+                if count < self._prune_batch or self._stopping:
+                    break
+        return removed
 
     async def _listen(self) -> None:
         def wake(*_: object) -> None:
@@ -114,12 +206,25 @@ class OutboxRelay:
             await self._pool.release(conn)
 
     async def _refresh_pending(self) -> None:
-        OUTBOX_PENDING.labels(self._schema).set(
-            await self._pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        row = await self._pool.fetchrow(
+            "SELECT count(*) FILTER (WHERE parked_at IS NULL) AS pending,"
+            " count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked"
+            " FROM outbox WHERE published_at IS NULL"
         )
+        OUTBOX_PENDING.labels(self._schema).set(row["pending"])
+        OUTBOX_PARKED_NOW.labels(self._schema).set(row["parked"])
+
+    async def _prune_periodically(self) -> None:
+        while not self._stopping:
+            try:
+                await self.prune()
+            except Exception as exc:  # noqa: BLE001 - pruning waits for the next round
+                log.warning("outbox.prune_failed", error=repr(exc), schema=self._schema)
+            await asyncio.sleep(self._prune_every_seconds)
 
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen())
+        pruner = asyncio.create_task(self._prune_periodically())
         backoff = 0.5
         try:
             while not self._stopping:
@@ -141,10 +246,52 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (listener, pruner):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+
+class MessageTooLarge(Exception):
+    """An event bigger than the broker takes: parked at once, never sent."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"event of {size} bytes is over the {limit}-byte message limit")
+
+
+def _retriable(error: BaseException) -> bool:
+    """Worth sending again as it is: the broker or the network, not the row."""
+    if isinstance(error, MessageTooLarge):
+        return False
+    if isinstance(error, KafkaError):
+        return bool(error.retriable)
+    return isinstance(error, (OSError, asyncio.TimeoutError))
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+async def parked_rows(pool: asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
+    """The parked rows of the pool's outbox, oldest first, with their error."""
+    return await pool.fetch(
+        "SELECT id, event_id, topic, event_type, attempts, last_error, parked_at,"
+        " octet_length(event::text) AS size_bytes FROM outbox"
+        " WHERE published_at IS NULL AND parked_at IS NOT NULL ORDER BY id LIMIT $1",
+        limit,
+    )
+
+
+async def replay_parked(pool: asyncpg.Pool, ids: list[int] | None = None) -> int:
+    """Put parked rows back in line (all of them when `ids` is None); returns how many."""
+    status = await pool.execute(
+        "UPDATE outbox SET parked_at = NULL, attempts = 0"
+        " WHERE published_at IS NULL AND parked_at IS NOT NULL"
+        " AND ($1::bigint[] IS NULL OR id = ANY($1::bigint[]))",
+        ids,
+    )
+    return int(status.split()[-1])

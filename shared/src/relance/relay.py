@@ -20,6 +20,11 @@ class RelaySettings(CommonSettings):
     relay_batch_size: int = 500
     # The schemas whose `outbox` table the relay publishes (the services that write events).
     outbox_schemas: list[str] = ["dossier", "gateway"]
+    # A row the broker refuses this many times while others go out is parked (alerted on).
+    outbox_max_attempts: int = 5
+    # Published rows and processed event ids older than this are pruned, in small batches.
+    outbox_retention_days: float = 7.0
+    outbox_prune_batch: int = 1000
 
 
 async def main() -> None:
@@ -33,7 +38,12 @@ async def main() -> None:
     producer = new_producer(settings.kafka_bootstrap_servers)
     await producer.start()
     relays = [
-        OutboxRelay(pool, producer, batch_size=settings.relay_batch_size, schema=schema)
+        OutboxRelay(
+            pool, producer, batch_size=settings.relay_batch_size, schema=schema,
+            max_attempts=settings.outbox_max_attempts,
+            retention_seconds=settings.outbox_retention_days * 86400,
+            prune_batch=settings.outbox_prune_batch,
+        )
         for schema, pool in pools.items()
     ]
     checks = {f"postgres:{schema}": postgres_check(pool) for schema, pool in pools.items()}
