@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from relance.scenarios import ActionType, DelayReference, Scenario, ScenarioStep, StepMode
-from relance_workflow.domain.planning import ChaseableItem, eligible_items, next_step
+from relance.planning import ChaseableItem, eligible_items, next_step
 
 PARIS = ZoneInfo("Europe/Paris")
 

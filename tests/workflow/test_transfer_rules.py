@@ -8,19 +8,15 @@ from uuid import uuid4
 import pytest
 
 from relance_dossier.domain.accounts import DomainError
+from relance.contracts import Refusal
+from relance.contracts.transfer import CancellationMode, TransferState
 from relance_dossier.domain.transfers import (
     CandidateItem,
     check_follow_up_date,
     check_transfer_selection,
-)
-from relance_workflow.domain.transfers import (
-    CancellationMode,
-    TransferState,
-    cancellation_mode,
-    cancellation_refusal,
     payment_applied,
-    window_ends_at,
 )
+from relance_workflow.domain.transfers import cancellation_mode, cancellation_refusal, window_ends_at
 
 CREATED = datetime(2026, 11, 23, 9, 30, 12, 345678, tzinfo=UTC)
 WINDOW_END = window_ends_at(CREATED, timedelta(hours=24))
@@ -43,12 +39,13 @@ def test_f29_f30_cancel_at_window_end_exactly_is_a_request():
 
 @pytest.mark.parametrize("comment", [None, "", "   \n"])
 def test_f28_f29_cancel_without_comment_is_refused_naming_the_comment(comment):
-    assert cancellation_refusal(TransferState.IN_WINDOW, comment).startswith("comment:")
+    assert cancellation_refusal(TransferState.IN_WINDOW, comment).kind is Refusal.COMMENT_REQUIRED
 
 
 def test_f29_cancel_refused_when_closed_or_already_pending():
-    assert cancellation_refusal(TransferState.CLOSED, "stop").startswith("state:")
-    assert "already waits" in cancellation_refusal(TransferState.CANCELLATION_PENDING, "stop")
+    assert cancellation_refusal(TransferState.CLOSED, "stop").kind is Refusal.TRANSFER_CLOSED
+    pending = cancellation_refusal(TransferState.CANCELLATION_PENDING, "stop")
+    assert pending.kind is Refusal.CANCELLATION_PENDING and "already waits" in pending.reason
     for state in (TransferState.IN_WINDOW, TransferState.PLACED, TransferState.PLACED_ACKNOWLEDGED):
         assert cancellation_refusal(state, "client paid directly") is None
 

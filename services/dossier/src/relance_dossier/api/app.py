@@ -2,12 +2,11 @@
 
 from contextlib import asynccontextmanager
 
+import asyncpg
 from fastapi import FastAPI
+from temporalio.client import Client
 
 from relance.db import create_pool
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-
 from relance.health import postgres_check, temporal_check
 from relance.observability import add_health_and_metrics, install_request_logging
 from relance_dossier.api import clients
@@ -20,26 +19,29 @@ from relance_dossier.metrics import install_transfer_metrics
 from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.api.errors import install_error_handlers
 from relance_dossier.settings import Settings
+from relance_dossier.worker import connect
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(
+    settings: Settings, pool: asyncpg.Pool | None = None, temporal: Client | None = None
+) -> FastAPI:
+    """The API; `pool` and `temporal` are the process's own when the service's worker
+    shares them (`python -m relance_dossier`), else the app opens and closes its own."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = await create_pool(settings.database_url, max_size=10)
+        app.state.pool = pool or await create_pool(settings.database_url, max_size=10)
         # Commands that need an immediate answer from a workflow (cancel a transfer, mark an
         # intervention Done) are Temporal Updates sent from here.
-        app.state.temporal = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
-        )
+        app.state.temporal = temporal or await connect(settings)
         app.state.settings = settings
         if settings.bootstrap_admin_token:
             await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
         try:
             yield
         finally:
-            await app.state.pool.close()
+            if pool is None:
+                await app.state.pool.close()
 
     app = FastAPI(
         title="Relance dossier API",
