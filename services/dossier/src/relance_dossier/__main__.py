@@ -17,7 +17,7 @@ async def run(settings: Settings) -> None:
     pool = await create_pool(settings.database_url, max_size=10)
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
-    app = create_app(settings, pool=pool, temporal=client)
+    app = create_app(settings, pool=pool, temporal_client=client)
 
     async def on_stop() -> None:
         await pool.close()

@@ -23,9 +23,9 @@ from relance_dossier.worker import connect
 
 
 def create_app(
-    settings: Settings, pool: asyncpg.Pool | None = None, temporal: Client | None = None
+    settings: Settings, pool: asyncpg.Pool | None = None, temporal_client: Client | None = None
 ) -> FastAPI:
-    """The API; `pool` and `temporal` are the process's own when the service's worker
+    """The API; `pool` and `temporal_client` are the process's own when the service's worker
     shares them (`python -m relance_dossier`), else the app opens and closes its own."""
 
     @asynccontextmanager
@@ -33,7 +33,7 @@ def create_app(
         app.state.pool = pool or await create_pool(settings.database_url, max_size=10)
         # Commands that need an immediate answer from a workflow (cancel a transfer, mark an
         # intervention Done) are Temporal Updates sent from here.
-        app.state.temporal = temporal or await connect(settings)
+        app.state.temporal = temporal_client or await connect(settings)
         app.state.settings = settings
         if settings.bootstrap_admin_token:
             await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
