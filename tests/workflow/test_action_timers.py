@@ -123,7 +123,8 @@ async def test_f17_to_confirm_action_waits_for_a_collector_on_its_date(
     handle = await env.client.start_workflow(
         ActionWorkflow.run,
         ActionWorkflowInput(action_id=action_id, client_id=client_id, dossier_id=dossier_id,
-                            dossier_task_queue=worker.dossier, due_at=due_at, mode="automatic_to_confirm", client_code=code,
+                            dossier_task_queue=worker.dossier, due_at=due_at,
+                            mode="automatic_to_confirm", client_code=code,
                             collector_code="K-TEMPORAL-UI"),
         id=action_workflow_id(action_id), task_queue=worker.workflows,
     )

@@ -130,7 +130,8 @@ class DossierActivities:
             )
             if dossier is None:
                 raise ApplicationError(
-                    f"no dossier {request.dossier_id}", type=Refusal.DOSSIER_NOT_FOUND, non_retryable=True
+                    f"no dossier {request.dossier_id}", type=Refusal.DOSSIER_NOT_FOUND,
+                    non_retryable=True,
                 )
             # A running dossier keeps its scenario; a new one gets the client's (F-9).
             scenario_code = request.scenario_code or await self._client_scenario(conn, dossier)

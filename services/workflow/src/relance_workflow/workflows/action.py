@@ -91,7 +91,8 @@ class ActionWorkflow:
         """The action's items leave or re-enter the scenario: the dossier plans again."""
         handle = workflow.get_external_workflow_handle(dossier_workflow_id(input.dossier_id))
         try:
-            await handle.signal(ITEMS_CHANGED.name, ItemsChanged(event_id=f"action-{input.action_id}-{what}"))
+            await handle.signal(ITEMS_CHANGED.name,
+                                ItemsChanged(event_id=f"action-{input.action_id}-{what}"))
         except Exception:  # noqa: BLE001 - no running dossier workflow: nothing to re-plan
             workflow.logger.info("no dossier workflow to tell", extra={"what": what})
 
