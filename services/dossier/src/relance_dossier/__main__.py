@@ -1,6 +1,7 @@
 """`python -m relance_dossier`: migrate the schema, then serve the dossier API next to the
 service's Temporal worker (the activities that change dossier data, on its own task
-queue), sharing one pool and one Temporal client."""
+queue). They share one Temporal client; each has its own database pool, so a burst of
+activities never starves the API of connections."""
 
 import asyncio
 
@@ -17,7 +18,7 @@ async def run(settings: Settings) -> None:
     pool = await create_pool(settings.database_url, max_size=10)
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
-    app = create_app(settings, pool=pool, temporal_client=client)
+    app = create_app(settings, temporal_client=client)
 
     async def on_stop() -> None:
         await pool.close()

@@ -2,7 +2,6 @@
 
 from contextlib import asynccontextmanager
 
-import asyncpg
 from fastapi import FastAPI
 from temporalio.client import Client
 
@@ -22,15 +21,13 @@ from relance_dossier.settings import Settings
 from relance_dossier.worker import connect
 
 
-def create_app(
-    settings: Settings, pool: asyncpg.Pool | None = None, temporal_client: Client | None = None
-) -> FastAPI:
-    """The API; `pool` and `temporal_client` are the process's own when the service's worker
-    shares them (`python -m relance_dossier`), else the app opens and closes its own."""
+def create_app(settings: Settings, temporal_client: Client | None = None) -> FastAPI:
+    """The API; `temporal_client` is the process's own when the service's worker shares it
+    (`python -m relance_dossier`), else the app connects its own."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.pool = pool or await create_pool(settings.database_url, max_size=10)
+        app.state.pool = await create_pool(settings.database_url, max_size=10)
         # Commands that need an immediate answer from a workflow (cancel a transfer, mark an
         # intervention Done) are Temporal Updates sent from here.
         app.state.temporal = temporal_client or await connect(settings)
@@ -40,8 +37,7 @@ def create_app(
         try:
             yield
         finally:
-            if pool is None:
-                await app.state.pool.close()
+            await app.state.pool.close()
 
     app = FastAPI(
         title="Relance dossier API",
