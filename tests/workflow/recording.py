@@ -16,8 +16,14 @@ import asyncpg
 from temporalio.client import Client, WorkflowHistory
 
 from relance.workflow_ids import action_workflow_id, dossier_workflow_id
-from relance.contracts.action import ActionWorkflowInput
-from relance.contracts.dossier import DossierWorkflowInput
+from relance.contracts.action import ActionCommand, ActionWorkflowInput
+from relance.contracts.dossier import (
+    DossierWorkflowInput,
+    InterventionCommand,
+    InterventionDeletion,
+    ItemsChanged,
+    NewIntervention,
+)
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
 from tests.workflow.conftest import Queues, seed_dossier, workers
@@ -54,22 +60,22 @@ async def record_dossier(client: Client, pool: asyncpg.Pool, queues: Queues) -> 
     call_id = await _until(lambda: pool.fetchval(
         "SELECT id FROM interventions WHERE dossier_id = $1 AND status = 'todo'", dossier_id))
     alert_id, promise_id = uuid4(), uuid4()
-    await handle.execute_update(DossierWorkflow.create, {
-        "intervention_id": str(alert_id), "actor": "user:replay", "kind": "alert",
-        "due_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
-    await handle.execute_update(DossierWorkflow.create, {
-        "intervention_id": str(promise_id), "actor": "user:replay", "kind": "promise",
-        "due_at": datetime.now(UTC).isoformat(), "promise_amount": "90.00",
-        "promise_date": str(date.today() + timedelta(days=10))})
-    await handle.execute_update(DossierWorkflow.prepare, {
-        "intervention_id": str(call_id), "actor": "user:replay"})
-    await handle.execute_update(DossierWorkflow.done, {
-        "intervention_id": str(call_id), "actor": "user:replay", "comment": "joint"})
-    await handle.execute_update(DossierWorkflow.delete, {
-        "intervention_id": str(alert_id), "actor": "user:replay", "confirm": True})
+    await handle.execute_update(DossierWorkflow.create, NewIntervention(
+        intervention_id=alert_id, actor="user:replay", kind="alert",
+        due_at=datetime.now(UTC) + timedelta(days=1)))
+    await handle.execute_update(DossierWorkflow.create, NewIntervention(
+        intervention_id=promise_id, actor="user:replay", kind="promise",
+        due_at=datetime.now(UTC), promise_amount="90.00",
+        promise_date=date.today() + timedelta(days=10)))
+    await handle.execute_update(DossierWorkflow.prepare, InterventionCommand(
+        intervention_id=call_id, actor="user:replay"))
+    await handle.execute_update(DossierWorkflow.done, InterventionCommand(
+        intervention_id=call_id, actor="user:replay", comment="joint"))
+    await handle.execute_update(DossierWorkflow.delete, InterventionDeletion(
+        intervention_id=alert_id, actor="user:replay", confirm=True))
     event_id = str(uuid4())
-    await handle.signal(DossierWorkflow.items_changed, {"event_id": event_id})
-    await handle.signal(DossierWorkflow.items_changed, {"event_id": event_id})
+    await handle.signal(DossierWorkflow.items_changed, ItemsChanged(event_id=event_id))
+    await handle.signal(DossierWorkflow.items_changed, ItemsChanged(event_id=event_id))
     await handle.query(DossierWorkflow.status)
     history = await handle.fetch_history()
     await handle.terminate("recorded")
@@ -94,7 +100,7 @@ async def record_action(client: Client, pool: asyncpg.Pool, queues: Queues) -> W
     )
     await _until(lambda: pool.fetchval(
         "SELECT status = 'todo' FROM specific_actions WHERE id = $1", action_id))
-    await handle.execute_update(ActionWorkflow.done, {"actor": "user:replay", "comment": "fait"})
+    await handle.execute_update(ActionWorkflow.done, ActionCommand(actor="user:replay", comment="fait"))
     assert await handle.result() == "done"
     return await handle.fetch_history()
 
