@@ -2,8 +2,9 @@
 Temporal server in the same run.
 
 Baseline: M `EmptyWorkflow` starts on task queue `bench-empty`, with a worker running.
-Dossier: M real `DossierWorkflow` starts (business-key ids, the real worker with its
-activities and a database pool) for M seeded clients, each with an active dossier and
+Dossier: M real `DossierWorkflow` starts (business-key ids, the workflow service's worker,
+and the dossier service's worker with the activities and a database pool on its own task
+queue, as in production) for M seeded clients, each with an active dossier and
 one overdue invoice, so the first scenario step (an automatic email) is due at once.
 
 Starts/s = M ÷ time until every `start_workflow` call was acknowledged, with at most
@@ -35,9 +36,11 @@ from bench.report import Comparison, Throughput, median_throughput, ratio
 from relance import search_attributes as sa
 from relance.db import create_pool
 from relance.workflow_ids import dossier_workflow_id
-from relance_workflow.models import DossierWorkflowInput
+from relance.contracts.dossier import DossierWorkflowInput
+from relance_dossier import worker as dossier_worker
+from relance_dossier.settings import Settings as DossierSettings
+from relance_workflow import worker as workflow_worker
 from relance_workflow.settings import Settings
-from relance_workflow.worker import build_worker
 from relance_workflow.workflows.dossier import DossierWorkflow
 
 EMPTY_TASK_QUEUE = "bench-empty"
@@ -142,12 +145,18 @@ async def run_dossiers(
 ) -> dict:
     seeded = await seed_dossiers(pool, workflows)
     awaiting_before = await count_awaiting(client)
-    async with build_worker(client, pool, settings):
+    dossier_settings = DossierSettings(
+        temporal_dossier_task_queue=settings.temporal_dossier_task_queue)
+    async with (
+        workflow_worker.build_worker(client, settings),
+        dossier_worker.build_worker(client, pool, dossier_settings),
+    ):
         starts = [
             (lambda s=s: client.start_workflow(
                 DossierWorkflow.run,
                 DossierWorkflowInput(
-                    dossier_id=s.dossier_id, client_id=s.client_id, client_code=s.client_code
+                    dossier_id=s.dossier_id, client_id=s.client_id, client_code=s.client_code,
+                    dossier_task_queue=settings.temporal_dossier_task_queue,
                 ),
                 id=dossier_workflow_id(s.dossier_id),
                 task_queue=settings.temporal_task_queue,
@@ -235,6 +244,7 @@ async def run(
             "rounds": rounds,
             "warm_up_workflows": warm_up,
             "task_queue": settings.temporal_task_queue,
+            "dossier_task_queue": settings.temporal_dossier_task_queue,
             "first_interventions": first.as_dict(),
             "per_round": [
                 {

@@ -30,9 +30,9 @@ from relance.events import (
 )
 from relance.outbox import write_events
 from relance.workflow_ids import transfer_workflow_id
+from relance.contracts.transfer import TransferWorkflowInput
 from relance_dossier.persistence import transfers as transfer_store
 from relance_workflow.settings import Settings
-from relance_workflow.transfer_models import TransferWorkflowInput
 from relance_workflow.worker import build_worker
 from relance_workflow.workflows.transfer import TransferWorkflow
 from tests.conftest import eventually
@@ -246,13 +246,14 @@ async def test_f33_collectors_see_only_their_clients_transfers_and_readers_canno
 
 
 @pytest.fixture(scope="module")
-async def short_window(stack):
-    """A worker on its own task queue, and a way to create transfers whose workflow runs
-    on it with a window of a few seconds."""
+async def short_window(stack, platform):
+    """A workflow worker on its own task queue, and a way to create transfers whose
+    workflow runs on it with a window of a few seconds; their activities run in the
+    platform's dossier service, on its task queue, as in production."""
     client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
     pool = await create_pool(stack.database_url, schema=SEARCH_PATH, max_size=8)
     settings = Settings(temporal_task_queue=f"transfers-short-{uuid4().hex[:6]}")
-    async with build_worker(client, pool, settings):
+    async with build_worker(client, settings):
 
         async def create(card: dict, item_ids: list[str], window: float = 2.0,
                          agency: str = AGENCY) -> tuple[str, datetime]:
@@ -265,7 +266,7 @@ async def short_window(stack):
                 TransferWorkflowInput(
                     transfer_id=transfer_id, client_id=client_row["id"],
                     client_code=client_row["code"], agency_code=agency, created_at=created_at,
-                    window_seconds=window),
+                    window_seconds=window, dossier_task_queue=settings.temporal_dossier_task_queue),
                 id=transfer_workflow_id(transfer_id), task_queue=settings.temporal_task_queue,
             )
             async with pool.acquire() as conn:

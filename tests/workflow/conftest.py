@@ -1,11 +1,14 @@
 """Workflow fixtures: the time-skipping Temporal test server (a 24 h timer runs in
-milliseconds) with the real activities against the session's PostgreSQL."""
+milliseconds) with the workflow service's worker and, on its own task queue, the dossier
+service's worker with the real activities against the session's PostgreSQL."""
 
 from __future__ import annotations
 
 import shutil
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,12 +16,37 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from relance import search_attributes
 from relance.db import create_pool
+from relance_dossier import worker as dossier_worker
+from relance_dossier.settings import Settings as DossierSettings
+from relance_workflow import worker as workflow_worker
+from relance_workflow.settings import Settings as WorkflowSettings
 from tests.stack import SEARCH_PATH, TestStack
+
+
+@dataclass(frozen=True)
+class Queues:
+    workflows: str  # the workflow service's worker: the workflows
+    dossier: str  # the dossier service's worker: the activities (a workflow input names it)
+
+
+@asynccontextmanager
+async def workers(client: Client, pool: asyncpg.Pool, name: str) -> AsyncIterator[Queues]:
+    """Both services' workers as they run in production, each on a task queue of this
+    test's own so that no other worker of the session picks its tasks."""
+    suffix = uuid4().hex[:6]
+    queues = Queues(f"{name}-{suffix}", f"{name}-dossier-{suffix}")
+    async with (
+        workflow_worker.build_worker(client, WorkflowSettings(temporal_task_queue=queues.workflows)),
+        dossier_worker.build_worker(
+            client, pool, DossierSettings(temporal_dossier_task_queue=queues.dossier)),
+    ):
+        yield queues
 
 
 def _binary(name: str) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from relance_workflow.models import DossierWorkflowInput
+    from relance.contracts.dossier import DossierWorkflowInput
     from relance_workflow.workflows.dossier import DossierWorkflow
 
 

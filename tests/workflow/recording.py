@@ -16,12 +16,17 @@ import asyncpg
 from temporalio.client import Client, WorkflowHistory
 
 from relance.workflow_ids import action_workflow_id, dossier_workflow_id
-from relance_workflow.models import ActionWorkflowInput, DossierWorkflowInput
-from relance_workflow.settings import Settings
-from relance_workflow.worker import build_worker
+from relance.contracts.action import ActionCommand, ActionWorkflowInput
+from relance.contracts.dossier import (
+    DossierWorkflowInput,
+    InterventionCommand,
+    InterventionDeletion,
+    ItemsChanged,
+    NewIntervention,
+)
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
-from tests.workflow.conftest import seed_dossier
+from tests.workflow.conftest import Queues, seed_dossier, workers
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -35,7 +40,7 @@ async def _until(check, timeout: float = 30):
     return result
 
 
-async def record_dossier(client: Client, pool: asyncpg.Pool, task_queue: str) -> WorkflowHistory:
+async def record_dossier(client: Client, pool: asyncpg.Pool, queues: Queues) -> WorkflowHistory:
     """A manual call step; the collector creates an alert and a promise, prepares and
     closes the call, deletes the alert; an item event arrives twice."""
     scenario = f"replay-{uuid4().hex[:6]}"
@@ -48,35 +53,36 @@ async def record_dossier(client: Client, pool: asyncpg.Pool, task_queue: str) ->
         pool, [(date.today() - timedelta(days=3), Decimal("90.00"))], scenario)
     handle = await client.start_workflow(
         DossierWorkflow.run,
-        DossierWorkflowInput(dossier_id=dossier_id, client_id=client_id, client_code=code),
-        id=dossier_workflow_id(dossier_id), task_queue=task_queue,
+        DossierWorkflowInput(dossier_id=dossier_id, client_id=client_id, client_code=code,
+                             dossier_task_queue=queues.dossier),
+        id=dossier_workflow_id(dossier_id), task_queue=queues.workflows,
     )
     call_id = await _until(lambda: pool.fetchval(
         "SELECT id FROM interventions WHERE dossier_id = $1 AND status = 'todo'", dossier_id))
     alert_id, promise_id = uuid4(), uuid4()
-    await handle.execute_update(DossierWorkflow.create, {
-        "intervention_id": str(alert_id), "actor": "user:replay", "kind": "alert",
-        "due_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()})
-    await handle.execute_update(DossierWorkflow.create, {
-        "intervention_id": str(promise_id), "actor": "user:replay", "kind": "promise",
-        "due_at": datetime.now(UTC).isoformat(), "promise_amount": "90.00",
-        "promise_date": str(date.today() + timedelta(days=10))})
-    await handle.execute_update(DossierWorkflow.prepare, {
-        "intervention_id": str(call_id), "actor": "user:replay"})
-    await handle.execute_update(DossierWorkflow.done, {
-        "intervention_id": str(call_id), "actor": "user:replay", "comment": "joint"})
-    await handle.execute_update(DossierWorkflow.delete, {
-        "intervention_id": str(alert_id), "actor": "user:replay", "confirm": True})
+    await handle.execute_update(DossierWorkflow.create, NewIntervention(
+        intervention_id=alert_id, actor="user:replay", kind="alert",
+        due_at=datetime.now(UTC) + timedelta(days=1)))
+    await handle.execute_update(DossierWorkflow.create, NewIntervention(
+        intervention_id=promise_id, actor="user:replay", kind="promise",
+        due_at=datetime.now(UTC), promise_amount="90.00",
+        promise_date=date.today() + timedelta(days=10)))
+    await handle.execute_update(DossierWorkflow.prepare, InterventionCommand(
+        intervention_id=call_id, actor="user:replay"))
+    await handle.execute_update(DossierWorkflow.done, InterventionCommand(
+        intervention_id=call_id, actor="user:replay", comment="joint"))
+    await handle.execute_update(DossierWorkflow.delete, InterventionDeletion(
+        intervention_id=alert_id, actor="user:replay", confirm=True))
     event_id = str(uuid4())
-    await handle.signal(DossierWorkflow.items_changed, {"event_id": event_id})
-    await handle.signal(DossierWorkflow.items_changed, {"event_id": event_id})
+    await handle.signal(DossierWorkflow.items_changed, ItemsChanged(event_id=event_id))
+    await handle.signal(DossierWorkflow.items_changed, ItemsChanged(event_id=event_id))
     await handle.query(DossierWorkflow.status)
     history = await handle.fetch_history()
     await handle.terminate("recorded")
     return history
 
 
-async def record_action(client: Client, pool: asyncpg.Pool, task_queue: str) -> WorkflowHistory:
+async def record_action(client: Client, pool: asyncpg.Pool, queues: Queues) -> WorkflowHistory:
     """A manual specific action due in 2 seconds, done by a collector."""
     client_id, dossier_id, _ = await seed_dossier(pool, [(date.today(), Decimal("40.00"))])
     action_id, due_at = uuid4(), datetime.now(UTC) + timedelta(seconds=2)
@@ -89,20 +95,19 @@ async def record_action(client: Client, pool: asyncpg.Pool, task_queue: str) -> 
     handle = await client.start_workflow(
         ActionWorkflow.run,
         ActionWorkflowInput(action_id=action_id, client_id=client_id, dossier_id=dossier_id,
-                            due_at=due_at, mode="manual"),
-        id=action_workflow_id(action_id), task_queue=task_queue,
+                            due_at=due_at, mode="manual", dossier_task_queue=queues.dossier),
+        id=action_workflow_id(action_id), task_queue=queues.workflows,
     )
     await _until(lambda: pool.fetchval(
         "SELECT status = 'todo' FROM specific_actions WHERE id = $1", action_id))
-    await handle.execute_update(ActionWorkflow.done, {"actor": "user:replay", "comment": "fait"})
+    await handle.execute_update(ActionWorkflow.done, ActionCommand(actor="user:replay", comment="fait"))
     assert await handle.result() == "done"
     return await handle.fetch_history()
 
 
 async def record_all(client: Client, pool: asyncpg.Pool) -> dict[str, WorkflowHistory]:
-    settings = Settings(temporal_task_queue=f"replay-{uuid4().hex[:6]}")
-    async with build_worker(client, pool, settings):
+    async with workers(client, pool, "replay") as queues:
         return {
-            "dossier": await record_dossier(client, pool, settings.temporal_task_queue),
-            "action": await record_action(client, pool, settings.temporal_task_queue),
+            "dossier": await record_dossier(client, pool, queues),
+            "action": await record_action(client, pool, queues),
         }

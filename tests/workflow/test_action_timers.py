@@ -11,32 +11,23 @@ from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.worker import Worker
 
 from relance import search_attributes
 from relance.workflow_ids import action_workflow_id, dossier_workflow_id
+from relance.contracts.action import ActionWorkflowInput
+from relance.contracts.dossier import DossierWorkflowInput, OpenIntervention, PendingPromise
 from relance_workflow.domain.interventions import promise_check_moment
-from relance_workflow.models import (
-    ActionWorkflowInput,
-    DossierWorkflowInput,
-    OpenIntervention,
-    PendingPromise,
-)
-from relance_workflow.settings import Settings
-from relance_workflow.worker import build_worker
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
-from tests.workflow.conftest import seed_dossier
+from tests.workflow.conftest import seed_dossier, workers
 
 PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture(scope="module")
 async def worker(time_skipping_env, pool, stack):
-    settings = Settings(temporal_task_queue=f"actions-{uuid4().hex[:6]}")
-    w: Worker = build_worker(time_skipping_env.client, pool, settings)
-    async with w:
-        yield settings.temporal_task_queue
+    async with workers(time_skipping_env.client, pool, "actions") as queues:
+        yield queues
 
 
 async def seed_action(pool, client_id: UUID, dossier_id: UUID, due_at: datetime, mode: str,
@@ -71,8 +62,8 @@ async def test_f20_action_in_5_days_whose_items_are_paid_on_day_4_is_deleted_on_
     handle = await env.client.start_workflow(
         ActionWorkflow.run,
         ActionWorkflowInput(action_id=action_id, client_id=client_id, dossier_id=dossier_id,
-                            due_at=due_at, mode="automatic"),
-        id=action_workflow_id(action_id), task_queue=worker,
+                            dossier_task_queue=worker.dossier, due_at=due_at, mode="automatic"),
+        id=action_workflow_id(action_id), task_queue=worker.workflows,
     )
     await env.sleep(timedelta(days=4))
     # Day 4: the client pays everything.
@@ -106,8 +97,8 @@ async def test_f17_automatic_action_with_open_items_is_sent_on_its_date_not_befo
     handle = await env.client.start_workflow(
         ActionWorkflow.run,
         ActionWorkflowInput(action_id=action_id, client_id=client_id, dossier_id=dossier_id,
-                            due_at=due_at, mode="automatic"),
-        id=action_workflow_id(action_id), task_queue=worker,
+                            dossier_task_queue=worker.dossier, due_at=due_at, mode="automatic"),
+        id=action_workflow_id(action_id), task_queue=worker.workflows,
     )
     await env.sleep(timedelta(days=5) - timedelta(seconds=1))
     assert (await _action(pool, action_id))["status"] == "scheduled"
@@ -132,9 +123,10 @@ async def test_f17_to_confirm_action_waits_for_a_collector_on_its_date(
     handle = await env.client.start_workflow(
         ActionWorkflow.run,
         ActionWorkflowInput(action_id=action_id, client_id=client_id, dossier_id=dossier_id,
-                            due_at=due_at, mode="automatic_to_confirm", client_code=code,
+                            dossier_task_queue=worker.dossier, due_at=due_at,
+                            mode="automatic_to_confirm", client_code=code,
                             collector_code="K-TEMPORAL-UI"),
-        id=action_workflow_id(action_id), task_queue=worker,
+        id=action_workflow_id(action_id), task_queue=worker.workflows,
     )
     await env.sleep(timedelta(days=1))
     # The Temporal UI answers "what is due, and when, for collector X" (codes only).
@@ -170,12 +162,13 @@ async def _start_dossier_with_promise(env, worker, client_id, dossier_id, code, 
         DossierWorkflow.run,
         DossierWorkflowInput(
             dossier_id=dossier_id, client_id=client_id, client_code=code, completed_steps=99,
+            dossier_task_queue=worker.dossier,
             open_interventions=[OpenIntervention(intervention_id=promise_id, origin="promise",
                                                  action_type="internal_task")],
             promises=[PendingPromise(intervention_id=promise_id,
                                      check_at=promise_check_moment(promise_date))],
         ),
-        id=dossier_workflow_id(dossier_id), task_queue=worker,
+        id=dossier_workflow_id(dossier_id), task_queue=worker.workflows,
     )
 
 
@@ -257,8 +250,11 @@ async def test_dossier_search_attributes_say_what_is_due_when_for_which_collecto
                        " WHERE id = $1", client_id, collector)
     handle = await env.client.start_workflow(
         DossierWorkflow.run,
-        DossierWorkflowInput(dossier_id=dossier_id, client_id=client_id, client_code=code),
-        id=dossier_workflow_id(dossier_id), task_queue=worker,
+        DossierWorkflowInput(
+            dossier_id=dossier_id, client_id=client_id, client_code=code,
+            dossier_task_queue=worker.dossier,
+        ),
+        id=dossier_workflow_id(dossier_id), task_queue=worker.workflows,
     )
 
     async def scheduled():

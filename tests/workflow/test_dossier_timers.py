@@ -7,14 +7,11 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.worker import Worker
 
 from relance.workflow_ids import dossier_workflow_id
-from relance_workflow.models import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
-from relance_workflow.settings import Settings
-from relance_workflow.worker import build_worker
+from relance.contracts.dossier import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
 from relance_workflow.workflows.dossier import DossierWorkflow
-from tests.workflow.conftest import seed_dossier
+from tests.workflow.conftest import seed_dossier, workers
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -48,10 +45,8 @@ async def scenario_3_and_10(pool):
 
 @pytest.fixture(scope="module")
 async def worker(time_skipping_env, pool, stack):
-    settings = Settings(temporal_task_queue=f"timers-{uuid4().hex[:6]}")
-    w: Worker = build_worker(time_skipping_env.client, pool, settings)
-    async with w:
-        yield settings.temporal_task_queue
+    async with workers(time_skipping_env.client, pool, "timers") as queues:
+        yield queues
 
 
 async def _interventions(pool, dossier_id):
@@ -75,8 +70,11 @@ async def test_steps_3_and_10_days_after_due_date_fire_on_those_days_not_before(
     client_id, dossier_id, code = await seed_dossier(pool, [(due, Decimal("500.00"))], scenario_3_and_10)
     handle = await env.client.start_workflow(
         DossierWorkflow.run,
-        DossierWorkflowInput(dossier_id=dossier_id, client_id=client_id, client_code=code),
-        id=dossier_workflow_id(dossier_id), task_queue=worker,
+        DossierWorkflowInput(
+            dossier_id=dossier_id, client_id=client_id, client_code=code,
+            dossier_task_queue=worker.dossier,
+        ),
+        id=dossier_workflow_id(dossier_id), task_queue=worker.workflows,
     )
     day3 = datetime.combine(due + timedelta(days=3), datetime.min.time().replace(hour=8), PARIS)
     day10 = datetime.combine(due + timedelta(days=10), datetime.min.time().replace(hour=8), PARIS)
@@ -125,8 +123,11 @@ async def test_items_paid_before_the_step_is_due_take_the_dossier_out_of_the_sce
     client_id, dossier_id, code = await seed_dossier(pool, [(due, Decimal("80.00"))], scenario_3_and_10)
     handle = await env.client.start_workflow(
         DossierWorkflow.run,
-        DossierWorkflowInput(dossier_id=dossier_id, client_id=client_id, client_code=code),
-        id=dossier_workflow_id(dossier_id), task_queue=worker,
+        DossierWorkflowInput(
+            dossier_id=dossier_id, client_id=client_id, client_code=code,
+            dossier_task_queue=worker.dossier,
+        ),
+        id=dossier_workflow_id(dossier_id), task_queue=worker.workflows,
     )
     await env.sleep(timedelta(days=2))
     # Day 2: the client pays (F-2: open amount 0 = settled); the item event reaches the workflow.
@@ -156,11 +157,12 @@ async def test_a_dossier_carried_over_continue_as_new_resumes_at_its_next_step(
         DossierWorkflow.run,
         DossierWorkflowInput(
             dossier_id=dossier_id, client_id=client_id, client_code=code,
+            dossier_task_queue=worker.dossier,
             scenario_code=scenario_3_and_10, scenario_version=1, completed_steps=1,
             previous_completed_at=datetime.combine(due + timedelta(days=3), datetime.min.time().replace(hour=8), PARIS),
             seen_event_ids=[seen],
         ),
-        id=dossier_workflow_id(dossier_id), task_queue=worker,
+        id=dossier_workflow_id(dossier_id), task_queue=worker.workflows,
     )
     day10 = datetime.combine(due + timedelta(days=10), datetime.min.time().replace(hour=8), PARIS)
     await _advance_to(env, day10)

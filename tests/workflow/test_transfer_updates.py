@@ -12,15 +12,16 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
 from relance.workflow_ids import transfer_workflow_id
-from relance_workflow.domain.transfers import CancellationMode, TransferState
-from relance_workflow.settings import Settings
-from relance_workflow.transfer_models import (
+from relance.contracts import Refusal
+from relance.contracts.transfer import (
     AgencyCancellationAnswer,
+    CancellationMode,
     CancelTransfer,
+    TransferState,
     TransferWorkflowInput,
 )
-from relance_workflow.worker import build_worker
 from relance_workflow.workflows.transfer import TransferWorkflow
+from tests.workflow.conftest import workers
 from tests.workflow.test_transfer_workflow import AGENCY, eventually, outbox_events, seed_transfer
 
 WINDOW_SECONDS = 3.0
@@ -33,9 +34,8 @@ async def dev_client(stack) -> Client:
 
 @pytest.fixture(scope="module")
 async def dev_worker(dev_client, pool):
-    settings = Settings(temporal_task_queue=f"transfer-updates-{uuid4().hex[:6]}")
-    async with build_worker(dev_client, pool, settings):
-        yield settings.temporal_task_queue
+    async with workers(dev_client, pool, "transfer-updates") as queues:
+        yield queues
 
 
 async def _start(dev_client, pool, dev_worker, window: float = WINDOW_SECONDS):
@@ -44,8 +44,8 @@ async def _start(dev_client, pool, dev_worker, window: float = WINDOW_SECONDS):
     handle = await dev_client.start_workflow(
         TransferWorkflow.run,
         TransferWorkflowInput(transfer_id=transfer_id, client_id=client_id, client_code=code,
-                              agency_code=AGENCY, created_at=created_at, window_seconds=window),
-        id=transfer_workflow_id(transfer_id), task_queue=dev_worker,
+                              dossier_task_queue=dev_worker.dossier, agency_code=AGENCY, created_at=created_at, window_seconds=window),
+        id=transfer_workflow_id(transfer_id), task_queue=dev_worker.workflows,
     )
     return handle, active_id, transfer_id, item_ids
 
@@ -110,6 +110,7 @@ async def test_f29_cancel_after_window_is_a_request_then_agency_validation_bring
             TransferWorkflow.cancel, CancelTransfer(comment="again", requested_by="user:bo"))
     assert isinstance(refused.value.cause, ApplicationError)
     assert "already waits" in refused.value.cause.message
+    assert refused.value.cause.type == Refusal.CANCELLATION_PENDING
 
     await handle.signal(TransferWorkflow.cancellation_answered,
                         AgencyCancellationAnswer(event_id=str(uuid4()), validated=True, comment="Agreed"))
@@ -147,6 +148,7 @@ async def test_cancel_without_comment_is_refused_by_the_validator(dev_client, po
     handle, _, transfer_id, _ = await _start(dev_client, pool, dev_worker, window=60)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(TransferWorkflow.cancel, CancelTransfer(comment="  ", requested_by="user:x"))
-    assert refused.value.cause.message.startswith("comment:")
+    assert refused.value.cause.type == Refusal.COMMENT_REQUIRED
+    assert "comment is required" in refused.value.cause.message
     assert await pool.fetchval("SELECT state FROM transfers WHERE id = $1", transfer_id) == "in_window"
     await handle.terminate("test done")

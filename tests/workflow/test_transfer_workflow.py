@@ -16,12 +16,9 @@ import pytest
 
 from relance import search_attributes as sa
 from relance.workflow_ids import transfer_workflow_id
-from relance_workflow.domain.transfers import TransferState
-from relance_workflow.settings import Settings
-from relance_workflow.transfer_models import AgencyCancellationAnswer, TransferWorkflowInput
-from relance_workflow.worker import build_worker
+from relance.contracts.transfer import AgencyCancellationAnswer, TransferState, TransferWorkflowInput
 from relance_workflow.workflows.transfer import TransferWorkflow
-from tests.workflow.conftest import seed_dossier
+from tests.workflow.conftest import seed_dossier, workers
 
 AGENCY = "AG-TIMERS"
 
@@ -84,9 +81,8 @@ async def outbox_events(pool: asyncpg.Pool, transfer_id: UUID, event_type: str) 
 
 @pytest.fixture(scope="module")
 async def worker(time_skipping_env, pool, stack):
-    settings = Settings(temporal_task_queue=f"transfer-timers-{uuid4().hex[:6]}")
-    async with build_worker(time_skipping_env.client, pool, settings):
-        yield settings.temporal_task_queue
+    async with workers(time_skipping_env.client, pool, "transfer-timers") as queues:
+        yield queues
 
 
 async def _advance_to(env, moment: datetime) -> None:
@@ -104,8 +100,8 @@ async def test_f28_f30_placement_goes_out_at_window_end_and_not_one_second_befor
     handle = await env.client.start_workflow(
         TransferWorkflow.run,
         TransferWorkflowInput(transfer_id=transfer_id, client_id=client_id, client_code=code,
-                              agency_code=AGENCY, created_at=created_at),
-        id=transfer_workflow_id(transfer_id), task_queue=worker,
+                              dossier_task_queue=worker.dossier, agency_code=AGENCY, created_at=created_at),
+        id=transfer_workflow_id(transfer_id), task_queue=worker.workflows,
     )
     window_end = created_at + timedelta(hours=24)
     assert await eventually(lambda: pool.fetchval(
@@ -154,10 +150,10 @@ async def test_f30_agency_silent_on_cancellation_request_raises_overdue_alert_af
     handle = await env.client.start_workflow(
         TransferWorkflow.run,
         TransferWorkflowInput(transfer_id=transfer_id, client_id=client_id, client_code=code,
-                              agency_code=AGENCY, created_at=created_at,
+                              dossier_task_queue=worker.dossier, agency_code=AGENCY, created_at=created_at,
                               state=TransferState.CANCELLATION_PENDING,
                               cancellation_requested_at=now),
-        id=transfer_workflow_id(transfer_id), task_queue=worker,
+        id=transfer_workflow_id(transfer_id), task_queue=worker.workflows,
     )
     overdue_at = now + timedelta(days=5)
     await _advance_to(env, overdue_at - timedelta(seconds=1))
@@ -205,10 +201,10 @@ async def test_f29_refusal_after_continue_as_new_returns_to_acknowledged_placeme
     handle = await env.client.start_workflow(
         TransferWorkflow.run,
         TransferWorkflowInput(transfer_id=transfer_id, client_id=client_id, client_code=code,
-                              agency_code=AGENCY, created_at=created_at,
+                              dossier_task_queue=worker.dossier, agency_code=AGENCY, created_at=created_at,
                               state=TransferState.CANCELLATION_PENDING,
                               cancellation_requested_at=now, acknowledged=True),
-        id=transfer_workflow_id(transfer_id), task_queue=worker,
+        id=transfer_workflow_id(transfer_id), task_queue=worker.workflows,
     )
     await handle.signal(TransferWorkflow.cancellation_answered, AgencyCancellationAnswer(
         event_id=str(uuid4()), validated=False, comment="Debtor already on a payment plan"))

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relance.contracts import DOSSIER_TASK_QUEUE
+
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
@@ -15,6 +17,9 @@ class CommonSettings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "relance"
+    # The dossier service's worker runs the activities that change dossier data here;
+    # the workflow service names this queue in the workflows it starts.
+    temporal_dossier_task_queue: str = DOSSIER_TASK_QUEUE
 
     # Containers set HTTP_HOST=0.0.0.0; the embedded stack stays on loopback.
     http_host: str = "127.0.0.1"

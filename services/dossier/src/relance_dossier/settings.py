@@ -5,6 +5,10 @@ class Settings(CommonSettings):
     service_name: str = "dossier"
     http_port: int = 8000
     migrate_on_start: bool = True
+    # Scenario steps fall due at this local hour of their due day (F-9), planned by this
+    # service's activities.
+    business_timezone: str = "Europe/Paris"
+    business_hour: int = 8
     # The first admin's API token; further users are created through the API.
     bootstrap_admin_token: str | None = None
     # F-26: files attached to a client are stored under DATA_DIR/attachments/<client id>/.

@@ -1,13 +1,13 @@
-"""`python -m relance_workflow`: the Temporal worker, the Kafka signal bridge, and
-/health + /metrics on HTTP_PORT (8300)."""
+"""`python -m relance_workflow`: the Temporal worker (workflows only: their dossier
+activities run in the dossier service), the Kafka signal bridge, and /health + /metrics
+on HTTP_PORT (8300). The service holds no database connection."""
 
 import asyncio
 
 import structlog
 
-from relance.db import create_pool
 from relance.events import EventEnvelope
-from relance.health import broker_check, postgres_check, temporal_check
+from relance.health import broker_check, temporal_check
 from relance.kafka import at_least_once, ensure_topics, service_broker
 from relance.observability import configure_logging, operations_app
 from relance.runtime import serve
@@ -22,9 +22,8 @@ async def main() -> None:
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     await ensure_topics(settings.kafka_bootstrap_servers)
-    pool = await create_pool(settings.database_url, schema="dossier", max_size=10)
     client = await connect(settings)
-    worker = build_worker(client, pool, settings)
+    worker = build_worker(client, settings)
     bridge = SignalBridge(client, settings.temporal_task_queue, settings)
 
     broker = service_broker(settings.kafka_bootstrap_servers, settings.service_name)
@@ -36,14 +35,12 @@ async def main() -> None:
 
     app = operations_app(
         "workflow",
-        {"postgres": postgres_check(pool), "temporal": temporal_check(client),
-         "kafka": broker_check(broker)},
+        {"temporal": temporal_check(client), "kafka": broker_check(broker)},
     )
     await broker.start()
 
     async def on_stop() -> None:
         await broker.stop()
-        await pool.close()
 
     await serve(app, settings.http_port, host=settings.http_host, background=[worker.run()], on_stop=on_stop)
 

@@ -1,16 +1,14 @@
-"""The Temporal worker: the workflows and activities of Relance on one task queue."""
+"""The workflow service's Temporal worker: the workflows of Relance on one task queue. It
+hosts no activity: the activities that change dossier data run in the dossier service's
+worker, on the queue the workflows name (`dossier_task_queue` of their input)."""
 
-import asyncpg
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from relance_workflow.activities.dossier import DossierActivities
-from relance_workflow.activities.transfer import TransferActivities
 from relance_workflow.settings import Settings
-from relance_workflow.workflows.dossier import DossierWorkflow
-from relance_workflow.activities.action import ActionActivities
 from relance_workflow.workflows.action import ActionWorkflow
+from relance_workflow.workflows.dossier import DossierWorkflow
 from relance_workflow.workflows.transfer import TransferWorkflow
 
 WORKFLOWS = [DossierWorkflow, ActionWorkflow, TransferWorkflow]
@@ -24,11 +22,5 @@ async def connect(settings: Settings) -> Client:
     )
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:
-    dossier = DossierActivities(pool, settings.business_timezone, settings.business_hour)
-    return Worker(
-        client,
-        task_queue=settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=[*dossier.all(), *TransferActivities(pool).all(), *ActionActivities(pool).all()],
-    )
+def build_worker(client: Client, settings: Settings) -> Worker:
+    return Worker(client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS)

@@ -8,14 +8,17 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, EmailStr, Field
 
+from relance.contracts import Update
+from relance.contracts import action as contract
+from relance.contracts.action import ActionCommand, ActionDueResult
 from relance.scenarios import ActionType, StepMode
 from relance.workflow_ids import action_workflow_id
 from relance_dossier.api.auth import (
     Principal, active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
 )
 from relance_dossier.api.errors import ApiError
-from relance_dossier.api.interventions import run_update
 from relance_dossier.api.models import ApiInput
+from relance_dossier.api.workflow_calls import execute_update
 from relance_dossier.domain.actions import ITEM_STATUSES, check_action
 from relance_dossier.persistence import actions as store
 from relance_dossier.persistence import scenarios as scenarios_store
@@ -228,13 +231,16 @@ async def get_action(action_id: UUID, request: Request, principal: Principal = D
     return ActionOut(**dict(await _visible_action(request, action_id, principal)))
 
 
-async def _command(request: Request, action_id: UUID, update: str, principal: Principal,
+async def _command(request: Request, action_id: UUID,
+                   update: Update[ActionCommand, ActionDueResult], principal: Principal,
                    comment: str | None, confirm: bool = False) -> ActionOut:
     row = await _visible_action(request, action_id, principal)
     if row["status"] not in store.PENDING:
         raise ApiError(409, "status", f"the action is already {row['status']}")
-    await run_update(request, action_workflow_id(action_id), update,
-                     {"actor": principal.actor, "comment": comment, "confirm": confirm})
+    await execute_update(
+        request.app.state.temporal, action_workflow_id(action_id), update,
+        ActionCommand(actor=principal.actor, comment=comment, confirm=confirm),
+        not_running=ApiError(409, None, "no running workflow for this action"))
     return ActionOut(**dict(await _visible_action(request, action_id, principal)))
 
 
@@ -242,14 +248,14 @@ async def _command(request: Request, action_id: UUID, update: str, principal: Pr
              summary="F-17: validate a to-confirm action on its date: it is sent")
 async def confirm(action_id: UUID, request: Request, body: ActionCommandIn | None = None,
                   principal: Principal = Depends(can_write)):
-    return await _command(request, action_id, "confirm", principal, body and body.comment)
+    return await _command(request, action_id, contract.CONFIRM, principal, body and body.comment)
 
 
 @router.post("/specific-actions/{action_id}/done", response_model=ActionOut,
              summary="Mark a manual action done")
 async def done(action_id: UUID, request: Request, body: ActionCommandIn | None = None,
                principal: Principal = Depends(can_write)):
-    return await _command(request, action_id, "done", principal, body and body.comment)
+    return await _command(request, action_id, contract.DONE, principal, body and body.comment)
 
 
 @router.delete("/specific-actions/{action_id}", status_code=status.HTTP_204_NO_CONTENT,
@@ -259,5 +265,5 @@ async def delete(action_id: UUID, request: Request, confirm: bool = Query(defaul
                  principal: Principal = Depends(can_write)):
     if not confirm:
         raise ApiError(422, "confirm", "deleting an action must be confirmed (confirm=true)")
-    await _command(request, action_id, "delete", principal, comment, confirm=True)
+    await _command(request, action_id, contract.DELETE, principal, comment, confirm=True)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

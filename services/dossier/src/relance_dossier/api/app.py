@@ -3,11 +3,9 @@
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from temporalio.client import Client
 
 from relance.db import create_pool
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-
 from relance.health import postgres_check, temporal_check
 from relance.observability import add_health_and_metrics, install_request_logging
 from relance_dossier.api import clients
@@ -21,19 +19,19 @@ from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.api.errors import install_error_handlers
 from relance_dossier.persistence.migrations import SCHEMA
 from relance_dossier.settings import Settings
+from relance_dossier.worker import connect
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, temporal_client: Client | None = None) -> FastAPI:
+    """The API; `temporal_client` is the process's own when the service's worker shares it
+    (`python -m relance_dossier`), else the app connects its own."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=10)
         # Commands that need an immediate answer from a workflow (cancel a transfer, mark an
         # intervention Done) are Temporal Updates sent from here.
-        app.state.temporal = await Client.connect(
-            settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
-        )
+        app.state.temporal = temporal_client or await connect(settings)
         app.state.settings = settings
         if settings.bootstrap_admin_token:
             await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)

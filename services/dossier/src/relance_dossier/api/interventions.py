@@ -2,9 +2,9 @@
 
 Prepare, done, skip, edit, create and delete are Temporal Updates on the dossier's
 workflow, so the answer and the scenario's timers are ordered in one history; the
-workflow's validators refuse what cannot be done, with a reason the API passes on."""
+workflow's validators refuse what cannot be done, with a reason the API passes on
+(`workflow_calls`)."""
 
-import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -12,28 +12,29 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
+from relance.contracts import Update
+from relance.contracts import dossier as contract
+from relance.contracts.dossier import (
+    InterventionCommand,
+    InterventionCommandResult,
+    InterventionDeletion,
+    InterventionEdit,
+    NewIntervention,
+    PrepareNextStep,
+)
 from relance.workflow_ids import dossier_workflow_id
 from relance_dossier.api.auth import (
     Principal, active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
 )
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
+from relance_dossier.api.workflow_calls import execute_update, query
 from relance_dossier.persistence import interventions as store
 
 router = APIRouter(tags=["interventions"])
 
-WORKFLOW_WAIT_SECONDS = 10.0
-# Workflow refusals that are bad input (422, with the field) rather than a state conflict.
-INPUT_ERRORS = {
-    "ConfirmationRequired": "confirm",
-    "PromiseIncomplete": "promise_amount",
-    "NothingToChange": None,
-    "InvalidKind": "kind",
-}
+NO_WORKFLOW = "no running workflow for this dossier"
 DOCUMENT_MAX_BYTES = 1_000_000
 
 
@@ -120,29 +121,10 @@ class PreparedNext(BaseModel):
     intervention: InterventionDetail
 
 
-async def run_update(request: Request, workflow_id: str, update: str, arg: dict,
-                     result_type: type = dict) -> Any:
-    """Send an Update; the workflow's refusals become 409 (state) or 422 (input)."""
-    handle = request.app.state.temporal.get_workflow_handle(workflow_id)
-    deadline = asyncio.get_running_loop().time() + WORKFLOW_WAIT_SECONDS
-    while True:
-        try:
-            return await handle.execute_update(update, arg, result_type=result_type)
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            while cause is not None and not isinstance(cause, ApplicationError):
-                cause = cause.cause
-            if cause is None:
-                raise
-            if cause.type in INPUT_ERRORS:
-                raise ApiError(422, INPUT_ERRORS[cause.type], cause.message) from None
-            raise ApiError(409, None, cause.message) from None
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            if asyncio.get_running_loop().time() > deadline:
-                raise ApiError(409, None, "no running workflow for this dossier") from None
-            await asyncio.sleep(0.2)
+async def _update(request: Request, dossier_id: UUID, update: Update, arg: Any) -> Any:
+    """An Update on the dossier's workflow (F-10 .. F-13)."""
+    return await execute_update(request.app.state.temporal, dossier_workflow_id(dossier_id),
+                                update, arg, not_running=ApiError(409, None, NO_WORKFLOW))
 
 
 async def _visible(conn, intervention_id: UUID, principal: Principal):
@@ -166,17 +148,22 @@ async def _todo(request: Request, intervention_id: UUID, principal: Principal):
     return row
 
 
-async def _command(request: Request, intervention_id: UUID, update: str, body: CommandIn,
-                   principal: Principal) -> CommandOut:
+def _next_step(preview: BaseModel | None) -> NextStep | None:
+    return NextStep(**preview.model_dump()) if preview is not None else None
+
+
+async def _command(request: Request, intervention_id: UUID,
+                   update: Update[InterventionCommand, InterventionCommandResult],
+                   body: CommandIn, principal: Principal) -> CommandOut:
     row = await _todo(request, intervention_id, principal)
-    result = await run_update(request, dossier_workflow_id(row["dossier_id"]), update, {
-        "intervention_id": str(intervention_id), "actor": principal.actor, "comment": body.comment,
-    })
+    result: InterventionCommandResult = await _update(
+        request, row["dossier_id"], update, InterventionCommand(
+            intervention_id=intervention_id, actor=principal.actor, comment=body.comment))
     return CommandOut(
         intervention=await _detail(request, intervention_id),
-        communication_id=result.get("communication_id"),
-        open_interventions=result["open_interventions"], next_step=result.get("next_step"),
-        next_step_available=result["next_step_available"],
+        communication_id=result.communication_id,
+        open_interventions=result.open_interventions, next_step=_next_step(result.next_step),
+        next_step_available=result.next_step_available,
     )
 
 
@@ -192,21 +179,21 @@ async def get_intervention(intervention_id: UUID, request: Request,
                      "printed, then Done by itself) and show the next step")
 async def prepare(intervention_id: UUID, request: Request, body: CommandIn | None = None,
                   principal: Principal = Depends(can_write)):
-    return await _command(request, intervention_id, "prepare", body or CommandIn(), principal)
+    return await _command(request, intervention_id, contract.PREPARE, body or CommandIn(), principal)
 
 
 @router.post("/interventions/{intervention_id}/done", response_model=CommandOut,
              summary="F-10: mark Done; F-11: says whether the next step can be prepared")
 async def done(intervention_id: UUID, request: Request, body: CommandIn | None = None,
                principal: Principal = Depends(can_write)):
-    return await _command(request, intervention_id, "done", body or CommandIn(), principal)
+    return await _command(request, intervention_id, contract.DONE, body or CommandIn(), principal)
 
 
 @router.post("/interventions/{intervention_id}/skip", response_model=CommandOut,
              summary="F-10: mark Skipped; the scenario moves on")
 async def skip(intervention_id: UUID, request: Request, body: CommandIn | None = None,
                principal: Principal = Depends(can_write)):
-    return await _command(request, intervention_id, "skip", body or CommandIn(), principal)
+    return await _command(request, intervention_id, contract.SKIP, body or CommandIn(), principal)
 
 
 @router.patch("/interventions/{intervention_id}", response_model=InterventionDetail,
@@ -215,10 +202,8 @@ async def edit(intervention_id: UUID, body: EditIn, request: Request,
                principal: Principal = Depends(can_write)):
     async with db_pool(request).acquire() as conn:
         row = await _visible(conn, intervention_id, principal)
-    await run_update(request, dossier_workflow_id(row["dossier_id"]), "edit", {
-        "intervention_id": str(intervention_id), "actor": principal.actor,
-        **body.model_dump(mode="json"),
-    }, result_type=bool)
+    await _update(request, row["dossier_id"], contract.EDIT, InterventionEdit(
+        intervention_id=intervention_id, actor=principal.actor, **body.model_dump()))
     return await _detail(request, intervention_id)
 
 
@@ -250,14 +235,13 @@ async def create(code: str, body: NewInterventionIn, request: Request,
     if body.kind == "promise" and body.due_at is None:
         due_at = datetime.combine(body.promise_date, datetime.min.time()).astimezone()
     intervention_id = uuid4()
-    await run_update(request, dossier_workflow_id(dossier_id), "create", {
-        "intervention_id": str(intervention_id), "actor": principal.actor, "kind": body.kind,
-        "action_type": body.action_type, "due_at": due_at.isoformat(), "priority": body.priority,
-        "comment": body.comment, "label": body.label,
-        "promise_amount": str(body.promise_amount) if body.promise_amount is not None else None,
-        "promise_date": str(body.promise_date) if body.promise_date else None,
-        "item_ids": [str(i) for i in item_ids],
-    })
+    await _update(request, dossier_id, contract.CREATE, NewIntervention(
+        intervention_id=intervention_id, actor=principal.actor, kind=body.kind,
+        action_type=body.action_type, due_at=due_at, priority=body.priority,
+        comment=body.comment, label=body.label,
+        promise_amount=str(body.promise_amount) if body.promise_amount is not None else None,
+        promise_date=body.promise_date, item_ids=item_ids,
+    ))
     return await _detail(request, intervention_id)
 
 
@@ -272,10 +256,8 @@ async def delete(intervention_id: UUID, request: Request,
     row = await _todo(request, intervention_id, principal)
     if row["document_size"] is not None:
         raise ApiError(409, "document", "an intervention with a document is never deleted (F-13)")
-    await run_update(request, dossier_workflow_id(row["dossier_id"]), "delete", {
-        "intervention_id": str(intervention_id), "actor": principal.actor, "confirm": True,
-        "comment": comment,
-    }, result_type=bool)
+    await _update(request, row["dossier_id"], contract.DELETE, InterventionDeletion(
+        intervention_id=intervention_id, actor=principal.actor, confirm=True, comment=comment))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -330,24 +312,19 @@ async def _dossier_of(request: Request, code: str, principal: Principal) -> UUID
             summary="F-11: when every intervention is Done, may the next step be prepared?")
 async def dossier_prompt(code: str, request: Request, principal: Principal = Depends(can_read)):
     dossier_id = await _dossier_of(request, code, principal)
-    handle = request.app.state.temporal.get_workflow_handle(dossier_workflow_id(dossier_id))
-    try:
-        status_ = await handle.query("status", result_type=dict)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise ApiError(409, "code", "no running workflow for this dossier") from None
-    available = status_["open_interventions"] == 0 and status_.get("next_step") is not None
-    return DossierPrompt(state=status_["state"], open_interventions=status_["open_interventions"],
-                         next_step=status_.get("next_step"), next_step_available=available)
+    status_ = await query(request.app.state.temporal, dossier_workflow_id(dossier_id),
+                          contract.STATUS, not_running=ApiError(409, "code", NO_WORKFLOW))
+    return DossierPrompt(state=status_.state, open_interventions=status_.open_interventions,
+                         next_step=_next_step(status_.next_step),
+                         next_step_available=status_.next_step_available)
 
 
 @router.post("/clients/{code}/dossier/prepare-next", response_model=PreparedNext,
              summary="F-11: every intervention is Done: open the next step now")
 async def prepare_next(code: str, request: Request, principal: Principal = Depends(can_write)):
     dossier_id = await _dossier_of(request, code, principal)
-    result = await run_update(request, dossier_workflow_id(dossier_id), "prepare_next_step",
-                              {"actor": principal.actor})
-    if result.get("intervention_id") is None:
+    result = await _update(request, dossier_id, contract.PREPARE_NEXT_STEP,
+                           PrepareNextStep(actor=principal.actor))
+    if result.intervention_id is None:
         raise ApiError(409, None, "the scenario has no next step for this dossier")
-    return PreparedNext(intervention=await _detail(request, UUID(result["intervention_id"])))
+    return PreparedNext(intervention=await _detail(request, result.intervention_id))

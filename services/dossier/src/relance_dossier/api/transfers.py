@@ -3,7 +3,6 @@ read them, and cancel one. Whether a cancellation is immediate (F-28) or a reque
 agency (F-29) is decided by the transfer workflow alone, through a Temporal Update, so the
 answer and the 24-hour timer are ordered in one history (F-30)."""
 
-import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -12,22 +11,18 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field, field_validator
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
+from relance.contracts import transfer as contract
+from relance.contracts.transfer import CancelTransfer, TransferState
 from relance.workflow_ids import transfer_workflow_id
 from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
 from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
+from relance_dossier.api.workflow_calls import execute_update
 from relance_dossier.domain.transfers import check_follow_up_date
 from relance_dossier.persistence import transfers as store
 
 router = APIRouter(tags=["transfers"])
-
-# The workflow starts from the TransferCreated event a moment after the transfer commits;
-# a cancel sent in that moment waits for it rather than failing.
-WORKFLOW_START_WAIT_SECONDS = 20.0
 
 
 class TransferIn(ApiInput):
@@ -187,27 +182,18 @@ async def cancel_transfer(
         transfer = await _transfer_or_404(conn, transfer_id, principal)
     if transfer["state"] == "closed":
         raise ApiError(409, "state", "the transfer is already closed")
-    handle = request.app.state.temporal.get_workflow_handle(transfer_workflow_id(transfer_id))
-    command = {"comment": body.comment, "requested_by": principal.actor}
-    deadline = asyncio.get_running_loop().time() + WORKFLOW_START_WAIT_SECONDS
-    while True:
-        try:
-            result = await handle.execute_update("cancel", command, result_type=dict)
-            return CancelOut(mode=result["mode"], state=result["state"])
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            reason = cause.message if isinstance(cause, ApplicationError) else str(exc)
-            field, _, text = reason.partition(": ")
-            if field == "comment":
-                raise ApiError(422, "comment", text)
-            raise ApiError(409, "state", text or reason)
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-            async with db_pool(request).acquire() as conn:
-                state = await conn.fetchval("SELECT state FROM transfers WHERE id = $1", transfer_id)
-            if state == "closed":
-                raise ApiError(409, "state", "the transfer is already closed")
-            if asyncio.get_running_loop().time() > deadline:
-                raise ApiError(503, None, "the transfer's workflow is not running yet; retry")
-            await asyncio.sleep(0.2)
+
+    async def when_missing() -> None:
+        # A closed transfer's workflow has ended: no need to wait for it.
+        async with db_pool(request).acquire() as conn:
+            state = await store.transfer_state(conn, transfer_id)
+        if state == TransferState.CLOSED:
+            raise ApiError(409, "state", "the transfer is already closed")
+
+    result = await execute_update(
+        request.app.state.temporal, transfer_workflow_id(transfer_id), contract.CANCEL,
+        CancelTransfer(comment=body.comment, requested_by=principal.actor),
+        not_running=ApiError(503, None, "the transfer's workflow is not running yet; retry"),
+        when_missing=when_missing,
+    )
+    return CancelOut(mode=result.mode.value, state=result.state.value)

@@ -1,4 +1,5 @@
-"""Pure rules for creating a transfer to a collection agency (F-27): no I/O."""
+"""Pure rules for creating a transfer to a collection agency (F-27) and for the agency's
+payments on it: no I/O."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -45,3 +46,10 @@ def check_transfer_selection(
 def check_follow_up_date(next_follow_up_date: date, today: date) -> None:
     if next_follow_up_date < today:
         raise DomainError("next_follow_up_date", "must not be in the past")
+
+
+def payment_applied(open_amount: Decimal, amount: Decimal) -> tuple[Decimal, Decimal]:
+    """An agency payment lowers the item's open amount, never below zero: returns
+    (amount applied, new open amount)."""
+    applied = max(Decimal(0), min(open_amount, amount))
+    return applied, open_amount - applied

@@ -106,6 +106,10 @@ async def transfer_by_id(conn: asyncpg.Connection, transfer_id: UUID) -> asyncpg
     )
 
 
+async def transfer_state(conn: asyncpg.Connection, transfer_id: UUID) -> str | None:
+    return await conn.fetchval("SELECT state FROM transfers WHERE id = $1", transfer_id)
+
+
 async def items_of_transfer(conn: asyncpg.Connection, transfer: asyncpg.Record) -> list[asyncpg.Record]:
     """The items handed over, with where they are now (still transferred, or back)."""
     return await conn.fetch(

@@ -3,7 +3,7 @@ judged."""
 
 from datetime import date, datetime, timedelta
 
-from relance_workflow.domain.planning import business_moment
+from relance.planning import business_moment
 
 # Scenario steps are skipped, never deleted; what a person created may be deleted (F-12).
 DELETABLE_ORIGINS = frozenset({"manual", "alert", "promise"})

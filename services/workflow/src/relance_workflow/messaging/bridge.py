@@ -9,6 +9,7 @@ delivery applies every event once. Messages are acknowledged after the signal is
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance import topics
@@ -25,20 +26,18 @@ from relance.events import (
     EventEnvelope,
     SpecificActionCreated,
 )
-from relance.workflow_ids import action_workflow_id
-from temporalio.exceptions import WorkflowAlreadyStartedError
-from relance_workflow.models import ActionWorkflowInput
-from relance_workflow.workflows.action import ActionWorkflow
-from relance.workflow_ids import dossier_workflow_id, transfer_workflow_id
-from relance_workflow.models import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
-from relance_workflow.settings import Settings
-from relance_workflow.transfer_models import (
+from relance.contracts.action import ActionWorkflowInput
+from relance.contracts.dossier import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
+from relance.contracts.transfer import (
     AgencyCancellationAnswer,
     AgencyPayment,
     AgencyPlacementAck,
     AgencyStatus,
     TransferWorkflowInput,
 )
+from relance.workflow_ids import action_workflow_id, dossier_workflow_id, transfer_workflow_id
+from relance_workflow.settings import Settings
+from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
 from relance_workflow.workflows.transfer import TransferWorkflow
 
@@ -98,6 +97,7 @@ class SignalBridge:
                 action_id=created.action_id, client_id=created.client_id,
                 dossier_id=created.dossier_id, due_at=created.due_at, mode=created.mode,
                 client_code=created.client_code, collector_code=created.collector_code,
+                dossier_task_queue=self._settings.temporal_dossier_task_queue,
             ),
             id=action_workflow_id(created.action_id),
             task_queue=self._task_queue,
@@ -111,6 +111,7 @@ class SignalBridge:
             DossierWorkflowInput(
                 dossier_id=opened.dossier_id, client_id=opened.client_id,
                 client_code=opened.client_code, scenario_code=opened.scenario_code,
+                dossier_task_queue=self._settings.temporal_dossier_task_queue,
                 seen_event_ids=[str(envelope.event_id)],
             ),
             id=dossier_workflow_id(opened.dossier_id),
@@ -132,6 +133,7 @@ class SignalBridge:
                 created_at=created.created_at,
                 window_seconds=self._settings.transfer_window_seconds,
                 answer_delay_seconds=self._settings.transfer_agency_answer_delay_seconds,
+                dossier_task_queue=self._settings.temporal_dossier_task_queue,
                 seen_event_ids=[str(envelope.event_id)],
             ),
             id=transfer_workflow_id(created.transfer_id),

@@ -10,25 +10,26 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from relance_workflow.workflows.common import ACTIVITY_OPTIONS, rejected
+from relance_workflow.workflows.common import rejected, run_activity
 
 with workflow.unsafe.imports_passed_through():
     from relance import search_attributes as sa
-    from relance.workflow_ids import dossier_workflow_id
-    from relance_workflow.activities.action import ActionActivities
-    from relance_workflow.models import (
+    from relance.contracts import Refusal
+    from relance.contracts import action as contract
+    from relance.contracts.action import (
         ActionCloseRequest,
         ActionCommand,
         ActionDueResult,
         ActionStatus,
         ActionWorkflowInput,
-        ItemsChanged,
     )
+    from relance.contracts.dossier import ITEMS_CHANGED, ItemsChanged
+    from relance.workflow_ids import dossier_workflow_id
 
 FINAL = ("sent", "done", "deleted")
 
 
-@workflow.defn
+@workflow.defn(name=contract.WORKFLOW_TYPE)
 class ActionWorkflow:
     @workflow.init
     def __init__(self, input: ActionWorkflowInput) -> None:
@@ -37,25 +38,25 @@ class ActionWorkflow:
         self._status = "scheduled"
         self._due_at = input.due_at
 
-    @workflow.query
+    @workflow.query(name=contract.STATUS.name)
     def status(self) -> ActionStatus:
         return ActionStatus(status=self._status, due_at=self._due_at)
 
     async def _close(self, status: str, command: ActionCommand) -> ActionDueResult:
-        result: ActionDueResult = await workflow.execute_activity_method(
-            ActionActivities.close_action,
+        result: ActionDueResult = await run_activity(
+            contract.CLOSE_ACTION,
             ActionCloseRequest(action_id=self._input.action_id, status=status, actor=command.actor,
                                comment=command.comment),
-            **ACTIVITY_OPTIONS,
+            self._input.dossier_task_queue,
         )
         self._status = result.status
         return result
 
     def _require_pending(self) -> None:
         if self._status in FINAL:
-            raise rejected(f"the action is already {self._status}", "ActionClosed")
+            raise rejected(f"the action is already {self._status}", Refusal.ACTION_CLOSED)
 
-    @workflow.update
+    @workflow.update(name=contract.CONFIRM.name)
     async def confirm(self, command: ActionCommand) -> ActionDueResult:
         """F-17: a to-confirm action is sent once a collector validates it."""
         return await self._close("sent", command)
@@ -65,9 +66,9 @@ class ActionWorkflow:
         self._require_pending()
         if self._status != "awaiting_confirmation":
             raise rejected("only an action awaiting confirmation on its date can be confirmed",
-                            "NotAwaitingConfirmation")
+                            Refusal.NOT_AWAITING_CONFIRMATION)
 
-    @workflow.update
+    @workflow.update(name=contract.DONE.name)
     async def done(self, command: ActionCommand) -> ActionDueResult:
         return await self._close("done", command)
 
@@ -75,7 +76,7 @@ class ActionWorkflow:
     def _validate_done(self, command: ActionCommand) -> None:
         self._require_pending()
 
-    @workflow.update
+    @workflow.update(name=contract.DELETE.name)
     async def delete(self, command: ActionCommand) -> ActionDueResult:
         return await self._close("deleted", command)
 
@@ -83,14 +84,15 @@ class ActionWorkflow:
     def _validate_delete(self, command: ActionCommand) -> None:
         if not command.confirm:
             raise rejected("deleting an action must be confirmed (confirm=true)",
-                            "ConfirmationRequired")
+                            Refusal.CONFIRMATION_REQUIRED)
         self._require_pending()
 
     async def _tell_dossier(self, input: ActionWorkflowInput, what: str) -> None:
         """The action's items leave or re-enter the scenario: the dossier plans again."""
         handle = workflow.get_external_workflow_handle(dossier_workflow_id(input.dossier_id))
         try:
-            await handle.signal("items_changed", ItemsChanged(event_id=f"action-{input.action_id}-{what}"))
+            await handle.signal(ITEMS_CHANGED.name,
+                                ItemsChanged(event_id=f"action-{input.action_id}-{what}"))
         except Exception:  # noqa: BLE001 - no running dossier workflow: nothing to re-plan
             workflow.logger.info("no dossier workflow to tell", extra={"what": what})
 
@@ -111,8 +113,8 @@ class ActionWorkflow:
             except TimeoutError:
                 pass
         if self._status not in FINAL:
-            due: ActionDueResult = await workflow.execute_activity_method(
-                ActionActivities.action_due, input.action_id, **ACTIVITY_OPTIONS
+            due: ActionDueResult = await run_activity(
+                contract.ACTION_DUE, input.action_id, input.dossier_task_queue
             )
             self._status = due.status
         await workflow.wait_condition(lambda: self._status in FINAL)

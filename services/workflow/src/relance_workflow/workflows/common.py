@@ -1,11 +1,20 @@
-"""What every Relance workflow does the same way: activity options, refusals of Updates,
-and ignoring Kafka events delivered twice. Deterministic code only (workflow sandbox)."""
+"""What every Relance workflow does the same way: activity options and calls, refusals of
+Updates, and ignoring Kafka events delivered twice. Deterministic code only (workflow
+sandbox)."""
 
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import TypeVar
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from relance.contracts import Activity, Refusal
+
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 ACTIVITY_OPTIONS = dict(
     start_to_close_timeout=timedelta(seconds=30),
@@ -13,9 +22,19 @@ ACTIVITY_OPTIONS = dict(
 )
 
 
-def rejected(reason: str, kind: str) -> ApplicationError:
-    """An Update refused by its validator: the reason goes back to the caller as is."""
-    return ApplicationError(reason, type=kind, non_retryable=True)
+async def run_activity(activity: Activity[In, Out], arg: In, task_queue: str) -> Out:
+    """Schedule an activity by its contract name on the queue of the service that hosts
+    it (the dossier's worker for dossier data), with the common options."""
+    return await workflow.execute_activity(
+        activity.name, arg, task_queue=task_queue, result_type=activity.result,
+        **ACTIVITY_OPTIONS,
+    )
+
+
+def rejected(reason: str, kind: Refusal) -> ApplicationError:
+    """An Update refused by its validator: the reason goes back to the caller as is, the
+    kind tells the caller which answer to give."""
+    return ApplicationError(reason, type=kind.value, non_retryable=True)
 
 
 class SeenEvents:

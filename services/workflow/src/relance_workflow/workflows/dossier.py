@@ -12,16 +12,13 @@ from uuid import UUID
 
 from temporalio import workflow
 
-from relance_workflow.workflows.common import ACTIVITY_OPTIONS, SeenEvents, rejected
+from relance_workflow.workflows.common import SeenEvents, rejected, run_activity
 
 with workflow.unsafe.imports_passed_through():
     from relance import search_attributes as sa
-    from relance_workflow.activities.dossier import DossierActivities
-    from relance_workflow.domain.interventions import (
-        DELETABLE_ORIGINS,
-        promise_check_moment,
-    )
-    from relance_workflow.models import (
+    from relance.contracts import Refusal
+    from relance.contracts import dossier as contract
+    from relance.contracts.dossier import (
         CommunicationOutcome,
         CompleteInterventionRequest,
         CreateRequest,
@@ -46,10 +43,13 @@ with workflow.unsafe.imports_passed_through():
         PrepareRequest,
         PromiseCheckRequest,
     )
+    from relance_workflow.domain.interventions import (
+        DELETABLE_ORIGINS,
+        promise_check_moment,
+    )
 
 
-
-@workflow.defn
+@workflow.defn(name=contract.WORKFLOW_TYPE)
 class DossierWorkflow:
     @workflow.init
     def __init__(self, input: DossierWorkflowInput) -> None:
@@ -116,19 +116,19 @@ class DossierWorkflow:
             next_step_available=self._status.next_step_available,
         )
 
-    @workflow.query
+    @workflow.query(name=contract.STATUS.name)
     def status(self) -> DossierStatus:
         self._refresh_status()
         return self._status
 
     # ---- signals --------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=contract.ITEMS_CHANGED.name)
     def items_changed(self, signal: ItemsChanged) -> None:
         if self._seen.first_time(signal.event_id):
             self._replan = True
 
-    @workflow.signal
+    @workflow.signal(name=contract.COMMUNICATION_OUTCOME.name)
     def communication_outcome(self, signal: CommunicationOutcome) -> None:
         if self._seen.first_time(signal.event_id) and signal.intervention_id is not None:
             self._outcomes[str(signal.intervention_id)] = signal
@@ -138,18 +138,18 @@ class DossierWorkflow:
     def _require_open(self, intervention_id: UUID) -> OpenIntervention:
         found = self._open(intervention_id)
         if found is None:
-            raise rejected("the intervention is not To do on this dossier", "InterventionClosed")
+            raise rejected("the intervention is not To do on this dossier", Refusal.INTERVENTION_CLOSED)
         return found
 
-    @workflow.update
+    @workflow.update(name=contract.PREPARE.name)
     async def prepare(self, command: InterventionCommand) -> InterventionCommandResult:
         """F-10: execute the planned action and show the next step."""
         found = self._require_open(command.intervention_id)
-        result = await workflow.execute_activity_method(
-            DossierActivities.prepare_intervention,
+        result = await run_activity(
+            contract.PREPARE_INTERVENTION,
             PrepareRequest(intervention_id=command.intervention_id, actor=command.actor,
                            communication_id=workflow.uuid4()),
-            **ACTIVITY_OPTIONS,
+            self._state.dossier_task_queue,
         )
         if result.communication_id is not None:
             found.awaiting_outcome = True
@@ -161,14 +161,14 @@ class DossierWorkflow:
     async def _preview_after_open_step(self) -> NextStepPreview | None:
         """F-10: Prepare shows the step that follows the one being prepared."""
         state = self._state
-        plan: PlannedStepOut = await workflow.execute_activity_method(
-            DossierActivities.plan_next_step,
+        plan: PlannedStepOut = await run_activity(
+            contract.PLAN_NEXT_STEP,
             PlanRequest(
                 dossier_id=state.dossier_id, scenario_code=state.scenario_code,
                 scenario_version=state.scenario_version,
                 completed_steps=state.completed_steps + 1, previous_completed_at=workflow.now(),
             ),
-            **ACTIVITY_OPTIONS,
+            self._state.dossier_task_queue,
         )
         if plan.step is None or plan.step_index is None or plan.due_at is None:
             return None
@@ -180,22 +180,22 @@ class DossierWorkflow:
         found = self._require_open(command.intervention_id)
         if found.awaiting_outcome:
             raise rejected("the communication was already sent; waiting for its delivery",
-                            "AlreadyPrepared")
+                            Refusal.ALREADY_PREPARED)
 
     async def _close(self, command: InterventionCommand, status: str) -> InterventionCommandResult:
         self._require_open(command.intervention_id)
-        await workflow.execute_activity_method(
-            DossierActivities.complete_intervention,
+        await run_activity(
+            contract.COMPLETE_INTERVENTION,
             CompleteInterventionRequest(intervention_id=command.intervention_id, status=status,
                                         comment=command.comment, actor=command.actor),
-            **ACTIVITY_OPTIONS,
+            self._state.dossier_task_queue,
         )
         self._forget(command.intervention_id)
         # Plan before answering, so the closing prompt (F-11) sees the next step.
         await self._plan_now()
         return self._result(command.intervention_id, status)
 
-    @workflow.update
+    @workflow.update(name=contract.DONE.name)
     async def done(self, command: InterventionCommand) -> InterventionCommandResult:
         return await self._close(command, "done")
 
@@ -203,7 +203,7 @@ class DossierWorkflow:
     def _validate_done(self, command: InterventionCommand) -> None:
         self._require_open(command.intervention_id)
 
-    @workflow.update
+    @workflow.update(name=contract.SKIP.name)
     async def skip(self, command: InterventionCommand) -> InterventionCommandResult:
         return await self._close(command, "skipped")
 
@@ -211,25 +211,28 @@ class DossierWorkflow:
     def _validate_skip(self, command: InterventionCommand) -> None:
         self._require_open(command.intervention_id)
 
-    @workflow.update
+    @workflow.update(name=contract.EDIT.name)
     async def edit(self, edit: InterventionEdit) -> bool:
-        return await workflow.execute_activity_method(
-            DossierActivities.edit_intervention, EditRequest(edit=edit), **ACTIVITY_OPTIONS
+        return await run_activity(
+            contract.EDIT_INTERVENTION,
+            EditRequest(edit=edit),
+            self._state.dossier_task_queue,
         )
 
     @edit.validator
     def _validate_edit(self, edit: InterventionEdit) -> None:
         if edit.comment is None and edit.details is None and edit.due_at is None:
             raise rejected("nothing to change: give a comment, details or a due date",
-                            "NothingToChange")
+                            Refusal.NOTHING_TO_CHANGE)
 
-    @workflow.update
+    @workflow.update(name=contract.CREATE.name)
     async def create(self, new: NewIntervention) -> InterventionCommandResult:
         """F-12: by hand: a task, an alert (reminder) or a promise to pay."""
         state = self._state
-        await workflow.execute_activity_method(
-            DossierActivities.create_intervention,
-            CreateRequest(dossier_id=state.dossier_id, new=new), **ACTIVITY_OPTIONS,
+        await run_activity(
+            contract.CREATE_INTERVENTION,
+            CreateRequest(dossier_id=state.dossier_id, new=new),
+            self._state.dossier_task_queue,
         )
         if self._open(new.intervention_id) is None:
             state.open_interventions.append(OpenIntervention(
@@ -246,15 +249,16 @@ class DossierWorkflow:
     @create.validator
     def _validate_create(self, new: NewIntervention) -> None:
         if new.kind not in ("manual", "alert", "promise"):
-            raise rejected("kind must be manual, alert or promise", "InvalidKind")
+            raise rejected("kind must be manual, alert or promise", Refusal.INVALID_KIND)
         if new.kind == "promise" and (new.promise_amount is None or new.promise_date is None):
-            raise rejected("a promise to pay needs an amount and a date", "PromiseIncomplete")
+            raise rejected("a promise to pay needs an amount and a date", Refusal.PROMISE_INCOMPLETE)
 
-    @workflow.update
+    @workflow.update(name=contract.DELETE.name)
     async def delete(self, deletion: InterventionDeletion) -> bool:
-        await workflow.execute_activity_method(
-            DossierActivities.delete_intervention, DeleteRequest(deletion=deletion),
-            **ACTIVITY_OPTIONS,
+        await run_activity(
+            contract.DELETE_INTERVENTION,
+            DeleteRequest(deletion=deletion),
+            self._state.dossier_task_queue,
         )
         self._forget(deletion.intervention_id)
         self._state.promises = [p for p in self._state.promises
@@ -265,12 +269,12 @@ class DossierWorkflow:
     def _validate_delete(self, deletion: InterventionDeletion) -> None:
         if not deletion.confirm:
             raise rejected("deleting an intervention must be confirmed (confirm=true)",
-                            "ConfirmationRequired")
+                            Refusal.CONFIRMATION_REQUIRED)
         found = self._require_open(deletion.intervention_id)
         if found.origin not in DELETABLE_ORIGINS:
-            raise rejected("a scenario step is skipped, not deleted", "NotDeletable")
+            raise rejected("a scenario step is skipped, not deleted", Refusal.NOT_DELETABLE)
 
-    @workflow.update
+    @workflow.update(name=contract.PREPARE_NEXT_STEP.name)
     async def prepare_next_step(self, command: PrepareNextStep) -> PrepareNextStepResult:
         """F-11: every intervention is Done: open the next step now, before its date."""
         self._last_opened = None
@@ -282,24 +286,24 @@ class DossierWorkflow:
     @prepare_next_step.validator
     def _validate_prepare_next(self, command: PrepareNextStep) -> None:
         if self._state.open_interventions:
-            raise rejected("some interventions are still To do", "InterventionsOpen")
+            raise rejected("some interventions are still To do", Refusal.INTERVENTIONS_OPEN)
         self._refresh_status()
         if self._status.next_step is None:
-            raise rejected("the scenario has no next step for this dossier", "NoNextStep")
+            raise rejected("the scenario has no next step for this dossier", Refusal.NO_NEXT_STEP)
 
     # ---- the main loop ----------------------------------------------------------------
 
     async def _plan_now(self) -> PlannedStepOut:
         state = self._state
-        plan: PlannedStepOut = await workflow.execute_activity_method(
-            DossierActivities.plan_next_step,
+        plan: PlannedStepOut = await run_activity(
+            contract.PLAN_NEXT_STEP,
             PlanRequest(
                 dossier_id=state.dossier_id, scenario_code=state.scenario_code,
                 scenario_version=state.scenario_version,
                 completed_steps=state.completed_steps,
                 previous_completed_at=state.previous_completed_at,
             ),
-            **ACTIVITY_OPTIONS,
+            self._state.dossier_task_queue,
         )
         # A running dossier keeps the scenario version it started with (F-9).
         state.scenario_code, state.scenario_version = plan.scenario_code, plan.scenario_version
@@ -316,10 +320,10 @@ class DossierWorkflow:
             if found is None:
                 continue
             if outcome.status == "sent":
-                await workflow.execute_activity_method(
-                    DossierActivities.complete_intervention,
+                await run_activity(
+                    contract.COMPLETE_INTERVENTION,
                     CompleteInterventionRequest(intervention_id=found.intervention_id, status="done"),
-                    **ACTIVITY_OPTIONS,
+                    state.dossier_task_queue,
                 )
                 self._forget(found.intervention_id)
             else:
@@ -331,11 +335,11 @@ class DossierWorkflow:
         state = self._state
         now = workflow.now()
         for promise in [p for p in state.promises if p.check_at <= now]:
-            result = await workflow.execute_activity_method(
-                DossierActivities.check_promise,
+            result = await run_activity(
+                contract.CHECK_PROMISE,
                 PromiseCheckRequest(intervention_id=promise.intervention_id,
                                     follow_up_id=workflow.uuid4()),
-                **ACTIVITY_OPTIONS,
+                state.dossier_task_queue,
             )
             state.promises.remove(promise)
             found = self._open(promise.intervention_id)
@@ -402,15 +406,15 @@ class DossierWorkflow:
         state = self._state
         assert plan.step is not None and plan.step_index is not None and plan.due_at is not None
         intervention_id = workflow.uuid4()
-        opened = await workflow.execute_activity_method(
-            DossierActivities.open_intervention,
+        opened = await run_activity(
+            contract.OPEN_INTERVENTION,
             OpenInterventionRequest(
                 intervention_id=intervention_id, dossier_id=state.dossier_id,
                 scenario_code=plan.scenario_code, scenario_version=plan.scenario_version,
                 step_index=plan.step_index, step=plan.step, due_at=plan.due_at,
                 item_ids=plan.item_ids,
             ),
-            **ACTIVITY_OPTIONS,
+            self._state.dossier_task_queue,
         )
         state.open_step_index = plan.step_index
         state.open_interventions.append(OpenIntervention(

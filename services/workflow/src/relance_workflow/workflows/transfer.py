@@ -12,19 +12,13 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from relance_workflow.workflows.common import ACTIVITY_OPTIONS, SeenEvents
+from relance_workflow.workflows.common import SeenEvents, run_activity
 
 with workflow.unsafe.imports_passed_through():
     from relance import search_attributes as sa
-    from relance_workflow.activities.transfer import WORKFLOW_ACTOR, TransferActivities
-    from relance_workflow.domain.transfers import (
-        CancellationMode,
-        TransferState,
-        cancellation_mode,
-        cancellation_refusal,
-        window_ends_at,
-    )
-    from relance_workflow.transfer_models import (
+    from relance.contracts import Refusal
+    from relance.contracts import transfer as contract
+    from relance.contracts.transfer import (
         AcknowledgePlacementRequest,
         AgencyCancellationAnswer,
         AgencyPayment,
@@ -43,10 +37,16 @@ with workflow.unsafe.imports_passed_through():
         TransferStatus,
         TransferWorkflowInput,
     )
+    from relance.contracts.transfer import CancellationMode, TransferState
+    from relance_workflow.domain.transfers import (
+        CancelRefusal,
+        cancellation_mode,
+        cancellation_refusal,
+        window_ends_at,
+    )
 
 
-
-@workflow.defn
+@workflow.defn(name=contract.WORKFLOW_TYPE)
 class TransferWorkflow:
     @workflow.init
     def __init__(self, input: TransferWorkflowInput) -> None:
@@ -73,7 +73,7 @@ class TransferWorkflow:
         self._overdue = overdue
         workflow.upsert_search_attributes([sa.AGENCY_ANSWER_OVERDUE.value_set(overdue)])
 
-    @workflow.query
+    @workflow.query(name=contract.STATUS.name)
     def status(self) -> TransferStatus:
         return TransferStatus(
             state=self._state, window_ends_at=self._window_end,
@@ -82,11 +82,11 @@ class TransferWorkflow:
 
     # ---- the cancel Update (F-28, F-29, F-30) ----------------------------------------
 
-    @workflow.update
+    @workflow.update(name=contract.CANCEL.name)
     async def cancel(self, command: CancelTransfer) -> CancelTransferResult:
         refusal = self._cancel_refusal(command)
         if refusal:  # a concurrent cancel got here first within this workflow task
-            raise ApplicationError(refusal, type="CancelRefused")
+            raise ApplicationError(refusal.reason, type=refusal.kind.value)
         self._cancelling = True
         try:
             mode = cancellation_mode(workflow.now(), self._window_end)
@@ -94,11 +94,11 @@ class TransferWorkflow:
                 # F-28: the agency never hears of it; the window timer now finds the
                 # transfer cancelling and places nothing. Set before any await.
                 self._closing_immediately = True
-                await workflow.execute_activity_method(
-                    TransferActivities.return_items,
+                await run_activity(
+                    contract.RETURN_ITEMS,
                     ReturnItemsRequest(transfer_id=self._input.transfer_id, mode="immediate",
                                        comment=command.comment, actor=command.requested_by),
-                    **ACTIVITY_OPTIONS,
+                    self._input.dossier_task_queue,
                 )
                 self._set_state(TransferState.CLOSED)
                 return CancelTransferResult(mode=CancellationMode.IMMEDIATE, state=self._state)
@@ -108,13 +108,13 @@ class TransferWorkflow:
             await workflow.wait_condition(lambda: self._state is not TransferState.IN_WINDOW)
             self._requested_at = workflow.now()
             self._answer = None
-            await workflow.execute_activity_method(
-                TransferActivities.request_cancellation,
+            await run_activity(
+                contract.REQUEST_CANCELLATION,
                 RequestCancellationRequest(
                     transfer_id=self._input.transfer_id, comment=command.comment,
                     requested_by=command.requested_by, requested_at=self._requested_at,
                 ),
-                **ACTIVITY_OPTIONS,
+                self._input.dossier_task_queue,
             )
             self._set_state(TransferState.CANCELLATION_PENDING)
             return CancelTransferResult(mode=mode, state=self._state)
@@ -126,57 +126,58 @@ class TransferWorkflow:
     def _validate_cancel(self, command: CancelTransfer) -> None:
         refusal = self._cancel_refusal(command)
         if refusal:
-            raise ApplicationError(refusal, type="CancelRefused")
+            raise ApplicationError(refusal.reason, type=refusal.kind.value)
 
-    def _cancel_refusal(self, command: CancelTransfer) -> str | None:
+    def _cancel_refusal(self, command: CancelTransfer) -> CancelRefusal | None:
         if self._cancelling:
-            return "state: a cancellation of this transfer is already in progress"
+            return CancelRefusal(Refusal.CANCEL_IN_PROGRESS,
+                                 "a cancellation of this transfer is already in progress")
         return cancellation_refusal(self._state, command.comment)
 
     # ---- agency signals ---------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=contract.PLACEMENT_ACKNOWLEDGED.name)
     async def placement_acknowledged(self, signal: AgencyPlacementAck) -> None:
         if not self._seen.first_time(signal.event_id) or self._acknowledged:
             return
         self._acknowledged = True
-        await workflow.execute_activity_method(
-            TransferActivities.acknowledge_placement,
+        await run_activity(
+            contract.ACKNOWLEDGE_PLACEMENT,
             AcknowledgePlacementRequest(transfer_id=self._input.transfer_id,
                                         agency_reference=signal.agency_reference),
-            **ACTIVITY_OPTIONS,
+            self._input.dossier_task_queue,
         )
         if self._state is TransferState.PLACED:
             self._set_state(TransferState.PLACED_ACKNOWLEDGED)
 
-    @workflow.signal
+    @workflow.signal(name=contract.CANCELLATION_ANSWERED.name)
     def cancellation_answered(self, signal: AgencyCancellationAnswer) -> None:
         if self._seen.first_time(signal.event_id):
             self._answer = signal
 
-    @workflow.signal
+    @workflow.signal(name=contract.PAYMENT_COLLECTED.name)
     async def payment_collected(self, signal: AgencyPayment) -> None:
         if not self._seen.first_time(signal.event_id):
             return
-        await workflow.execute_activity_method(
-            TransferActivities.apply_payment,
+        await run_activity(
+            contract.APPLY_PAYMENT,
             ApplyPaymentRequest(
                 transfer_id=self._input.transfer_id, payment_id=signal.payment_id,
                 item_number=signal.item_number, amount=signal.amount,
                 collected_on=signal.collected_on,
             ),
-            **ACTIVITY_OPTIONS,
+            self._input.dossier_task_queue,
         )
 
-    @workflow.signal
+    @workflow.signal(name=contract.AGENCY_STATUS_UPDATED.name)
     async def agency_status_updated(self, signal: AgencyStatus) -> None:
         if not self._seen.first_time(signal.event_id):
             return
-        await workflow.execute_activity_method(
-            TransferActivities.record_agency_status,
+        await run_activity(
+            contract.RECORD_AGENCY_STATUS,
             RecordAgencyStatusRequest(transfer_id=self._input.transfer_id, status=signal.status,
                                       comment=signal.comment),
-            **ACTIVITY_OPTIONS,
+            self._input.dossier_task_queue,
         )
 
     # ---- main line ------------------------------------------------------------------
@@ -190,10 +191,10 @@ class TransferWorkflow:
             sa.AGENCY_ANSWER_OVERDUE.value_set(self._overdue),
         ])
         if self._state is TransferState.IN_WINDOW:
-            await workflow.execute_activity_method(
-                TransferActivities.record_window,
+            await run_activity(
+                contract.RECORD_WINDOW,
                 RecordWindowRequest(transfer_id=input.transfer_id, window_ends_at=self._window_end),
-                **ACTIVITY_OPTIONS,
+                self._input.dossier_task_queue,
             )
             await self._window()
         while self._state is not TransferState.CLOSED:
@@ -225,10 +226,10 @@ class TransferWorkflow:
         # An immediate cancellation decided before the window end finishes first.
         await workflow.wait_condition(lambda: not self._closing_immediately)
         if self._state is TransferState.IN_WINDOW and workflow.now() >= self._window_end:
-            await workflow.execute_activity_method(
-                TransferActivities.place_transfer,
+            await run_activity(
+                contract.PLACE_TRANSFER,
                 PlaceTransferRequest(transfer_id=self._input.transfer_id, placed_at=workflow.now()),
-                **ACTIVITY_OPTIONS,
+                self._input.dossier_task_queue,
             )
             self._set_state(
                 TransferState.PLACED_ACKNOWLEDGED if self._acknowledged else TransferState.PLACED
@@ -248,12 +249,12 @@ class TransferWorkflow:
             except TimeoutError:
                 pass
         if self._answer is None and not self._overdue:
-            await workflow.execute_activity_method(
-                TransferActivities.mark_answer_overdue,
+            await run_activity(
+                contract.MARK_ANSWER_OVERDUE,
                 MarkAnswerOverdueRequest(transfer_id=self._input.transfer_id,
                                          requested_at=self._requested_at,
                                          overdue_since=workflow.now()),
-                **ACTIVITY_OPTIONS,
+                self._input.dossier_task_queue,
             )
             self._set_overdue(True)
         await workflow.wait_condition(
@@ -264,23 +265,23 @@ class TransferWorkflow:
             return
         answer, self._answer = self._answer, None
         if answer.validated:
-            await workflow.execute_activity_method(
-                TransferActivities.return_items,
+            await run_activity(
+                contract.RETURN_ITEMS,
                 ReturnItemsRequest(transfer_id=self._input.transfer_id, mode="agency_validated",
                                    comment=answer.comment or "Validated by the agency",
                                    actor=f"agency:{self._input.agency_code}"),
-                **ACTIVITY_OPTIONS,
+                self._input.dossier_task_queue,
             )
             self._set_state(TransferState.CLOSED)
         else:
             back_to = (TransferState.PLACED_ACKNOWLEDGED if self._acknowledged
                        else TransferState.PLACED)
-            await workflow.execute_activity_method(
-                TransferActivities.refuse_cancellation,
+            await run_activity(
+                contract.REFUSE_CANCELLATION,
                 RefuseCancellationRequest(transfer_id=self._input.transfer_id,
                                           reason=answer.comment or "Refused by the agency",
                                           state=back_to),
-                **ACTIVITY_OPTIONS,
+                self._input.dossier_task_queue,
             )
             self._requested_at = None
             self._set_state(back_to)

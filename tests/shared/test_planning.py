@@ -1,5 +1,6 @@
-"""Scenario planning: which items a dunning step chases, and when the next step is due
-(F-2, F-9, F-15, F-27)."""
+"""Scenario planning (`relance.planning`, shared by the dossier's activities and the
+workflows): which items a dunning step chases, and when the next step is due (F-2, F-9,
+F-15, F-27)."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -7,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from relance.planning import ChaseableItem, eligible_items, next_step
 from relance.scenarios import ActionType, DelayReference, Scenario, ScenarioStep, StepMode
-from relance_workflow.domain.planning import ChaseableItem, eligible_items, next_step
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -264,85 +265,3 @@ def test_f15_no_step_when_every_open_item_is_in_dispute_or_under_a_specific_acti
 
 def test_no_step_for_an_account_without_items() -> None:
     assert next_step(STANDARD, [], 0, None) is None
-
-
-# ---- interventions by hand (F-12) ----------------------------------------------------------
-
-
-def test_f12_a_promise_is_judged_at_the_first_business_hour_after_its_date() -> None:
-    from relance_workflow.domain.interventions import promise_check_moment
-
-    assert promise_check_moment(date(2025, 3, 14)) == datetime(2025, 3, 15, 8, tzinfo=PARIS)
-    # Across the spring clock change the business hour stays 08:00 local time.
-    assert promise_check_moment(date(2025, 3, 29)).astimezone(UTC) == datetime(2025, 3, 30, 6, tzinfo=UTC)
-
-
-def test_f12_only_what_a_person_created_may_be_deleted() -> None:
-    from relance_workflow.domain.interventions import DELETABLE_ORIGINS
-
-    assert {"manual", "alert", "promise"} == DELETABLE_ORIGINS
-    assert "scenario" not in DELETABLE_ORIGINS  # scenario steps are skipped instead
-
-
-# ---- specific actions and scenario edits (F-9, F-14, F-17), pure rules of the dossier API --
-
-
-def test_f17_an_automatic_action_needs_a_sending_channel_and_a_template() -> None:
-    from relance_dossier.domain.accounts import DomainError
-    from relance_dossier.domain.actions import check_action
-
-    check_action("email", "automatic", "relance-email-1", "next")
-    check_action("call", "manual", None, "next")
-    with pytest.raises(DomainError) as call:
-        check_action("call", "automatic_to_confirm", None, "next")
-    assert call.value.field == "next.mode"
-    with pytest.raises(DomainError) as letter:
-        check_action("letter", "manual", None, "next")
-    assert letter.value.field == "next.template_code"
-    # Written from scratch: its own body stands in for the template; a blank one does not.
-    check_action("email", "automatic", None, "next", body="Merci de régler #items_amount_selected")
-    with pytest.raises(DomainError):
-        check_action("email", "automatic", None, "next", body="   ")
-
-
-def test_f14_actions_sort_by_priority_collector_or_date_with_a_stable_tie_break() -> None:
-    from relance_dossier.domain.actions import sort_clause
-
-    assert sort_clause("priority", True) == "priority DESC NULLS LAST, due_at ASC, id ASC"
-    assert sort_clause("collector", False).startswith("collector_code ASC")
-    with pytest.raises(KeyError):
-        sort_clause("1; DROP TABLE items", False)
-
-
-def test_f9_scenario_steps_name_existing_templates_of_their_channel() -> None:
-    from relance_dossier.domain.accounts import DomainError
-    from relance_dossier.domain.scenarios import check_steps
-
-    templates = {"mail-1": "email", "letter-1": "letter"}
-    ok = [ScenarioStep(action_type=ActionType.EMAIL, delay_days=0, template_code="mail-1"),
-          ScenarioStep(action_type=ActionType.CALL, delay_days=3)]
-    check_steps(ok, templates)
-    with pytest.raises(DomainError) as wrong:
-        check_steps([ScenarioStep(action_type=ActionType.EMAIL, delay_days=0,
-                                  template_code="letter-1")], templates)
-    assert (wrong.value.field, wrong.value.reason) == (
-        "steps.0.template_code", "template 'letter-1' is for letter, not email")
-    with pytest.raises(DomainError) as missing:
-        check_steps([ok[1], ScenarioStep(action_type=ActionType.SMS, delay_days=1)], templates)
-    assert missing.value.field == "steps.1.template_code"
-
-
-def test_f9_scenario_explicit_then_first_matching_rule_then_default() -> None:
-    from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
-    from relance_dossier.domain.scenarios import scenario_for
-
-    client = ClientAttributes(country="FR", segment="PME", category=None, risk="high", tags=["btp"])
-    rules = [
-        (2, RuleCriteria(segment="pme"), "pme"),
-        (1, RuleCriteria(risk="high", tags=["BTP"]), "risky"),
-        (3, RuleCriteria(country="BE"), "belgium"),
-    ]
-    assert scenario_for("vip", client, rules) == "vip"
-    assert scenario_for(None, client, rules) == "risky"  # position 1 wins over position 2
-    assert scenario_for(None, client, rules[0:1] + rules[2:]) == "pme"
-    assert scenario_for(None, client, rules[2:]) is None  # the default scenario

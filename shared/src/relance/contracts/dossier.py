@@ -1,10 +1,12 @@
-"""One pydantic model per workflow, activity, signal and update input or output."""
+"""The dossier workflow's contract (F-9 .. F-13): one pydantic model per workflow,
+activity, signal, query and Update input or output, and their names."""
 
 from datetime import date, datetime
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from relance.contracts import DOSSIER_TASK_QUEUE, Activity, Query, Signal, Update
 from relance.scenarios import ScenarioStep
 
 
@@ -13,6 +15,8 @@ class DossierWorkflowInput(BaseModel):
     client_id: UUID
     client_code: str
     scenario_code: str | None = None
+    # Where the activities that change dossier data run (the dossier service's worker).
+    dossier_task_queue: str = DOSSIER_TASK_QUEUE
     # Carried over continue-as-new:
     scenario_version: int | None = None
     completed_steps: int = 0
@@ -223,38 +227,36 @@ class PromiseCheckResult(BaseModel):
 DossierWorkflowInput.model_rebuild()
 
 
-# ---- the specific action workflow (F-15 .. F-20) ------------------------------------------
+# ---- names: the workflow's handlers and the dossier service's activities ---------------
 
+WORKFLOW_TYPE = "DossierWorkflow"
 
-class ActionWorkflowInput(BaseModel):
-    action_id: UUID
-    client_id: UUID
-    dossier_id: UUID
-    due_at: datetime
-    mode: str  # automatic | automatic_to_confirm | manual
-    client_code: str | None = None  # for the search attributes
-    collector_code: str | None = None
+STATUS = Query[DossierStatus]("status", DossierStatus)
+ITEMS_CHANGED = Signal[ItemsChanged]("items_changed", ItemsChanged)
+COMMUNICATION_OUTCOME = Signal[CommunicationOutcome]("communication_outcome", CommunicationOutcome)
 
+PREPARE = Update[InterventionCommand, InterventionCommandResult](
+    "prepare", InterventionCommand, InterventionCommandResult)
+DONE = Update[InterventionCommand, InterventionCommandResult](
+    "done", InterventionCommand, InterventionCommandResult)
+SKIP = Update[InterventionCommand, InterventionCommandResult](
+    "skip", InterventionCommand, InterventionCommandResult)
+EDIT = Update[InterventionEdit, bool]("edit", InterventionEdit, bool)
+CREATE = Update[NewIntervention, InterventionCommandResult](
+    "create", NewIntervention, InterventionCommandResult)
+DELETE = Update[InterventionDeletion, bool]("delete", InterventionDeletion, bool)
+PREPARE_NEXT_STEP = Update[PrepareNextStep, PrepareNextStepResult](
+    "prepare_next_step", PrepareNextStep, PrepareNextStepResult)
 
-class ActionDueResult(BaseModel):
-    status: str  # deleted (F-20: items all settled) | sent | awaiting_confirmation | todo
-
-
-class ActionCommand(BaseModel):
-    """confirm / done / delete on a specific action, by a collector."""
-
-    actor: str
-    comment: str | None = None
-    confirm: bool = False
-
-
-class ActionCloseRequest(BaseModel):
-    action_id: UUID
-    status: str  # sent | done | deleted
-    actor: str
-    comment: str | None = None
-
-
-class ActionStatus(BaseModel):
-    status: str  # scheduled | awaiting_confirmation | todo | sent | done | deleted
-    due_at: datetime
+PLAN_NEXT_STEP = Activity[PlanRequest, PlannedStepOut]("plan_next_step", PlanRequest, PlannedStepOut)
+OPEN_INTERVENTION = Activity[OpenInterventionRequest, OpenInterventionResult](
+    "open_intervention", OpenInterventionRequest, OpenInterventionResult)
+COMPLETE_INTERVENTION = Activity[CompleteInterventionRequest, bool](
+    "complete_intervention", CompleteInterventionRequest, bool)
+PREPARE_INTERVENTION = Activity[PrepareRequest, PrepareResult](
+    "prepare_intervention", PrepareRequest, PrepareResult)
+EDIT_INTERVENTION = Activity[EditRequest, bool]("edit_intervention", EditRequest, bool)
+CREATE_INTERVENTION = Activity[CreateRequest, bool]("create_intervention", CreateRequest, bool)
+DELETE_INTERVENTION = Activity[DeleteRequest, bool]("delete_intervention", DeleteRequest, bool)
+CHECK_PROMISE = Activity[PromiseCheckRequest, PromiseCheckResult](
+    "check_promise", PromiseCheckRequest, PromiseCheckResult)

@@ -1,13 +1,28 @@
-"""One pydantic model per input and output of the transfer workflow, its activities,
-signals and update (F-27 … F-30)."""
+"""The transfer workflow's contract (F-27 … F-30): its states, one pydantic model per
+input and output of the workflow, its activities, signals, query and Update, and their
+names."""
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from relance_workflow.domain.transfers import CancellationMode, TransferState
+from relance.contracts import DOSSIER_TASK_QUEUE, Activity, Query, Signal, Update
+
+
+class TransferState(StrEnum):
+    IN_WINDOW = "in_window"  # created, the agency knows nothing yet
+    PLACED = "placed"  # the window ended: the placement went to the agency
+    PLACED_ACKNOWLEDGED = "placed_acknowledged"
+    CANCELLATION_PENDING = "cancellation_pending"  # F-29: waiting for the agency's answer
+    CLOSED = "closed"  # cancelled (immediately or validated by the agency)
+
+
+class CancellationMode(StrEnum):
+    IMMEDIATE = "immediate"  # F-28
+    REQUEST = "request"  # F-29
 
 
 class TransferWorkflowInput(BaseModel):
@@ -18,6 +33,7 @@ class TransferWorkflowInput(BaseModel):
     created_at: datetime
     window_seconds: float = 86400  # F-28: 24 h unless configured for demos
     answer_delay_seconds: float = 5 * 86400  # F-30: agency answer overdue after this
+    dossier_task_queue: str = DOSSIER_TASK_QUEUE  # where its activities run
     # Carried over continue-as-new:
     state: TransferState = TransferState.IN_WINDOW
     cancellation_requested_at: datetime | None = None
@@ -146,3 +162,33 @@ class RecordAgencyStatusRequest(BaseModel):
     transfer_id: UUID
     status: str
     comment: str | None = None
+
+
+# ---- names ----------------------------------------------------------------------------
+
+WORKFLOW_TYPE = "TransferWorkflow"
+
+STATUS = Query[TransferStatus]("status", TransferStatus)
+CANCEL = Update[CancelTransfer, CancelTransferResult]("cancel", CancelTransfer, CancelTransferResult)
+PLACEMENT_ACKNOWLEDGED = Signal[AgencyPlacementAck]("placement_acknowledged", AgencyPlacementAck)
+CANCELLATION_ANSWERED = Signal[AgencyCancellationAnswer](
+    "cancellation_answered", AgencyCancellationAnswer)
+PAYMENT_COLLECTED = Signal[AgencyPayment]("payment_collected", AgencyPayment)
+AGENCY_STATUS_UPDATED = Signal[AgencyStatus]("agency_status_updated", AgencyStatus)
+
+RECORD_WINDOW = Activity[RecordWindowRequest, None]("record_window", RecordWindowRequest, None)
+PLACE_TRANSFER = Activity[PlaceTransferRequest, bool]("place_transfer", PlaceTransferRequest, bool)
+RETURN_ITEMS = Activity[ReturnItemsRequest, list[UUID]](
+    "return_items", ReturnItemsRequest, list[UUID])
+REQUEST_CANCELLATION = Activity[RequestCancellationRequest, bool](
+    "request_cancellation", RequestCancellationRequest, bool)
+REFUSE_CANCELLATION = Activity[RefuseCancellationRequest, bool](
+    "refuse_cancellation", RefuseCancellationRequest, bool)
+ACKNOWLEDGE_PLACEMENT = Activity[AcknowledgePlacementRequest, None](
+    "acknowledge_placement", AcknowledgePlacementRequest, None)
+MARK_ANSWER_OVERDUE = Activity[MarkAnswerOverdueRequest, bool](
+    "mark_answer_overdue", MarkAnswerOverdueRequest, bool)
+APPLY_PAYMENT = Activity[ApplyPaymentRequest, ApplyPaymentResult](
+    "apply_payment", ApplyPaymentRequest, ApplyPaymentResult)
+RECORD_AGENCY_STATUS = Activity[RecordAgencyStatusRequest, None](
+    "record_agency_status", RecordAgencyStatusRequest, None)

@@ -1,5 +1,6 @@
-"""Side effects of the dossier workflow: each activity is one transaction, idempotent
-under retries (it first looks for what an earlier attempt already committed)."""
+"""Side effects of the dossier workflow (F-9 .. F-13), run by the dossier service's worker:
+each activity is one transaction, idempotent under retries (it first looks for what an
+earlier attempt already committed)."""
 
 from datetime import UTC, datetime
 from uuid import UUID, uuid5
@@ -14,26 +15,28 @@ from relance.events import (
     InterventionCompleted,
     InterventionCreated,
 )
-from relance.outbox import write_events
-from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
-from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
-from relance_dossier.domain.scenarios import scenario_for
 from relance.audit import record_audit
-from relance_workflow.domain.planning import ChaseableItem, next_step
-from relance_workflow.models import (
+from relance.contracts import Refusal
+from relance.contracts import dossier as contract
+from relance.contracts.dossier import (
     CompleteInterventionRequest,
     CreateRequest,
     DeleteRequest,
     EditRequest,
-    PrepareRequest,
-    PrepareResult,
-    PromiseCheckRequest,
-    PromiseCheckResult,
     OpenInterventionRequest,
     OpenInterventionResult,
     PlannedStepOut,
     PlanRequest,
+    PrepareRequest,
+    PrepareResult,
+    PromiseCheckRequest,
+    PromiseCheckResult,
 )
+from relance.outbox import write_events
+from relance.planning import ChaseableItem, next_step
+from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
+from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
+from relance_dossier.domain.scenarios import scenario_for
 
 
 def communication_id_for(intervention_id: UUID) -> UUID:
@@ -99,7 +102,7 @@ class DossierActivities:
         if row is None:
             raise ApplicationError(
                 f"no scenario {code or '(default)'} v{version or 'latest'}",
-                type="ScenarioNotFound",
+                type=Refusal.SCENARIO_NOT_FOUND,
                 non_retryable=True,
             )
         return Scenario(code=row["code"], version=row["version"], name=row["name"], steps=row["steps"])
@@ -115,7 +118,7 @@ class DossierActivities:
              for r in rules],
         )
 
-    @activity.defn
+    @activity.defn(name=contract.PLAN_NEXT_STEP.name)
     async def plan_next_step(self, request: PlanRequest) -> PlannedStepOut:
         async with self._pool.acquire() as conn:
             dossier = await conn.fetchrow(
@@ -127,7 +130,8 @@ class DossierActivities:
             )
             if dossier is None:
                 raise ApplicationError(
-                    f"no dossier {request.dossier_id}", type="DossierNotFound", non_retryable=True
+                    f"no dossier {request.dossier_id}", type=Refusal.DOSSIER_NOT_FOUND,
+                    non_retryable=True,
                 )
             # A running dossier keeps its scenario; a new one gets the client's (F-9).
             scenario_code = request.scenario_code or await self._client_scenario(conn, dossier)
@@ -164,7 +168,7 @@ class DossierActivities:
             out.item_ids = [UUID(i) for i in planned.item_ids]
         return out
 
-    @activity.defn
+    @activity.defn(name=contract.OPEN_INTERVENTION.name)
     async def open_intervention(self, request: OpenInterventionRequest) -> OpenInterventionResult:
         """F-10: the step becomes an intervention To do; an automatic sending step asks the
         notifier for its communication in the same transaction."""
@@ -223,7 +227,7 @@ class DossierActivities:
             intervention_id=request.intervention_id, communication_id=communication_id
         )
 
-    @activity.defn
+    @activity.defn(name=contract.COMPLETE_INTERVENTION.name)
     async def complete_intervention(self, request: CompleteInterventionRequest) -> bool:
         """Mark an intervention Done or Skipped; False if it already was."""
         async with self._pool.acquire() as conn, conn.transaction():
@@ -249,10 +253,9 @@ class DossierActivities:
             )
         return True
 
-
     # ---- collector commands (F-10 .. F-13), run from the workflow's Update handlers ----
 
-    @activity.defn
+    @activity.defn(name=contract.PREPARE_INTERVENTION.name)
     async def prepare_intervention(self, request: PrepareRequest) -> PrepareResult:
         """F-10: execute the planned action of an intervention. A sending step (email,
         letter, SMS) asks the notifier for its communication; the intervention turns Done
@@ -263,7 +266,7 @@ class DossierActivities:
             )
             if row is None or row["status"] != "todo":
                 raise ApplicationError(
-                    "the intervention is not To do", type="InterventionClosed", non_retryable=True
+                    "the intervention is not To do", type=Refusal.INTERVENTION_CLOSED, non_retryable=True
                 )
             sends = row["action_type"] in {a.value for a in SENDING_ACTIONS}
             communication_id = (
@@ -292,7 +295,7 @@ class DossierActivities:
             await audit(conn, row["client_id"], request.actor, "prepare", row["id"])
         return PrepareResult(communication_id=communication_id, status="prepared")
 
-    @activity.defn
+    @activity.defn(name=contract.EDIT_INTERVENTION.name)
     async def edit_intervention(self, request: EditRequest) -> bool:
         edit = request.edit
         async with self._pool.acquire() as conn, conn.transaction():
@@ -303,14 +306,14 @@ class DossierActivities:
                 edit.intervention_id, edit.comment, edit.details, edit.due_at,
             )
             if row is None:
-                raise ApplicationError("no such intervention", type="InterventionNotFound",
+                raise ApplicationError("no such intervention", type=Refusal.INTERVENTION_NOT_FOUND,
                                        non_retryable=True)
             await audit(conn, row["client_id"], edit.actor, "update", edit.intervention_id,
                         edit.comment, {"details": edit.details or {},
                                        "due_at": edit.due_at.isoformat() if edit.due_at else None})
         return True
 
-    @activity.defn
+    @activity.defn(name=contract.CREATE_INTERVENTION.name)
     async def create_intervention(self, request: CreateRequest) -> bool:
         """F-12: a task, an alert (a reminder at a date) or a promise to pay, by hand."""
         new = request.new
@@ -339,7 +342,7 @@ class DossierActivities:
                          "promise_date": str(new.promise_date) if new.promise_date else None})
         return True
 
-    @activity.defn
+    @activity.defn(name=contract.DELETE_INTERVENTION.name)
     async def delete_intervention(self, request: DeleteRequest) -> bool:
         deletion = request.deletion
         async with self._pool.acquire() as conn, conn.transaction():
@@ -350,7 +353,7 @@ class DossierActivities:
                 return False  # an earlier attempt committed
             if row["document"] is not None:
                 raise ApplicationError("an intervention with a document is never deleted (F-13)",
-                                       type="DocumentAttached", non_retryable=True)
+                                       type=Refusal.DOCUMENT_ATTACHED, non_retryable=True)
             await conn.execute("DELETE FROM interventions WHERE id = $1", row["id"])
             await audit(conn, row["client_id"], deletion.actor, "delete", row["id"],
                         deletion.comment, {"origin": row["origin"],
@@ -358,7 +361,7 @@ class DossierActivities:
                                            "due_at": row["due_at"].isoformat()})
         return True
 
-    @activity.defn
+    @activity.defn(name=contract.CHECK_PROMISE.name)
     async def check_promise(self, request: PromiseCheckRequest) -> PromiseCheckResult:
         """F-12: on its date a promise is kept when its items are paid, broken otherwise;
         a broken promise opens a follow-up intervention for the collector."""

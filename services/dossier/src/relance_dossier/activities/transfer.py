@@ -1,4 +1,5 @@
-"""Side effects of the transfer workflow (F-27 … F-30): each activity is one transaction
+"""Side effects of the transfer workflow (F-27 … F-30), run by the dossier service's
+worker: each activity is one transaction
 and idempotent under retries (it checks the transfer's state, or a key, before acting),
 and writes its events to the outbox in that transaction."""
 
@@ -19,10 +20,10 @@ from relance.events import (
     TransferItem,
     TransferPlaced,
 )
-from relance.outbox import write_events
-from relance_workflow.domain.transfers import TransferState, payment_applied
 from relance.audit import record_audit
-from relance_workflow.transfer_models import (
+from relance.contracts import Refusal
+from relance.contracts import transfer as contract
+from relance.contracts.transfer import (
     AcknowledgePlacementRequest,
     ApplyPaymentRequest,
     ApplyPaymentResult,
@@ -33,7 +34,10 @@ from relance_workflow.transfer_models import (
     RefuseCancellationRequest,
     RequestCancellationRequest,
     ReturnItemsRequest,
+    TransferState,
 )
+from relance.outbox import write_events
+from relance_dossier.domain.transfers import payment_applied
 
 WORKFLOW_ACTOR = "workflow:transfer"
 
@@ -62,10 +66,10 @@ class TransferActivities:
         if row is None:
             # The dossier API commits the row before the event that starts the workflow;
             # a missing row is a retryable surprise, not a reason to give up.
-            raise ApplicationError(f"no transfer {transfer_id}", type="TransferNotFound")
+            raise ApplicationError(f"no transfer {transfer_id}", type=Refusal.TRANSFER_NOT_FOUND)
         return row
 
-    @activity.defn
+    @activity.defn(name=contract.RECORD_WINDOW.name)
     async def record_window(self, request: RecordWindowRequest) -> None:
         """The window end the workflow decided on, for the transfer's detail."""
         async with self._pool.acquire() as conn, conn.transaction():
@@ -75,7 +79,7 @@ class TransferActivities:
                 request.transfer_id, request.window_ends_at,
             )
 
-    @activity.defn
+    @activity.defn(name=contract.PLACE_TRANSFER.name)
     async def place_transfer(self, request: PlaceTransferRequest) -> bool:
         """The window ended without a cancellation: the placement goes to the gateway
         (TransferPlaced). False if an earlier attempt already placed it."""
@@ -111,7 +115,7 @@ class TransferActivities:
                          details={"agency_code": transfer["agency_code"]})
         return True
 
-    @activity.defn
+    @activity.defn(name=contract.RETURN_ITEMS.name)
     async def return_items(self, request: ReturnItemsRequest) -> list[UUID]:
         """F-28 / F-29: the items go back to the active dossier and the transfer dossier
         closes. Returns the items moved (none if an earlier attempt already closed it)."""
@@ -155,7 +159,7 @@ class TransferActivities:
                          details={"item_ids": [str(i) for i in moved]})
         return moved
 
-    @activity.defn
+    @activity.defn(name=contract.REQUEST_CANCELLATION.name)
     async def request_cancellation(self, request: RequestCancellationRequest) -> bool:
         """F-29: the items stay; the transfer is flagged cancellation pending and the
         gateway relays the request to the agency."""
@@ -185,7 +189,7 @@ class TransferActivities:
                          "request_cancellation", request.transfer_id, comment=request.comment)
         return True
 
-    @activity.defn
+    @activity.defn(name=contract.REFUSE_CANCELLATION.name)
     async def refuse_cancellation(self, request: RefuseCancellationRequest) -> bool:
         """F-29: the agency refused: the flag is cleared and the reason recorded."""
         async with self._pool.acquire() as conn, conn.transaction():
@@ -209,7 +213,7 @@ class TransferActivities:
                          "refuse_cancellation", request.transfer_id, comment=request.reason)
         return True
 
-    @activity.defn
+    @activity.defn(name=contract.ACKNOWLEDGE_PLACEMENT.name)
     async def acknowledge_placement(self, request: AcknowledgePlacementRequest) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             transfer = await self._locked(conn, request.transfer_id)
@@ -227,7 +231,7 @@ class TransferActivities:
                          comment=request.agency_reference,
                          details={"agency_reference": request.agency_reference})
 
-    @activity.defn
+    @activity.defn(name=contract.MARK_ANSWER_OVERDUE.name)
     async def mark_answer_overdue(self, request: MarkAnswerOverdueRequest) -> bool:
         """F-30: the agency has not answered the cancellation request in time: an alert
         event, once per request."""
@@ -248,7 +252,7 @@ class TransferActivities:
             ])
         return True
 
-    @activity.defn
+    @activity.defn(name=contract.APPLY_PAYMENT.name)
     async def apply_payment(self, request: ApplyPaymentRequest) -> ApplyPaymentResult:
         """A payment the agency collected lowers the matching item's open amount, once per
         agency payment id (a replay changes nothing)."""
@@ -293,7 +297,7 @@ class TransferActivities:
                              "item_found": item is not None})
         return ApplyPaymentResult(applied=applied, item_found=item is not None, replay=False)
 
-    @activity.defn
+    @activity.defn(name=contract.RECORD_AGENCY_STATUS.name)
     async def record_agency_status(self, request: RecordAgencyStatusRequest) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             transfer = await self._locked(conn, request.transfer_id)

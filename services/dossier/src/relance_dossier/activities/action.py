@@ -1,4 +1,5 @@
-"""Side effects of the specific action workflow (F-15 .. F-20): each activity is one
+"""Side effects of the specific action workflow (F-15 .. F-20), run by the dossier
+service's worker: each activity is one
 transaction and idempotent under retries (it reads the action's status first)."""
 
 from uuid import UUID, uuid5
@@ -7,11 +8,13 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from relance.audit import record_audit
+from relance.contracts import Refusal
+from relance.contracts import action as contract
+from relance.contracts.action import ActionCloseRequest, ActionDueResult
 from relance.outbox import write_events
 from relance.scenarios import SENDING_ACTIONS
-from relance_workflow.activities.dossier import communication_command
-from relance_workflow.models import ActionCloseRequest, ActionDueResult
-from relance.audit import record_audit
+from relance_dossier.activities.dossier import communication_command
 
 PENDING = ("scheduled", "todo", "awaiting_confirmation")
 SENDING = {a.value for a in SENDING_ACTIONS}
@@ -56,11 +59,11 @@ class ActionActivities:
             "SELECT * FROM specific_actions WHERE id = $1 FOR UPDATE", action_id
         )
         if row is None:
-            raise ApplicationError(f"no specific action {action_id}", type="ActionNotFound",
+            raise ApplicationError(f"no specific action {action_id}", type=Refusal.ACTION_NOT_FOUND,
                                    non_retryable=True)
         return row
 
-    @activity.defn
+    @activity.defn(name=contract.ACTION_DUE.name)
     async def action_due(self, action_id: UUID) -> ActionDueResult:
         """The action's date has come. F-20: when all its items are settled it is deleted,
         with an audit entry; otherwise it runs (automatic) or waits for the collector."""
@@ -92,7 +95,7 @@ class ActionActivities:
                                action_id, status)
             return ActionDueResult(status=status)
 
-    @activity.defn
+    @activity.defn(name=contract.CLOSE_ACTION.name)
     async def close_action(self, request: ActionCloseRequest) -> ActionDueResult:
         """A collector confirmed (sent), finished (done) or deleted the action."""
         async with self._pool.acquire() as conn, conn.transaction():

@@ -1,0 +1,101 @@
+"""What the dossier API asks of the workflows: Temporal Updates (commands that need an
+immediate answer, ordered with the workflow's timers in one history) and queries, by
+their typed names in `relance.contracts`, and the one mapping of a workflow's refusal
+(`ApplicationError.type`) to an HTTP answer."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from relance.contracts import Query, Refusal, Update
+from relance_dossier.api.errors import ApiError
+
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+# A workflow starts from the event written with its dossier, transfer or action, a moment
+# after that commit: an Update sent in that moment waits for it rather than failing.
+WORKFLOW_START_WAIT_SECONDS = 20.0
+POLL_SECONDS = 0.2
+
+# Refusals that are bad input: 422, naming the field. Every other refusal is a state
+# conflict: 409, naming the field of STATE_FIELDS when there is one.
+INPUT_REFUSALS: dict[Refusal, str | None] = {
+    Refusal.CONFIRMATION_REQUIRED: "confirm",
+    Refusal.PROMISE_INCOMPLETE: "promise_amount",
+    Refusal.NOTHING_TO_CHANGE: None,
+    Refusal.INVALID_KIND: "kind",
+    Refusal.COMMENT_REQUIRED: "comment",
+}
+STATE_FIELDS: dict[Refusal, str] = {
+    Refusal.TRANSFER_CLOSED: "state",
+    Refusal.CANCELLATION_PENDING: "state",
+    Refusal.CANCEL_IN_PROGRESS: "state",
+}
+
+
+def refusal_answer(error: ApplicationError) -> ApiError:
+    """The HTTP answer to a workflow's refusal; its reason goes to the caller as is."""
+    kind = Refusal(error.type) if error.type in Refusal._value2member_map_ else None
+    if kind in INPUT_REFUSALS:
+        return ApiError(422, INPUT_REFUSALS[kind], error.message)
+    return ApiError(409, STATE_FIELDS.get(kind) if kind else None, error.message)
+
+
+def _application_error(error: BaseException | None) -> ApplicationError | None:
+    """The refusal behind an Update's failure: raised by its validator or handler, or by
+    the activity it ran (then wrapped in an ActivityError)."""
+    while error is not None and not isinstance(error, ApplicationError):
+        error = error.__cause__  # what temporalio's `.cause` returns
+    return error
+
+
+async def execute_update(
+    temporal: Client,
+    workflow_id: str,
+    update: Update[In, Out],
+    arg: In,
+    *,
+    not_running: ApiError,
+    when_missing: Callable[[], Awaitable[None]] | None = None,
+) -> Out:
+    """Send `update` and return its typed answer. A refusal becomes its HTTP answer; a
+    workflow not (yet) running is waited for up to WORKFLOW_START_WAIT_SECONDS, then
+    answered with `not_running`. `when_missing` may answer sooner (it raises an ApiError,
+    e.g. when the transfer is already closed)."""
+    handle = temporal.get_workflow_handle(workflow_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WORKFLOW_START_WAIT_SECONDS
+    while True:
+        try:
+            return await handle.execute_update(update.name, arg, result_type=update.result)
+        except WorkflowUpdateFailedError as exc:
+            refusal = _application_error(exc.cause)
+            if refusal is None:
+                raise
+            raise refusal_answer(refusal) from None
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            if when_missing is not None:
+                await when_missing()
+            if loop.time() > deadline:
+                raise not_running from None
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def query(
+    temporal: Client, workflow_id: str, query: Query[Out], *, not_running: ApiError
+) -> Out:
+    """Ask a running workflow `query`; a read does not wait for a workflow to start."""
+    handle = temporal.get_workflow_handle(workflow_id)
+    try:
+        return await handle.query(query.name, result_type=query.result)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise not_running from None

@@ -1,0 +1,35 @@
+"""The dossier service's Temporal worker: the activities that change dossier data, on the
+dossier's own task queue. The workflows live in the workflow service and schedule these
+activities by name on this queue (`relance.contracts`)."""
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from relance.settings import CommonSettings
+from relance_dossier.activities.action import ActionActivities
+from relance_dossier.activities.dossier import DossierActivities
+from relance_dossier.activities.transfer import TransferActivities
+from relance_dossier.settings import Settings
+
+
+async def connect(settings: CommonSettings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def activities(pool: asyncpg.Pool, settings: Settings) -> list:
+    dossier = DossierActivities(pool, settings.business_timezone, settings.business_hour)
+    return [*dossier.all(), *TransferActivities(pool).all(), *ActionActivities(pool).all()]
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_dossier_task_queue,
+        activities=activities(pool, settings),
+    )
