@@ -44,10 +44,17 @@ INIT_JOBS = ("migrate", "kafka-init", "temporal-init")
 
 # Metrics that come from outside the Relance code.
 EXTERNAL_METRICS = {"up", "kafka_consumergroup_lag", "kafka_consumergroup_lag_sum"}
+# The HTTP request metrics every API is given (service, method, route, status).
+HTTP_METRICS = {
+    "http_requests_total",
+    "http_request_duration_seconds_bucket",
+    "http_request_duration_seconds_sum",
+    "http_request_duration_seconds_count",
+}
 # Every metric the alerts and the dashboard read is defined by the code.
 PENDING_METRICS: set[str] = set()
 
-METRIC_TOKEN = re.compile(r"\b(?:relance_[a-z0-9_]+|kafka_[a-z0-9_]+|up)\b")
+METRIC_TOKEN = re.compile(r"\b(?:relance_[a-z0-9_]+|kafka_[a-z0-9_]+|http_[a-z0-9_]+|up)\b")
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -101,7 +108,7 @@ def _known_metrics() -> set[str]:
             names.add(f"{family.name}_total")
         elif family.type == "histogram":
             names |= {f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count"}
-    return names | EXTERNAL_METRICS | PENDING_METRICS
+    return names | EXTERNAL_METRICS | HTTP_METRICS | PENDING_METRICS
 
 
 def _metrics_in(expr: str) -> set[str]:
