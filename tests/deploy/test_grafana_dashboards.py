@@ -5,6 +5,8 @@ template variables, every panel on the `datasource` variable and laid out on the
 import json
 import re
 import runpy
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,25 @@ def test_grafana_provisions_the_dashboards_and_both_data_sources():
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana["volumes"]
     home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home == f"{path}/relance-business.json"
+
+
+def _as_promql(expr: str) -> str:
+    """A panel's query as Prometheus sees it once Grafana has filled in the variables."""
+    expr = expr.replace("$__rate_interval", "5m").replace("$__interval", "1m").replace("$__range", "1h")
+    return re.sub(r"\$\{?\w+\}?", ".*", expr)
+
+
+def test_every_panel_query_is_valid_promql(tmp_path):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool is not installed (make test installs Debian's prometheus package)")
+    rules = []
+    for path in DASHBOARDS:
+        for panel in _load(path)["panels"]:
+            for target in panel.get("targets", []):
+                rules.append({"record": f"dashboard:{path.stem.replace('-', '_')}:{len(rules)}",
+                              "expr": _as_promql(target["expr"])})
+    (tmp_path / "queries.yml").write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    result = subprocess.run([promtool, "check", "rules", str(tmp_path / "queries.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
