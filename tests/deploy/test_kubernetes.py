@@ -99,6 +99,45 @@ def test_every_object_validates_against_the_kubernetes_schema(obj):
     kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
 
+@pytest.mark.parametrize("path", [K8S / "secret.example.yaml", K8S / "demo" / "agency-simulator.yaml"],
+                         ids=["secret-example", "demo"])
+def test_manifests_outside_the_kustomizations_validate_too(path):
+    for obj in yaml.safe_load_all(path.read_text()):
+        if obj:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+# The fields of the Prometheus operator's monitoring.coreos.com/v1 CRDs these manifests
+# use (no offline schema ships them): a typo in a field name fails here.
+SERVICE_MONITOR_FIELDS = {
+    "spec": {"selector", "endpoints", "namespaceSelector", "jobLabel", "targetLabels", "podTargetLabels"},
+    "endpoint": {"port", "targetPort", "path", "scheme", "interval", "scrapeTimeout", "relabelings",
+                 "metricRelabelings", "honorLabels", "params"},
+    "relabeling": {"sourceLabels", "separator", "targetLabel", "regex", "modulus", "replacement", "action"},
+}
+RULE_FIELDS = {"alert", "record", "expr", "for", "keep_firing_for", "labels", "annotations"}
+
+
+@pytest.mark.parametrize("kind", ["ServiceMonitor", "PrometheusRule"])
+def test_operator_objects_use_only_fields_their_crd_defines(kind):
+    (obj,) = _of_kind(OPERATOR_OBJECTS, kind).values()
+    assert obj["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(obj) == {"apiVersion", "kind", "metadata", "spec"}
+    if kind == "ServiceMonitor":
+        assert set(obj["spec"]) <= SERVICE_MONITOR_FIELDS["spec"]
+        for endpoint in obj["spec"]["endpoints"]:
+            assert set(endpoint) <= SERVICE_MONITOR_FIELDS["endpoint"], endpoint
+            assert isinstance(endpoint["port"], str), "a ServiceMonitor names the Service port"
+            for relabeling in endpoint.get("relabelings", []):
+                assert set(relabeling) <= SERVICE_MONITOR_FIELDS["relabeling"], relabeling
+    else:
+        assert set(obj["spec"]) == {"groups"}
+        for group in obj["spec"]["groups"]:
+            assert set(group) <= {"name", "interval", "rules", "limit"}
+            for rule in group["rules"]:
+                assert set(rule) <= RULE_FIELDS, rule
+
+
 def test_the_schema_check_catches_a_mistake():
     deployment = next(o for o in PLAIN_OBJECTS if o["kind"] == "Deployment")
     broken = yaml.safe_load(yaml.safe_dump(deployment))
