@@ -48,8 +48,11 @@ def timeseries(title, description, targets, unit="short", w=12, h=8, stack=False
     }
 
 
-def stat(title, description, expr, unit="short", w=6, h=4, red_above=None, legend=""):
-    steps = [{"color": "green", "value": None}]
+def stat(title, description, expr, unit="short", w=6, h=4, red_above=None, green_from=None, legend=""):
+    if green_from is not None:
+        steps = [{"color": "red", "value": None}, {"color": "green", "value": green_from}]
+    else:
+        steps = [{"color": "green", "value": None}]
     if red_above is not None:
         steps.append({"color": "red", "value": red_above})
     return {
@@ -143,7 +146,7 @@ def process_row(job: str) -> list:
     sel = f'job="{job}", instance=~"$instance"'
     return [
         row("Process"),
-        stat("Up", "Instances answering Prometheus scrapes.", f"sum(up{{{sel}}})", red_above=None),
+        stat("Up", "Instances answering Prometheus scrapes.", f"sum(up{{{sel}}})", green_from=1),
         stat("Restarts (1h)", "Process starts in the last hour, all instances.",
              f"sum(changes(process_start_time_seconds{{{sel}}}[1h]))", red_above=1),
         stat("Uptime", "Time since the youngest instance started.",
@@ -401,7 +404,8 @@ def business() -> dict:
                  red_above=1000),
             stat("Consumer lag", "Messages not yet consumed, every Relance consumer group.",
                  'sum(kafka_consumergroup_lag{consumergroup=~"$consumergroup"})', w=4, red_above=1000),
-            stat("Processes up", "Relance processes answering scrapes.", 'sum(up{job=~"relance-.*"})', w=4),
+            stat("Processes down", "Relance processes Prometheus cannot scrape (RelanceServiceDown).",
+                 'count(up{job=~"relance-.*"} == 0) or vector(0)', w=4, red_above=1),
             row("Transfers"),
             timeseries("Open transfers by state", "Transfers not closed, by state.",
                        [("max by (state) (relance_transfers_open)", "{{state}}")], stack=True),
