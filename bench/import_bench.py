@@ -44,7 +44,7 @@ async def run_import_bench(database_url: str, rows: int) -> Comparison:
     client_codes = [f"{prefix}-{n:06d}" for n in range(max(1, rows // ITEMS_PER_CLIENT))]
     clients_csv = "code,name\n" + "".join(f"{c},Bench client {c}\n" for c in client_codes)
     items_csv = generate_items_csv(rows, client_codes)
-    pool = await create_pool(database_url, min_size=1, max_size=2)
+    pool = await create_pool(database_url, schema="dossier", min_size=1, max_size=2)
     try:
         async with pool.acquire() as conn:
             parsed = read_file(io.StringIO(clients_csv, newline=""), "csv")

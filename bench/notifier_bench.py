@@ -30,7 +30,7 @@ from aiosmtpd.controller import Controller
 
 from bench.report import Comparison, Throughput
 from relance.db import create_pool
-from relance.embedded import free_port
+from relance_devstack.embedded import free_port
 from relance.events import CommunicationItem, CommunicationRequested, EventEnvelope
 from relance_notifier.channels.email import EmailChannel
 from relance_notifier.service import Notifier
@@ -134,7 +134,7 @@ async def run_notifier_bench(database_url: str, *, emails: int = 1000,
     sink = Sink(port=free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
-    pool = await create_pool(database_url, max_size=4)
+    pool = await create_pool(database_url, schema="dossier", max_size=4)
     try:
         client_id, code, name, address = await _seed_client(pool)
 

@@ -194,7 +194,7 @@ async def run_pipeline(
     topics = {e.topic for e in envelopes}
     if topics != {ITEM_EVENTS}:
         raise ValueError(f"the pipeline bench reads {ITEM_EVENTS}, envelopes go to {topics}")
-    pool = await create_pool(database_url, min_size=4, max_size=10)
+    pool = await create_pool(database_url, schema="dossier", min_size=4, max_size=10)
     try:
         pending = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         if pending:

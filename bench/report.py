@@ -1,6 +1,6 @@
 """Pure result handling: rates, ratios, the human summary and the JSON document.
 
-Nothing here touches a server; `tests/unit/test_bench_report.py` covers it."""
+Nothing here touches a server; `tests/bench/test_bench_report.py` covers it."""
 
 from __future__ import annotations
 

@@ -211,7 +211,7 @@ async def run(
     if warm_up:
         await run_empty(client, warm_up, concurrency)
     per_round = []
-    pool = await create_pool(database_url, min_size=2, max_size=10)
+    pool = await create_pool(database_url, schema="dossier", min_size=2, max_size=10)
     try:
         for _ in range(rounds):
             empty = await run_empty(client, workflows, concurrency)

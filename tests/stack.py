@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from relance.embedded import EmbeddedStack, StackPorts
+from relance_devstack.embedded import EmbeddedStack, StackPorts
+
+# What tests read and seed directly: every service's schema, the dossier's first (its
+# outbox, audit trail and processed events are the ones a bare table name means).
+SEARCH_PATH = "dossier,gateway"
+# Every service's outbox at once, for a test that follows events across services.
+ALL_OUTBOXES = "(SELECT * FROM dossier.outbox UNION ALL SELECT * FROM gateway.outbox) AS outbox"
 
 
 def docker_engine_available() -> bool:
@@ -65,7 +71,7 @@ def start_test_stack(data_dir: Path) -> TestStack:
     postgres = PostgresContainer("postgres:18", driver=None).start()
     kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft().start()
     embedded._start_temporal()
-    from relance.embedded import wait_for_port
+    from relance_devstack.embedded import wait_for_port
 
     wait_for_port(embedded.ports.temporal, 60, embedded._temporal)
     return TestStack(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = ("services", "shared", "src")
+SOURCE_DIRS = ("services", "shared", "devstack", "src")
 METRIC_CLASSES = {"Counter", "Gauge", "Histogram", "Summary", "Info", "Enum"}
 
 # Metrics that come from outside the Relance code: Prometheus itself, prometheus_client's

@@ -31,3 +31,16 @@ def test_operations_section_says_where_traces_metrics_and_runbooks_are():
     compose = (ROOT / "docker-compose.yml").read_text()
     for port in ("3000:3000", "16686:16686", "9090:9090"):
         assert port in compose
+
+
+def test_runbooks_point_at_dashboards_and_panels_that_exist():
+    dashboards = {}
+    for path in (ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"):
+        dashboard = json.loads(path.read_text())
+        dashboards[dashboard["title"]] = {panel["title"] for panel in dashboard["panels"]}
+    for page in (ROOT / "docs" / "runbooks").glob("Relance*.md"):
+        text = " ".join(page.read_text().split())
+        for title, panels in re.findall(r"\*(Relance [^*]+)\*((?: → \*[^*]+\*(?: and \*[^*]+\*)?)?)", text):
+            assert title in dashboards, f"{page.name}: no dashboard {title!r}"
+            for panel in re.findall(r"\*([^*]+)\*", panels):
+                assert panel in dashboards[title], f"{page.name}: no panel {panel!r} on {title!r}"

@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from relance import search_attributes
 from relance.db import create_pool
-from tests.stack import TestStack
+from tests.stack import SEARCH_PATH, TestStack
 
 
 def _binary(name: str) -> str:
@@ -42,7 +42,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 async def pool(stack: TestStack) -> AsyncIterator[asyncpg.Pool]:
-    db = await create_pool(stack.database_url, max_size=6)
+    db = await create_pool(stack.database_url, schema=SEARCH_PATH, max_size=6)
     try:
         yield db
     finally:

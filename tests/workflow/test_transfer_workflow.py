@@ -4,7 +4,7 @@ answer a cancellation request within the set delay raises the overdue alert.
 
 (The cancel Update is not supported by the time-skipping server: its immediate/request
 paths run on the dev server in test_transfer_updates.py; the decision itself is a pure
-function tested at window − 1 s and window + 0 s in tests/unit/test_transfer_rules.py.)"""
+function tested at window − 1 s and window + 0 s in tests/workflow/test_transfer_rules.py.)"""
 
 import asyncio
 from datetime import date, datetime, timedelta

@@ -1,0 +1,80 @@
+"""The dossier API application."""
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from relance.db import create_pool
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from relance.health import postgres_check, temporal_check
+from relance.observability import add_health_and_metrics, install_request_logging
+from relance_dossier.api import clients
+from relance_dossier.api import assignment, collectors, search, users
+from relance_dossier.api import attachments, audit, contacts, notes
+from relance_dossier.api import communications, transfers
+from relance_dossier.api import imports
+from relance_dossier.api import actions, agenda, interventions, scenarios
+from relance_dossier.metrics import install_transfer_metrics
+from relance_dossier.api.auth import ensure_bootstrap_admin
+from relance_dossier.api.errors import install_error_handlers
+from relance_dossier.persistence.migrations import SCHEMA
+from relance_dossier.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=10)
+        # Commands that need an immediate answer from a workflow (cancel a transfer, mark an
+        # intervention Done) are Temporal Updates sent from here.
+        app.state.temporal = await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        )
+        app.state.settings = settings
+        if settings.bootstrap_admin_token:
+            await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title="Relance dossier API",
+        version="0.1.0",
+        description="Client accounts, items, dossiers, contacts, interventions and the "
+        "client's communication trace. Rule ids (F-…) refer to the product specification.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    install_request_logging(app)
+    # Fixed paths such as /clients/search come before the /clients/{code} routes.
+    app.include_router(search.router)
+    app.include_router(assignment.router)
+    app.include_router(collectors.router)
+    app.include_router(users.router)
+    app.include_router(clients.router)
+    app.include_router(contacts.router)
+    app.include_router(notes.router)
+    app.include_router(attachments.router)
+    app.include_router(audit.router)
+    app.include_router(transfers.router)
+    app.include_router(communications.router)
+    app.include_router(imports.router)
+    app.include_router(scenarios.router)
+    app.include_router(interventions.router)
+    app.include_router(actions.router)
+    app.include_router(agenda.router)
+    install_transfer_metrics(app)
+
+    async def database() -> None:
+        await postgres_check(app.state.pool)()
+
+    async def temporal() -> None:
+        await temporal_check(app.state.temporal)()
+
+    add_health_and_metrics(app, {"postgres": database, "temporal": temporal})
+    return app

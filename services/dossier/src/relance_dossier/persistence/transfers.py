@@ -1,0 +1,137 @@
+"""SQL for transfers to collection agencies (F-27 … F-30): creation in one transaction
+(transfer dossier, items moved, read-model row, audit, outbox event), and reads."""
+
+from datetime import UTC, date, datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from relance.events import ItemsMoved, TransferCreated
+from relance.outbox import write_events
+from relance_dossier.domain.accounts import DomainError
+from relance_dossier.domain.transfers import CandidateItem, check_transfer_selection
+from relance_dossier.persistence.clients import active_dossier, record_audit
+
+
+async def create_transfer(
+    conn: asyncpg.Connection,
+    *,
+    client: asyncpg.Record,
+    item_ids: list[UUID],
+    agency_code: str,
+    next_follow_up_date: date,
+    opening_comment: str,
+    actor: str,
+    transfer_id: UUID | None = None,
+) -> UUID:
+    """F-27: the items move from the active dossier to a new transfer dossier. The
+    TransferCreated event starts the transfer workflow, so if this transaction commits the
+    workflow starts, and if it does not nothing happened (no dual write)."""
+    transfer_id = transfer_id or uuid4()
+    created_at = datetime.now(UTC)
+    client_id = client["id"]
+    async with conn.transaction():
+        active_id = await active_dossier(conn, client_id)
+        # Locked, so two transfers racing for the same item cannot both take it.
+        rows = await conn.fetch(
+            "SELECT id, number, open_amount, dossier_id FROM items"
+            " WHERE client_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE",
+            client_id, item_ids,
+        )
+        check_transfer_selection(item_ids, {
+            r["id"]: CandidateItem(item_id=r["id"], number=r["number"],
+                                   open_amount=r["open_amount"],
+                                   in_active_dossier=r["dossier_id"] == active_id)
+            for r in rows
+        })
+        if active_id is None:
+            raise DomainError("code", "the client has no active dossier")
+        # F-31: transfers go to agencies registered with the transfer gateway.
+        agency_active = await conn.fetchval(
+            "SELECT active FROM gateway.gateway_agencies WHERE code = $1", agency_code
+        )
+        if agency_active is None:
+            raise DomainError("agency_code", f"no agency {agency_code!r} is registered")
+        if not agency_active:
+            raise DomainError("agency_code", f"agency {agency_code!r} is not active")
+        await conn.execute(
+            "INSERT INTO dossiers (id, client_id, kind, state, agency_code, opened_at)"
+            " VALUES ($1, $2, 'transfer', 'open', $3, $4)",
+            transfer_id, client_id, agency_code, created_at,
+        )
+        await conn.execute(
+            "UPDATE items SET dossier_id = $1, updated_at = now() WHERE id = ANY($2::uuid[])",
+            transfer_id, item_ids,
+        )
+        await conn.execute(
+            "INSERT INTO transfers (id, client_id, agency_code, state, created_by, created_at,"
+            " next_follow_up_date, opening_comment, item_ids)"
+            " VALUES ($1, $2, $3, 'in_window', $4, $5, $6, $7, $8)",
+            transfer_id, client_id, agency_code, actor, created_at, next_follow_up_date,
+            opening_comment, item_ids,
+        )
+        await write_events(conn, [
+            TransferCreated(
+                transfer_id=transfer_id, client_id=client_id, client_code=client["code"],
+                agency_code=agency_code, item_ids=item_ids,
+                next_follow_up_date=next_follow_up_date, opening_comment=opening_comment,
+                created_at=created_at,
+            ).envelope(aggregate_id=transfer_id, client_id=client_id, actor=actor),
+            # The active dossier's scenario re-plans without these items.
+            ItemsMoved(
+                client_id=client_id, dossier_id=active_id, from_dossier_id=active_id,
+                to_dossier_id=transfer_id, item_ids=item_ids, reason="transferred",
+            ).envelope(aggregate_id=active_id, client_id=client_id, actor=actor),
+        ])
+        await record_audit(
+            conn, client_id=client_id, actor=actor, action="create", entity="transfer",
+            entity_id=str(transfer_id), comment=opening_comment,
+            details={"agency_code": agency_code, "item_ids": [str(i) for i in item_ids],
+                     "next_follow_up_date": next_follow_up_date.isoformat()},
+        )
+    return transfer_id
+
+
+async def transfers_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM transfers WHERE client_id = $1 ORDER BY created_at DESC", client_id
+    )
+
+
+async def transfer_by_id(conn: asyncpg.Connection, transfer_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT t.*, c.code AS client_code, c.collector_id FROM transfers t"
+        " JOIN clients c ON c.id = t.client_id WHERE t.id = $1",
+        transfer_id,
+    )
+
+
+async def items_of_transfer(conn: asyncpg.Connection, transfer: asyncpg.Record) -> list[asyncpg.Record]:
+    """The items handed over, with where they are now (still transferred, or back)."""
+    return await conn.fetch(
+        "SELECT i.*, i.dossier_id = $2 AS in_transfer FROM items i"
+        " WHERE i.id = ANY($1::uuid[]) ORDER BY i.due_date, i.number",
+        transfer["item_ids"], transfer["id"],
+    )
+
+
+async def history_of_transfer(conn: asyncpg.Connection, transfer_id: UUID) -> list[asyncpg.Record]:
+    """F-33: the transfer's actions with who, when and the comment."""
+    return await conn.fetch(
+        "SELECT actor, action, comment, at FROM audit_log"
+        " WHERE entity = 'transfer' AND entity_id = $1 ORDER BY at, id",
+        str(transfer_id),
+    )
+
+
+async def open_transfers_by_state(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT state, count(*) AS n FROM transfers WHERE state <> 'closed' GROUP BY state"
+    )
+
+
+async def overdue_answers_by_agency(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT agency_code, count(*) FILTER (WHERE agency_answer_overdue) AS n"
+        " FROM transfers WHERE state <> 'closed' GROUP BY agency_code"
+    )

@@ -1,0 +1,76 @@
+"""`python -m relance_gateway`: the transfer gateway on HTTP_PORT (8100): the agency and
+admin APIs, the `transfer.events` consumer and the webhook dispatcher, in one loop."""
+
+import asyncio
+import contextlib
+import os
+
+import httpx
+import structlog
+
+from relance.db import create_pool
+from relance.health import broker_check
+from relance.kafka import ensure_topics, run_broker
+from relance.observability import configure_logging
+from relance.runtime import serve
+from relance.topics import AGENCY_EVENTS, TRANSFER_EVENTS
+from relance_gateway.api.app import create_app
+from relance_gateway.domain.secret_box import SecretBox
+from relance_gateway.messaging.transfer_events import build_broker
+from relance_gateway.messaging.webhooks import WebhookDispatcher
+from relance_gateway.persistence.agencies import ensure_demo_agency
+from relance_gateway.persistence.migrations import SCHEMA
+from relance_gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    """The signing secrets' encryption: configured keys, or one kept in DATA_DIR."""
+    keys = [k.strip() for k in settings.credentials_encryption_keys.split(",") if k.strip()]
+    if not keys:
+        path = settings.data_dir / "gateway-credentials.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # another instance made it first
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as key_file:
+                    key_file.write(SecretBox.new_key())
+                log.warning("gateway.credentials_key_generated", path=str(path))
+        keys = [path.read_text().strip()]
+    return SecretBox(keys)
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    await ensure_topics(settings.kafka_bootstrap_servers, topics=(TRANSFER_EVENTS, AGENCY_EVENTS))
+    pool = await create_pool(settings.database_url, schema=f"{SCHEMA},dossier", max_size=settings.db_pool_size)
+    box = secret_box(settings)
+    if settings.demo_agency_code and settings.demo_agency_key and settings.demo_agency_secret:
+        await ensure_demo_agency(
+            pool, code=settings.demo_agency_code, name=settings.demo_agency_name,
+            api_key=settings.demo_agency_key, secret=settings.demo_agency_secret,
+            webhook_url=settings.demo_agency_webhook_url, box=box,
+        )
+        log.info("gateway.demo_agency", code=settings.demo_agency_code)
+    http = httpx.AsyncClient(follow_redirects=False)
+    dispatcher = WebhookDispatcher(pool, settings, http, box)
+    broker = build_broker(settings, pool, dispatcher.wake)
+    app = create_app(settings, pool, dispatcher, box, {"kafka": broker_check(broker)})
+
+    async def on_stop() -> None:
+        await http.aclose()
+        await pool.close()
+        log.info("gateway.stopped")
+
+    await serve(
+        app, settings.http_port, host=settings.http_host,
+        background=[run_broker(broker, "gateway"), dispatcher.run()], on_stop=on_stop,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,119 @@
+"""Each service's own Alembic history, in its own PostgreSQL schema (one owner per table).
+
+A service's `migrations/env.py` calls `run_env(SCHEMA)`; `upgrade` is what the service's
+start-up and `relance migrate` run. The schema is created when missing, the history's
+version table lives in it, and every migration runs with `search_path` set to it, so the
+SQL of the migrations names its tables without a schema."""
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import pool, text
+from sqlalchemy.ext.asyncio import async_engine_from_config
+
+from relance.db import sqlalchemy_url
+
+
+def alembic_config(database_url: str, script_location: Path, schema: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    # configparser interpolation: a literal % must be doubled.
+    config.set_main_option("sqlalchemy.url", sqlalchemy_url(database_url).replace("%", "%%"))
+    config.attributes["schema"] = schema
+    return config
+
+
+def upgrade(database_url: str, script_location: Path, schema: str) -> None:
+    command.upgrade(alembic_config(database_url, script_location, schema), "head")
+
+
+def run_env(schema: str) -> None:
+    """The body of a service's Alembic env.py: run its migrations over asyncpg."""
+    config = context.config
+    schema = config.attributes.get("schema", schema)
+
+    def run(connection) -> None:
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        connection.execute(text(f'SET search_path TO "{schema}"'))
+        connection.commit()
+        context.configure(
+            connection=connection,
+            target_metadata=None,
+            transaction_per_migration=True,
+            version_table_schema=schema,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = async_engine_from_config(
+            config.get_section(config.config_ini_section, {}),
+            prefix="sqlalchemy.",
+            poolclass=pool.NullPool,
+        )
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(
+            url=config.get_main_option("sqlalchemy.url"), literal_binds=True,
+            version_table_schema=schema,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(run_async())
+
+
+# The tables every service that writes events, consumes them or records audit entries has
+# in its own schema; the first migration of a history runs this. Frozen as written: a
+# change is a new migration in each history.
+MESSAGING_TABLES = """
+CREATE TABLE audit_log (
+    id          bigserial PRIMARY KEY,
+    client_id   uuid,
+    actor       text NOT NULL,
+    action      text NOT NULL,
+    entity      text NOT NULL,
+    entity_id   text,
+    comment     text,
+    details     jsonb NOT NULL DEFAULT '{}',
+    at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_log_client ON audit_log (client_id, at);
+
+CREATE TABLE outbox (
+    id            bigserial PRIMARY KEY,
+    event_id      uuid NOT NULL UNIQUE,
+    topic         text NOT NULL,
+    key           text NOT NULL,
+    event_type    text NOT NULL,
+    event         jsonb NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    published_at  timestamptz
+);
+CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('relance_outbox', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_inserted AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+
+CREATE TABLE processed_events (
+    consumer      text NOT NULL,
+    event_id      uuid NOT NULL,
+    processed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, event_id)
+);
+"""
+
+DROP_MESSAGING_TABLES = """
+DROP TABLE IF EXISTS processed_events, outbox, audit_log CASCADE;
+DROP FUNCTION IF EXISTS outbox_notify();
+"""

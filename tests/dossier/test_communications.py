@@ -1,0 +1,84 @@
+"""Contacting the client from a contact or from "communication actions" (F-23, F-21):
+email, SMS or letter through the notifier, or a call logged by the collector; every
+communication is kept in the client's trace."""
+
+from datetime import date, timedelta
+from uuid import uuid4
+
+from tests.conftest import eventually
+
+
+async def _client(dossier_api) -> tuple[str, dict[str, str]]:
+    code = f"COM-{uuid4().hex[:8]}"
+    response = await dossier_api.post("/clients", json={
+        "code": code, "name": "Contacts SA",
+        "contacts": [{"name": "DAF", "observation": "Directeur financier", "channels": [
+            {"type": "email", "value": f"daf-{code.lower()}@client.example", "state": "validated", "is_default": True},
+            {"type": "email", "value": f"compta-{code.lower()}@client.example", "state": "pending"},
+            {"type": "email", "value": f"old-{code.lower()}@client.example", "state": "invalid"},
+            {"type": "phone", "value": "+33 1 23 45 67 89", "state": "validated", "is_default": True},
+        ]}],
+        "items": [{"number": "F-1", "due_date": str(date.today() + timedelta(days=20)), "amount": "250.00"}],
+    })
+    assert response.status_code == 201, response.text
+    contacts = (await dossier_api.get(f"/clients/{code}/contacts", params={"include_invalid": "true"})).json()
+    channels = {ch["value"].split("-")[0] if "@" in ch["value"] else "phone": ch["id"]
+                for contact in contacts for ch in contact["channels"]}
+    return code, channels
+
+
+async def test_f23_an_email_to_a_chosen_channel_is_sent_and_kept_in_the_trace(dossier_api, smtp_inbox):
+    code, channels = await _client(dossier_api)
+    response = await dossier_api.post(f"/clients/{code}/communications", json={
+        "channel": "email", "channel_id": channels["compta"],
+        "subject": "Votre relevé", "body": "Voici votre relevé : #items_list_selected",
+    })
+    assert response.status_code == 202, response.text
+    sent = response.json()
+    assert sent["status"] == "requested" and sent["recipient"].startswith("compta-")
+
+    mail = await smtp_inbox.wait_for(sent["recipient"], timeout=60)
+    assert "F-1" in mail.get_payload(decode=True).decode("utf-8")
+
+    async def traced():
+        trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
+        return [t for t in trace if t["id"] == sent["communication_id"] and t["status"] == "sent"]
+
+    [entry] = await eventually(traced, timeout=60)
+    assert entry["recipient"] == sent["recipient"] and "Voici votre relevé" in entry["body"]
+
+
+async def test_f23_a_call_is_logged_in_the_trace_and_audited(dossier_api, db):
+    code, channels = await _client(dossier_api)
+    response = await dossier_api.post(f"/clients/{code}/communications", json={
+        "channel": "call", "channel_id": channels["phone"], "note": "Promet un virement vendredi",
+    })
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "logged"
+    trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
+    assert [(t["channel"], t["status"], t["recipient"], t["body"]) for t in trace] == [
+        ("call", "logged", "+33 1 23 45 67 89", "Promet un virement vendredi")]
+    audit = (await dossier_api.get(f"/clients/{code}/audit")).json()
+    entries = audit["entries"] if isinstance(audit, dict) else audit
+    assert any(e["action"] == "contact_by_call" and e["comment"] == "Promet un virement vendredi"
+               for e in entries)
+
+
+async def test_f21_f23_never_through_an_invalid_channel_a_wrong_type_or_another_clients_channel(dossier_api, db):
+    code, channels = await _client(dossier_api)
+    other_code, other_channels = await _client(dossier_api)
+    cases = [
+        ({"channel": "email", "channel_id": channels["old"], "template_code": "relance-email-1"}, "invalid"),
+        ({"channel": "sms", "channel_id": channels["daf"], "body": "Bonjour"}, "phone"),
+        ({"channel": "email", "channel_id": other_channels["daf"], "body": "Bonjour"}, "not a contact channel"),
+        ({"channel": "email"}, "template or its own body"),
+    ]
+    for body, reason in cases:
+        response = await dossier_api.post(f"/clients/{code}/communications", json=body)
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert reason in error["reason"], (body, error)
+    assert (await dossier_api.get(f"/clients/{code}/communications")).json() == []
+    assert await db.fetchval(
+        "SELECT count(*) FROM outbox WHERE event_type = 'communication.requested'"
+        " AND event->'payload'->>'client_code' = $1", code) == 0

@@ -1,0 +1,185 @@
+"""The messaging backbone on the real broker and database: the transactional outbox, the
+relay (FOR UPDATE SKIP LOCKED, LISTEN/NOTIFY, no id cursor) and idempotent consumers.
+
+Each test gets its own database on the session's PostgreSQL so no other relay of the
+session touches its rows."""
+
+import asyncio
+import json
+from collections import defaultdict
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from relance.consumer import claim_event
+from relance.db import create_pool
+from relance.events import ClientUpdated
+from relance.kafka import ensure_topics, new_producer
+from relance.outbox import OutboxRelay, write_events
+from relance_devstack.migrate import upgrade_all as upgrade
+from tests.stack import SEARCH_PATH
+
+
+@pytest.fixture
+async def private_db(stack):
+    name = f"relay_{uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack.database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = stack.database_url.replace("/relance?", f"/{name}?", 1)
+    assert url != stack.database_url
+    await asyncio.to_thread(upgrade, url)
+    pool = await create_pool(url, schema=SEARCH_PATH, max_size=8)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def producer(stack):
+    p = new_producer(stack.kafka_bootstrap_servers)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def _write(pool, topic: str, clients: list[UUID], per_client: int) -> set[str]:
+    """`per_client` numbered events for each client, interleaved across clients, each in
+    its own transaction like real state changes."""
+    ids: set[str] = set()
+    for seq in range(per_client):
+        async with pool.acquire() as conn, conn.transaction():
+            envelopes = [
+                ClientUpdated(client_id=c, code=str(c), changed={"seq": seq}).envelope(
+                    aggregate_id=c, client_id=c
+                )
+                for c in clients
+            ]
+            await write_events(conn, envelopes)
+            # Route to this test's topic: the row is what the relay reads.
+            await conn.execute(
+                "UPDATE outbox SET topic = $1 WHERE event_id = ANY($2::uuid[])",
+                topic, [e.event_id for e in envelopes],
+            )
+            ids |= {str(e.event_id) for e in envelopes}
+    return ids
+
+
+async def _consume(stack, topic: str, expected: int, timeout: float = 60):
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=stack.kafka_bootstrap_servers,
+        group_id=f"test-{uuid4().hex[:8]}", auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    received: list[dict] = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(received) < expected and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                received += [json.loads(m.value) | {"_key": m.key.decode()} for m in messages]
+        # Anything published twice would arrive in the following moments.
+        for messages in (await consumer.getmany(timeout_ms=1000)).values():
+            received += [json.loads(m.value) | {"_key": m.key.decode()} for m in messages]
+    finally:
+        await consumer.stop()
+    return received
+
+
+async def _new_topic(stack) -> str:
+    topic = f"test.relay.{uuid4().hex[:8]}"
+    await ensure_topics(stack.kafka_bootstrap_servers, topics=(topic,))
+    return topic
+
+
+async def test_relay_publishes_every_event_once_keyed_and_in_order_per_client(stack, private_db, producer):
+    topic = await _new_topic(stack)
+    clients = [uuid4() for _ in range(20)]
+    written = await _write(private_db, topic, clients, per_client=50)
+    relay = OutboxRelay(private_db, producer, batch_size=200)
+    task = asyncio.create_task(relay.run())
+    try:
+        received = await _consume(stack, topic, len(written))
+    finally:
+        relay.stop()
+        await task
+    ids = [r["event_id"] for r in received]
+    assert len(ids) == len(written) and set(ids) == written  # none lost, none doubled
+    by_client = defaultdict(list)
+    for r in received:
+        assert r["_key"] == r["client_id"]  # partition key = client id
+        by_client[r["client_id"]].append(r["payload"]["changed"]["seq"])
+    assert all(seqs == list(range(50)) for seqs in by_client.values())
+    assert await private_db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_two_relays_share_the_outbox_without_publishing_anything_twice(stack, private_db, producer):
+    topic = await _new_topic(stack)
+    written = await _write(private_db, topic, [uuid4() for _ in range(40)], per_client=25)
+    relays = [OutboxRelay(private_db, producer, batch_size=50) for _ in range(2)]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        received = await _consume(stack, topic, len(written))
+    finally:
+        for relay in relays:
+            relay.stop()
+        await asyncio.gather(*tasks)
+    ids = [r["event_id"] for r in received]
+    assert len(ids) == len(set(ids)) == len(written)
+
+
+async def test_events_written_while_no_relay_runs_are_published_when_one_starts(stack, private_db, producer):
+    topic = await _new_topic(stack)
+    written = await _write(private_db, topic, [uuid4()], per_client=30)
+    assert await private_db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 30
+    relay = OutboxRelay(private_db, producer)
+    task = asyncio.create_task(relay.run())
+    try:
+        received = await _consume(stack, topic, len(written))
+    finally:
+        relay.stop()
+        await task
+    assert {r["event_id"] for r in received} == written
+
+
+async def test_relay_wakes_on_notify_instead_of_waiting_for_its_slow_poll(stack, private_db, producer):
+    topic = await _new_topic(stack)
+    relay = OutboxRelay(private_db, producer, idle_poll_seconds=120)
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # the relay is idle, waiting on its 120 s poll
+        written = await _write(private_db, topic, [uuid4()], per_client=1)
+        received = await _consume(stack, topic, 1, timeout=10)
+    finally:
+        relay.stop()
+        await task
+    assert {r["event_id"] for r in received} == written
+
+
+async def test_a_consumer_applies_an_event_once_even_when_it_is_redelivered(private_db):
+    event_id = uuid4()
+
+    async def apply(fail: bool) -> bool:
+        async with private_db.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    if not await claim_event(conn, "test-consumer", event_id):
+                        return False
+                    await conn.execute(
+                        "INSERT INTO audit_log (actor, action, entity, entity_id) VALUES"
+                        " ('test', 'applied', 'event', $1)", str(event_id),
+                    )
+                    if fail:
+                        raise RuntimeError("effect failed")
+                    return True
+            except RuntimeError:
+                return False
+
+    assert await apply(fail=True) is False  # the effect failed: the claim rolled back with it
+    assert await apply(fail=False) is True  # so the redelivery applies it
+    assert await apply(fail=False) is False  # and a second redelivery changes nothing
+    applied = await private_db.fetchval(
+        "SELECT count(*) FROM audit_log WHERE entity_id = $1", str(event_id)
+    )
+    assert applied == 1
