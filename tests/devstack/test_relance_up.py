@@ -80,6 +80,29 @@ def _wait_gone(data_dir: Path, ports: set[int], timeout: float = 30) -> list[str
     return left
 
 
+def _listening_on(port: int) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in proc.net_connections()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _eventually_healthy(port: int, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
 def _publish_later(data_dir: Path, client_code: str) -> str:
     """With the platform stopped, leave one outbox row unpublished, as if the relay had
     died before it ran; returns its event id."""
@@ -92,7 +115,7 @@ def _publish_later(data_dir: Path, client_code: str) -> str:
         body = envelope.model_dump_json().replace("'", "''")
         server.psql(
             "\\c relance\n"
-            "INSERT INTO outbox (event_id, topic, key, event_type, event) VALUES"
+            "INSERT INTO dossier.outbox (event_id, topic, key, event_type, event) VALUES"
             f" ('{envelope.event_id}', '{envelope.topic}', '{envelope.client_id}',"
             f" '{envelope.event_type}', '{body}'::jsonb);"
         )
@@ -149,6 +172,18 @@ def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(
         assert httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", timeout=10).status_code == 401
         card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", headers=admin, timeout=10)
         assert card.status_code == 200 and card.json()["client"]["name"] == "Acme Industries"
+
+        # A killed worker is restarted with backoff; the rest of the platform keeps running.
+        [worker] = _listening_on(ports["workflow"])
+        worker.kill()
+        deadline = time.monotonic() + 60
+        while "workflow restarted" not in first.text():
+            assert first.process.poll() is None, first.text()
+            assert time.monotonic() < deadline, first.text()
+            time.sleep(0.5)
+        assert "!! workflow stopped (exit -9); restarting in 1 s" in first.text()
+        assert _eventually_healthy(ports["workflow"])
+        assert httpx.get(f"http://127.0.0.1:{ports['dossier']}/health", timeout=10).status_code == 200
     finally:
         exit_code = first.interrupt()
     assert exit_code == 0, first.text()

@@ -84,7 +84,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from relance_devstack.embedded import EmbeddedStack, StackPorts
     from relance.kafka import ensure_topics
     from relance_devstack.mailsink import start_mail_sink
-    from relance_devstack.supervisor import SERVICES, Supervisor
+    from relance_devstack.supervisor import SERVICES, KeepsCrashing, Supervisor
 
     def stop_signal(*_: object) -> None:
         raise _Stop
@@ -123,12 +123,12 @@ def cmd_up(args: argparse.Namespace) -> int:
             created = load_demo(supervisor.running["dossier"].url, admin_token)
             print(f"Demo data loaded ({created} new clients).", flush=True)
         _print_urls(stack, supervisor, data_dir, args.smtp_port, admin_token, time.monotonic() - started)
+        # A process that dies is restarted with backoff; one that keeps crashing stops all.
         while True:
-            dead = supervisor.dead()
-            if dead:
-                for service in dead:
-                    print(f"!! {service.spec.name} stopped (exit {service.process.returncode});"
-                          f" see {service.log_path}", file=sys.stderr, flush=True)
+            try:
+                supervisor.supervise(report=lambda line: print(line, file=sys.stderr, flush=True))
+            except KeepsCrashing as exc:
+                print(f"!! {exc}", file=sys.stderr, flush=True)
                 return 1
             time.sleep(1)
     except (_Stop, KeyboardInterrupt):

@@ -34,11 +34,44 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 
 @dataclass
+class RestartPolicy:
+    """When a crashed process comes back: after `base_delay` seconds, doubling with each
+    crash that follows within `window` seconds of the previous one, up to `max_delay`; a
+    process that crashes more than `max_crashes` times in a row, each within the window,
+    keeps crashing and stops the platform instead."""
+
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    window: float = 60.0
+    max_crashes: int = 5
+
+    def next_delay(self, crashes_in_a_row: int) -> float:
+        return min(self.base_delay * 2 ** max(crashes_in_a_row - 1, 0), self.max_delay)
+
+    def crashes_in_a_row(self, previous: int, since_last_crash: float | None) -> int:
+        """The count after one more crash: a process that ran longer than the window since
+        its last crash starts again from one."""
+        if since_last_crash is None or since_last_crash > self.window:
+            return 1
+        return previous + 1
+
+    def gives_up(self, crashes_in_a_row: int) -> bool:
+        return crashes_in_a_row > self.max_crashes
+
+
+class KeepsCrashing(RuntimeError):
+    """A process crashed more often in a row than the restart policy allows."""
+
+
+@dataclass
 class RunningService:
     spec: ServiceSpec
     port: int
     process: subprocess.Popen
     log_path: Path
+    crashes_in_a_row: int = 0
+    last_crash_at: float | None = None
+    restart_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -56,6 +89,7 @@ class Supervisor:
     demo_agency_code: str = "RECOUVEO"
     demo_agency_key: str = field(default_factory=lambda: f"ak_demo_{secrets.token_urlsafe(24)}")
     demo_agency_secret: str = field(default_factory=lambda: f"whsec_demo_{secrets.token_urlsafe(24)}")
+    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
 
     @classmethod
     def with_free_ports(cls, env: dict[str, str], logs_dir: Path, **kwargs) -> Supervisor:
@@ -124,6 +158,35 @@ class Supervisor:
 
     def dead(self) -> list[RunningService]:
         return [s for s in self.running.values() if s.process.poll() is not None]
+
+    def supervise(self, report=print, now: float | None = None) -> None:
+        """One round of watching: a process that died is restarted after the policy's
+        backoff (its log says why it died); one that keeps crashing raises KeepsCrashing.
+        `relance up` calls this every second."""
+        now = time.monotonic() if now is None else now
+        for service in list(self.running.values()):
+            if service.process.poll() is None:
+                continue
+            if service.restart_at is None:
+                since = None if service.last_crash_at is None else now - service.last_crash_at
+                service.crashes_in_a_row = self.restart_policy.crashes_in_a_row(
+                    service.crashes_in_a_row, since
+                )
+                service.last_crash_at = now
+                if self.restart_policy.gives_up(service.crashes_in_a_row):
+                    raise KeepsCrashing(
+                        f"{service.spec.name} crashed {service.crashes_in_a_row} times in a row;"
+                        f" its log:\n{_tail(service.log_path)}"
+                    )
+                delay = self.restart_policy.next_delay(service.crashes_in_a_row)
+                service.restart_at = now + delay
+                report(f"!! {service.spec.name} stopped (exit {service.process.returncode});"
+                       f" restarting in {delay:g} s; see {service.log_path}")
+            elif now >= service.restart_at:
+                restarted = self.start(service.spec)
+                restarted.crashes_in_a_row = service.crashes_in_a_row
+                restarted.last_crash_at = service.last_crash_at
+                report(f"   {service.spec.name} restarted (pid {restarted.process.pid})")
 
     def stop_all(self) -> None:
         # Producers first, so nothing is half-processed when the consumers go.
