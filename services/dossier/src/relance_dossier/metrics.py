@@ -3,7 +3,7 @@ by agency, read from the transfers table when Prometheus scrapes `/metrics`, so 
 right whichever process changed the rows."""
 
 from fastapi import FastAPI, Request
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from relance_dossier.persistence import transfers as store
 
@@ -12,6 +12,19 @@ AGENCY_ANSWER_OVERDUE = Gauge(
     "relance_transfers_agency_answer_overdue",
     "Cancellation requests the agency has not answered within the set delay (F-30)",
     ["agency"],
+)
+# Counted by the worker's activities after their transaction commits, once per step (a
+# retried activity whose earlier attempt committed counts nothing): scenario steps due
+# against interventions closed, for the business dashboard.
+SCENARIO_STEPS_DUE = Counter(
+    "relance_scenario_steps_due_total",
+    "Scenario steps that fell due and opened their intervention, by action type and mode",
+    ["action_type", "mode"],
+)
+INTERVENTIONS_CLOSED = Counter(
+    "relance_interventions_closed_total",
+    "Interventions closed, by origin (scenario, manual, promise, ...) and status (done, skipped)",
+    ["origin", "status"],
 )
 _agencies_seen: set[str] = set()
 OPEN_STATES = ("in_window", "placed", "placed_acknowledged", "cancellation_pending")

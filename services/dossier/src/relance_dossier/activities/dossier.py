@@ -16,6 +16,7 @@ from relance.events import (
     InterventionCreated,
 )
 from relance.audit import record_audit
+from relance_dossier.metrics import INTERVENTIONS_CLOSED, SCENARIO_STEPS_DUE
 from relance.contracts import Refusal
 from relance.contracts import dossier as contract
 from relance.contracts.dossier import (
@@ -223,6 +224,7 @@ class DossierActivities:
                     ).envelope(aggregate_id=communication_id, client_id=dossier["client_id"])
                 )
             await write_events(conn, events)
+        SCENARIO_STEPS_DUE.labels(request.step.action_type.value, request.step.mode.value).inc()
         return OpenInterventionResult(
             intervention_id=request.intervention_id, communication_id=communication_id
         )
@@ -234,7 +236,7 @@ class DossierActivities:
             row = await conn.fetchrow(
                 "UPDATE interventions SET status = $2, completed_at = now(),"
                 " comment = COALESCE($3, comment) WHERE id = $1 AND status = 'todo'"
-                " RETURNING dossier_id, client_id",
+                " RETURNING dossier_id, client_id, origin",
                 request.intervention_id, request.status, request.comment,
             )
             if row is None:
@@ -251,6 +253,7 @@ class DossierActivities:
                     ).envelope(aggregate_id=request.intervention_id, client_id=row["client_id"])
                 ],
             )
+        INTERVENTIONS_CLOSED.labels(row["origin"], request.status).inc()
         return True
 
     # ---- collector commands (F-10 .. F-13), run from the workflow's Update handlers ----
@@ -410,6 +413,7 @@ class DossierActivities:
             await audit(conn, row["client_id"], "workflow", "promise_kept" if kept else
                         "promise_broken", row["id"], None,
                         {"follow_up_id": str(follow_up_id) if follow_up_id else None})
+        INTERVENTIONS_CLOSED.labels(row["origin"], "done").inc()
         return PromiseCheckResult(kept=kept, follow_up_id=follow_up_id)
 
     def all(self) -> list:
