@@ -266,3 +266,32 @@ async def test_published_rows_and_processed_ids_past_the_retention_are_pruned_in
     left = {str(r["event_id"]) for r in await private_db.fetch("SELECT event_id FROM outbox")}
     assert left == recent | unpublished
     assert await private_db.fetchval("SELECT count(*) FROM processed_events WHERE consumer = 't'") == 1
+
+
+def test_relance_outbox_lists_parked_rows_and_replays_them(stack, monkeypatch, capsys):
+    from relance_devstack.cli import main
+
+    async def park() -> str:
+        conn = await asyncpg.connect(stack.database_url, server_settings={"search_path": "dossier"})
+        try:
+            client = uuid4()
+            event = ClientUpdated(client_id=client, code=str(client), changed={"note": "parked"})
+            envelope = event.envelope(aggregate_id=client, client_id=client)
+            await write_events(conn, [envelope])
+            await conn.execute(
+                "UPDATE outbox SET parked_at = now(), attempts = 1, last_error = 'MessageTooLarge: test'"
+                " WHERE event_id = $1", envelope.event_id)
+            return await conn.fetchval("SELECT id::text FROM outbox WHERE event_id = $1", envelope.event_id)
+        finally:
+            await conn.close()
+
+    outbox_id = asyncio.run(park())
+    monkeypatch.setenv("DATABASE_URL", stack.database_url)
+
+    assert main(["outbox", "parked"]) == 0
+    listed = capsys.readouterr().out
+    assert f"dossier\t{outbox_id}\tclient.updated" in listed and "MessageTooLarge: test" in listed
+    assert main(["outbox", "replay", "--id", outbox_id]) == 0
+    assert "dossier: 1 parked rows put back in line" in capsys.readouterr().out
+    assert main(["outbox", "parked"]) == 0
+    assert outbox_id not in capsys.readouterr().out

@@ -25,6 +25,34 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """`relance outbox parked | replay`: the outbox rows the relay parked, in every schema
+    it publishes, and putting them back in line."""
+    from relance.db import create_pool
+    from relance.outbox import parked_rows, replay_parked
+    from relance.relay import RelaySettings
+
+    settings = RelaySettings()
+
+    async def run() -> int:
+        for schema in settings.outbox_schemas:
+            pool = await create_pool(settings.database_url, schema=schema, max_size=1)
+            try:
+                if args.action == "parked":
+                    for row in await parked_rows(pool, limit=args.limit):
+                        print(f"{schema}\t{row['id']}\t{row['event_type']}\t{row['size_bytes']} bytes"
+                              f"\t{row['attempts']} attempts\t{row['parked_at']:%Y-%m-%d %H:%M:%S}"
+                              f"\t{row['last_error']}")
+                else:
+                    replayed = await replay_parked(pool, args.id or None)
+                    print(f"{schema}: {replayed} parked rows put back in line")
+            finally:
+                await pool.close()
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_topics(_: argparse.Namespace) -> int:
     from relance.kafka import ensure_topics
 
@@ -210,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply every service's database migrations, each in its own schema (DATABASE_URL)").set_defaults(handler=cmd_migrate)
     commands.add_parser("topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)").set_defaults(handler=cmd_topics)
+    outbox = commands.add_parser("outbox", help="the outbox rows the relay parked (DATABASE_URL)")
+    outbox.add_argument("action", choices=("parked", "replay"),
+                        help="parked: list them with their error; replay: put them back in line")
+    outbox.add_argument("--id", type=int, action="append", help="replay only this row (repeatable)")
+    outbox.add_argument("--limit", type=int, default=100, help="rows to list per schema (default 100)")
+    outbox.set_defaults(handler=cmd_outbox)
     imports = commands.add_parser("import", help="import clients, items or payments from CSV or JSON (DATABASE_URL)")
     imports.add_argument("file", help="the CSV or JSON file")
     imports.add_argument("--kind", choices=("clients", "items", "payments"), help="(default: from the columns)")
