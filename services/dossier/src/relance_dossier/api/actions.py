@@ -10,10 +10,11 @@ from pydantic import BaseModel, EmailStr, Field
 
 from relance.scenarios import ActionType, StepMode
 from relance.workflow_ids import action_workflow_id
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
 from relance_dossier.api.auth import (
-    Principal, active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
+    active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
 )
-from relance_dossier.api.errors import ApiError
 from relance_dossier.api.interventions import run_update
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.actions import ITEM_STATUSES, check_action

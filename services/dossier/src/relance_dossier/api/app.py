@@ -17,8 +17,9 @@ from relance_dossier.api import communications, transfers
 from relance_dossier.api import imports
 from relance_dossier.api import actions, agenda, interventions, scenarios
 from relance_dossier.metrics import install_transfer_metrics
+from relance.api.errors import install_error_handlers
 from relance_dossier.api.auth import ensure_bootstrap_admin
-from relance_dossier.api.errors import install_error_handlers
+from relance_dossier.domain.accounts import DomainError
 from relance_dossier.persistence.migrations import SCHEMA
 from relance_dossier.settings import Settings
 
@@ -49,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         "client's communication trace. Rule ids (F-…) refer to the product specification.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, field_errors=(DomainError,))
     install_request_logging(app)
     # Fixed paths such as /clients/search come before the /clients/{code} routes.
     app.include_router(search.router)

@@ -17,8 +17,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.workflow_ids import transfer_workflow_id
-from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404, visible_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.transfers import check_follow_up_date
 from relance_dossier.persistence import transfers as store

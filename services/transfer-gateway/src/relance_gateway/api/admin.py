@@ -8,9 +8,9 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, Request
 
+from relance.api.errors import ApiError
+from relance.audit import record_audit
 from relance_dossier.api.auth import Principal, admin_only
-from relance_dossier.api.errors import ApiError
-from relance_dossier.persistence.clients import record_audit
 from relance_gateway.api.models import (
     AdminPlacement,
     Agency,

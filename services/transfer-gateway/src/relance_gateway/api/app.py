@@ -4,9 +4,9 @@ admin API of the agencies registry and webhook deliveries."""
 import asyncpg
 from fastapi import FastAPI
 
+from relance.api.errors import install_error_handlers
 from relance.health import postgres_check
 from relance.observability import HealthCheck, add_health_and_metrics
-from relance_dossier.api.errors import install_error_handlers
 from relance_gateway.api import admin, agency
 from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.messaging.webhooks import WebhookDispatcher
