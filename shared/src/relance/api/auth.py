@@ -42,6 +42,25 @@ class Principal(BaseModel):
         return self.role is not Role.COLLECTOR
 
 
+class Introspection(BaseModel):
+    """What the dossier's `GET /auth/introspect` answers about the bearer token of the
+    request: the user, their role and how the audit trail names them (F-33)."""
+
+    user_id: UUID
+    name: str
+    role: Role
+    collector_id: UUID | None = None
+    actor: str
+
+    @classmethod
+    def of(cls, principal: Principal) -> "Introspection":
+        return cls(**principal.model_dump(), actor=principal.actor)
+
+    def principal(self) -> Principal:
+        return Principal(user_id=self.user_id, name=self.name, role=self.role,
+                         collector_id=self.collector_id)
+
+
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -14,7 +14,7 @@ from relance_dossier.api import clients
 from relance_dossier.api import assignment, collectors, search, users
 from relance_dossier.api import attachments, audit, contacts, notes
 from relance_dossier.api import communications, transfers
-from relance_dossier.api import imports
+from relance_dossier.api import imports, introspection
 from relance_dossier.api import actions, agenda, interventions, scenarios
 from relance_dossier.metrics import install_transfer_metrics
 from relance.api.errors import install_error_handlers
@@ -57,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(assignment.router)
     app.include_router(collectors.router)
     app.include_router(users.router)
+    app.include_router(introspection.router)
     app.include_router(clients.router)
     app.include_router(contacts.router)
     app.include_router(notes.router)
