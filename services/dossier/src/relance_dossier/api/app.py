@@ -2,6 +2,7 @@
 
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from relance.db import create_pool
@@ -20,6 +21,7 @@ from relance_dossier.metrics import install_transfer_metrics
 from relance.api.errors import install_error_handlers
 from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.domain.accounts import DomainError
+from relance_dossier.agency_registry import AgencyRegistry
 from relance_dossier.persistence.migrations import SCHEMA
 from relance_dossier.settings import Settings
 
@@ -36,11 +38,17 @@ def create_app(settings: Settings) -> FastAPI:
             data_converter=pydantic_data_converter,
         )
         app.state.settings = settings
+        http = httpx.AsyncClient(follow_redirects=False)
+        app.state.agency_registry = AgencyRegistry(
+            http, settings.gateway_api_url, internal_token=settings.internal_api_token,
+            timeout_seconds=settings.gateway_api_timeout_seconds,
+        )
         if settings.bootstrap_admin_token:
             await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
         try:
             yield
         finally:
+            await http.aclose()
             await app.state.pool.close()
 
     app = FastAPI(

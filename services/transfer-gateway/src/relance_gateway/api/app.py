@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from relance.api.errors import install_error_handlers
 from relance.health import postgres_check
 from relance.observability import HealthCheck, add_health_and_metrics
-from relance_gateway.api import admin, agency
+from relance_gateway.api import admin, agency, internal
 from relance_gateway.api.admins import TokenIntrospection
 from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.messaging.webhooks import WebhookDispatcher
@@ -105,6 +105,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(agency.router)
     app.include_router(admin.router)
+    app.include_router(internal.router)
     add_health_and_metrics(app, {"postgres": postgres_check(pool), **(extra_checks or {})})
     _require_all_agency_headers_together(app)
     return app
