@@ -19,10 +19,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from relance.workflow_ids import transfer_workflow_id
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
+from relance_dossier.agency_registry import GatewayUnavailable
 from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404, visible_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.transfers import RegisteredAgency, check_follow_up_date
-from relance_dossier.agency_registry import GatewayUnavailable
 from relance_dossier.persistence import transfers as store
 
 router = APIRouter(tags=["transfers"])
