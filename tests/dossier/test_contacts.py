@@ -7,7 +7,8 @@ from uuid import uuid4
 
 import httpx
 
-from relance_dossier.api.auth import Role, create_user
+from relance.api.auth import Role
+from relance_dossier.api.auth import create_user
 from tests.dossier.test_dossier_api import client_body, errors_of, new_code
 
 

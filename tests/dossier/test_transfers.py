@@ -31,11 +31,14 @@ from relance.events import (
 from relance.outbox import write_events
 from relance.workflow_ids import transfer_workflow_id
 from relance.contracts.transfer import TransferWorkflowInput
+from relance_dossier.domain.transfers import RegisteredAgency
 from relance_dossier.persistence import transfers as transfer_store
 from relance_workflow.settings import Settings
 from relance_workflow.worker import build_worker
+from relance_devstack.embedded import free_port
+from relance_devstack.supervisor import SERVICES, Supervisor
 from relance_workflow.workflows.transfer import TransferWorkflow
-from tests.conftest import eventually
+from tests.conftest import ADMIN_TOKEN, eventually
 from tests.stack import ALL_OUTBOXES, SEARCH_PATH
 from tests.dossier.test_contacts import collector_api, read_only_api
 from tests.dossier.test_dossier_api import client_body, errors_of, invoice, new_code
@@ -74,6 +77,48 @@ async def test_f31_a_transfer_to_an_unknown_or_inactive_agency_is_refused(dossie
     assert refused.status_code == 422 and "not active" in refused.text
     card = (await dossier_api.get(f"/clients/{code}")).json()
     assert card["transfer_dossiers"] == [] and len(card["open_items"]) == 2  # nothing moved
+
+
+@pytest.fixture(scope="module")
+async def dossier_without_gateway(platform, tmp_path_factory):
+    """A second dossier service on the same database whose GATEWAY_API_URL is a port
+    nothing listens on: the transfer gateway cannot be reached from it."""
+    lone = Supervisor(platform.env, tmp_path_factory.mktemp("lone-dossier"),
+                      ports={"dossier": free_port()},
+                      extra_env={"dossier": {"GATEWAY_API_URL": f"http://127.0.0.1:{free_port()}",
+                                             "GATEWAY_API_TIMEOUT_SECONDS": "2"}})
+    service = lone.start(next(s for s in SERVICES if s.name == "dossier"))
+    try:
+        lone.wait_healthy(service, timeout=60)
+        async with httpx.AsyncClient(base_url=service.url, timeout=30,
+                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as api:
+            yield api
+    finally:
+        lone.stop_all()
+
+
+async def test_f27_f31_when_the_gateway_cannot_be_reached_the_transfer_is_503_and_nothing_is_written(
+    dossier_api, db, dossier_without_gateway
+) -> None:
+    client = await new_client(dossier_api)
+    code, client_id = client["client"]["code"], client["client"]["id"]
+    items = [i["id"] for i in client["open_items"]]
+    response = await dossier_without_gateway.post(f"/clients/{code}/transfers", json=transfer_body(items))
+    assert response.status_code == 503, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["agency_code"]
+    assert "gateway" in response.text
+    card = (await dossier_api.get(f"/clients/{code}")).json()
+    assert card["transfer_dossiers"] == [] and len(card["open_items"]) == 2  # nothing moved
+    assert await db.fetchval("SELECT count(*) FROM dossier.transfers WHERE client_id = $1",
+                             UUID(client_id)) == 0
+    assert await db.fetchval(
+        f"SELECT count(*) FROM {ALL_OUTBOXES} WHERE event->>'client_id' = $1"
+        " AND event_type IN ('transfer.created', 'item.moved')", client_id) == 0
+    assert await db.fetchval("SELECT count(*) FROM dossier.audit_log WHERE client_id = $1"
+                             " AND entity = 'transfer'", UUID(client_id)) == 0
+    # The same request through the platform's dossier, which reaches the gateway, works.
+    created = await dossier_api.post(f"/clients/{code}/transfers", json=transfer_body(items))
+    assert created.status_code == 201, created.text
 
 
 async def new_client(dossier_api, *amounts: str) -> dict:
@@ -272,7 +317,8 @@ async def short_window(stack, platform):
             async with pool.acquire() as conn:
                 await transfer_store.create_transfer(
                     conn, client=client_row, item_ids=[UUID(i) for i in item_ids],
-                    agency_code=agency, next_follow_up_date=date.today() + timedelta(days=14),
+                    agency_code=agency, agency=RegisteredAgency(agency, f"Test agency {agency}", True),
+                    next_follow_up_date=date.today() + timedelta(days=14),
                     opening_comment="Three reminders unanswered", actor="user:admin",
                     transfer_id=transfer_id)
             return str(transfer_id), created_at + timedelta(seconds=window)

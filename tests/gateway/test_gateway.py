@@ -594,14 +594,21 @@ def strict_settings(stack):
 
 
 async def test_f31_by_default_http_and_loopback_webhook_urls_are_refused_at_registration(
-    db, strict_settings
+    stack, platform, strict_settings
 ):
+    from relance.db import create_pool
+    from relance_gateway.api.admins import TokenIntrospection
     from relance_gateway.api.app import create_app
     from relance_gateway.domain.secret_box import SecretBox
+    from relance_gateway.persistence.migrations import SCHEMA
 
-    app = create_app(strict_settings, db, dispatcher=None, secret_box=SecretBox([]))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
-                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
+    # The gateway in process, on its own schema, asking the platform's dossier who the admin is.
+    pool = await create_pool(stack.database_url, schema=SCHEMA, max_size=2)
+    http = httpx.AsyncClient()
+    introspection = TokenIntrospection(http, platform.running["dossier"].url, cache_seconds=30, timeout_seconds=5)
+    app = create_app(strict_settings, pool, dispatcher=None, secret_box=SecretBox([]), introspection=introspection)
+    async with http, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway",
+                                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as admin:
         for url, said in [("http://agency.example/hooks", "https"),
                           ("https://127.0.0.1:8400/webhooks", "loopback"),
                           ("https://localhost/webhooks", "loopback")]:
@@ -613,6 +620,7 @@ async def test_f31_by_default_http_and_loopback_webhook_urls_are_refused_at_regi
         accepted = await admin.post("/admin/agencies", json={
             "code": new_agency_code(), "name": "Public", "webhook_url": "https://agency.example/hooks"})
         assert accepted.status_code == 201, accepted.text
+    await pool.close()
 
 
 async def _pending_delivery(db, url: str) -> dict:

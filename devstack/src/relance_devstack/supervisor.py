@@ -93,6 +93,8 @@ class Supervisor:
     demo_agency_secret: str = field(
         default_factory=lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
     restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    # The services' calls to each other's internal routes carry this token.
+    internal_api_token: str = field(default_factory=lambda: f"int_{secrets.token_urlsafe(24)}")
 
     @classmethod
     def with_free_ports(cls, env: dict[str, str], logs_dir: Path, **kwargs) -> Supervisor:
@@ -115,6 +117,8 @@ class Supervisor:
             **self.env,
             "HTTP_PORT": str(port),
             "MIGRATE_ON_START": "false",
+            "INTERNAL_API_TOKEN": self.env.get("INTERNAL_API_TOKEN", self.internal_api_token),
+            **self._service_urls_env(spec.name),
             **self._demo_agency_env(spec.name),
             **self.extra_env.get(spec.name, {}),
         }
@@ -122,6 +126,19 @@ class Supervisor:
         service = RunningService(spec, port, process, log_path)
         self.running[spec.name] = service
         return service
+
+    def url_of(self, name: str) -> str:
+        spec = next(s for s in SERVICES if s.name == name)
+        return f"http://127.0.0.1:{self.ports.get(name, spec.default_port)}"
+
+    def _service_urls_env(self, service: str) -> dict[str, str]:
+        """Where a service finds the APIs of the others it asks: the gateway asks the
+        dossier who an admin's token is, the dossier asks the gateway about agencies."""
+        if service == "transfer-gateway":
+            return {"DOSSIER_API_URL": self.url_of("dossier")}
+        if service == "dossier":
+            return {"GATEWAY_API_URL": self.url_of("transfer-gateway")}
+        return {}
 
     def _demo_agency_env(self, service: str) -> dict[str, str]:
         """The same demo agency credentials for the gateway and the agency simulator."""

@@ -27,3 +27,7 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     service_name: str = "relance"
+
+    # Service-to-service calls (`/internal/...` routes) carry this token when it is set;
+    # every service of one deployment is given the same value.
+    internal_api_token: str | None = None

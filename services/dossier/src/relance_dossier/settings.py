@@ -11,6 +11,10 @@ class Settings(CommonSettings):
     business_hour: int = 8
     # The first admin's API token; further users are created through the API.
     bootstrap_admin_token: str | None = None
+    # F-31: the transfer gateway owns the agencies registry; a transfer's agency is asked
+    # of its internal API (GET /internal/agencies/{code}).
+    gateway_api_url: str = "http://127.0.0.1:8100"
+    gateway_api_timeout_seconds: float = 5.0
     # F-26: files attached to a client are stored under DATA_DIR/attachments/<client id>/.
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_content_types: list[str] = [

@@ -14,6 +14,7 @@ from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_logging
 from relance.runtime import serve
 from relance.topics import AGENCY_EVENTS, TRANSFER_EVENTS
+from relance_gateway.api.admins import TokenIntrospection
 from relance_gateway.api.app import create_app
 from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.domain.webhook_urls import url_problem
@@ -25,8 +26,6 @@ from relance_gateway.persistence.replay_cache import run_pruning
 from relance_gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-
 
 
 def secret_box(settings: Settings) -> SecretBox:
@@ -49,7 +48,8 @@ async def main() -> None:
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     await ensure_topics(settings.kafka_bootstrap_servers, topics=(TRANSFER_EVENTS, AGENCY_EVENTS))
-    pool = await create_pool(settings.database_url, schema=f"{SCHEMA},dossier", max_size=settings.db_pool_size)
+    # The gateway's own schema only: admins are checked by the dossier API, not its tables.
+    pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=settings.db_pool_size)
     box = secret_box(settings)
     if settings.demo_agency_code and settings.demo_agency_key and settings.demo_agency_secret:
         if settings.demo_agency_webhook_url and (problem := url_problem(
@@ -65,7 +65,11 @@ async def main() -> None:
     http = httpx.AsyncClient(follow_redirects=False)
     dispatcher = WebhookDispatcher(pool, settings, http, box)
     broker = build_broker(settings, pool, dispatcher.wake)
-    app = create_app(settings, pool, dispatcher, box, {"kafka": broker_check(broker)})
+    introspection = TokenIntrospection(
+        http, settings.dossier_api_url, cache_seconds=settings.admin_token_cache_seconds,
+        timeout_seconds=settings.dossier_api_timeout_seconds,
+    )
+    app = create_app(settings, pool, dispatcher, box, introspection, {"kafka": broker_check(broker)})
 
     async def on_stop() -> None:
         await http.aclose()

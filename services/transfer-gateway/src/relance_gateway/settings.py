@@ -6,6 +6,12 @@ class Settings(CommonSettings):
     http_port: int = 8100
     db_pool_size: int = 5
 
+    # Admins' bearer tokens are checked by the dossier service, which owns the users
+    # (GET /auth/introspect); a positive answer is kept this long.
+    dossier_api_url: str = "http://127.0.0.1:8000"
+    dossier_api_timeout_seconds: float = 5.0
+    admin_token_cache_seconds: float = 30.0
+
     # Inbound signatures (F-31): how far an agency's timestamp may be from our clock.
     signature_tolerance_seconds: int = 300
     # Signatures seen within that window are refused; past it they are pruned this often.

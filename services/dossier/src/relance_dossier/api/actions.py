@@ -13,10 +13,11 @@ from relance.contracts import action as contract
 from relance.contracts.action import ActionCommand, ActionDueResult
 from relance.scenarios import ActionType, StepMode
 from relance.workflow_ids import action_workflow_id
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
 from relance_dossier.api.auth import (
-    Principal, active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
+    active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
 )
-from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.workflow_calls import execute_update
 from relance_dossier.domain.actions import ITEM_STATUSES, check_action

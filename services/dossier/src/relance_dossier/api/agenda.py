@@ -10,8 +10,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from relance_dossier.api.auth import Principal, can_read
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read
 from relance_dossier.domain.actions import sort_clause
 from relance_dossier.persistence import agenda as store
 from relance_dossier.persistence.collectors import collector_by_code

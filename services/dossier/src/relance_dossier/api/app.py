@@ -2,6 +2,7 @@
 
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
@@ -12,11 +13,13 @@ from relance_dossier.api import clients
 from relance_dossier.api import assignment, collectors, search, users
 from relance_dossier.api import attachments, audit, contacts, notes
 from relance_dossier.api import communications, transfers
-from relance_dossier.api import imports
+from relance_dossier.api import imports, introspection
 from relance_dossier.api import actions, agenda, interventions, scenarios
 from relance_dossier.metrics import install_transfer_metrics
+from relance.api.errors import install_error_handlers
 from relance_dossier.api.auth import ensure_bootstrap_admin
-from relance_dossier.api.errors import install_error_handlers
+from relance_dossier.domain.accounts import DomainError
+from relance_dossier.agency_registry import AgencyRegistry
 from relance_dossier.persistence.migrations import SCHEMA
 from relance_dossier.settings import Settings
 from relance_dossier.worker import connect
@@ -33,11 +36,17 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
         # intervention Done) are Temporal Updates sent from here.
         app.state.temporal = temporal_client or await connect(settings)
         app.state.settings = settings
+        http = httpx.AsyncClient(follow_redirects=False)
+        app.state.agency_registry = AgencyRegistry(
+            http, settings.gateway_api_url, internal_token=settings.internal_api_token,
+            timeout_seconds=settings.gateway_api_timeout_seconds,
+        )
         if settings.bootstrap_admin_token:
             await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
         try:
             yield
         finally:
+            await http.aclose()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -47,13 +56,14 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
         "client's communication trace. Rule ids (F-…) refer to the product specification.",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, field_errors=(DomainError,))
     install_request_logging(app)
     # Fixed paths such as /clients/search come before the /clients/{code} routes.
     app.include_router(search.router)
     app.include_router(assignment.router)
     app.include_router(collectors.router)
     app.include_router(users.router)
+    app.include_router(introspection.router)
     app.include_router(clients.router)
     app.include_router(contacts.router)
     app.include_router(notes.router)

@@ -9,8 +9,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from relance_dossier.api.auth import Principal, Role, can_read, can_write, require, db_pool, client_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal, Role
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, can_write, require, db_pool, client_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.search import Selection, check_collector_code, parsed_codes, visibility_of
 from relance_dossier.domain.assignment import ClientCriteria, RuleCriteria

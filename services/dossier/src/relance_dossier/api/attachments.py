@@ -9,8 +9,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 from fastapi.responses import FileResponse
 
-from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.models import AttachmentOut
 from relance_dossier.persistence import attachments as store
 from relance_dossier.settings import Settings

@@ -7,7 +7,8 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from relance_dossier.api.auth import Principal, can_read, client_or_404
+from relance.api.auth import Principal
+from relance_dossier.api.auth import can_read, client_or_404
 from relance_dossier.persistence import audit as store
 
 router = APIRouter(prefix="/clients/{code}/audit", tags=["audit"])

@@ -1,50 +1,19 @@
-"""Who is calling: users with roles, authenticated by bearer API tokens (F-4, F-33).
+"""Who is calling the dossier API: users with roles, authenticated by bearer API tokens
+(F-4, F-33). The principal, the roles and the guards are shared (`relance.api.auth`); the
+users and their tokens are the dossier's own, and other services learn who a token is
+by asking `GET /auth/introspect`.
 
-Roles: `admin` (everything, users), `manager` (every client), `collector` (only the
-clients assigned to their collector: others answer 404, as if they did not exist),
-`read_only` (reads every client, changes nothing). Only a token's SHA-256 is stored."""
+A collector sees only the clients assigned to their collector: others answer 404, as if
+they did not exist. Only a token's SHA-256 is stored."""
 
-import hashlib
 import secrets
-from enum import StrEnum
 from uuid import UUID, uuid4
 
 import asyncpg
-from fastapi import Depends, Request
-from pydantic import BaseModel
+from fastapi import Request
 
-from relance_dossier.api.errors import ApiError
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    MANAGER = "manager"
-    COLLECTOR = "collector"
-    READ_ONLY = "read_only"
-
-
-WRITERS = (Role.ADMIN, Role.MANAGER, Role.COLLECTOR)
-
-
-class Principal(BaseModel):
-    user_id: UUID
-    name: str
-    role: Role
-    collector_id: UUID | None = None
-
-    @property
-    def actor(self) -> str:
-        """How the audit trail names this caller (F-33)."""
-        return f"user:{self.name}"
-
-    @property
-    def sees_all_clients(self) -> bool:
-        return self.role is not Role.COLLECTOR
-
-
-def token_sha256(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
+from relance.api.auth import WRITERS, Principal, Role, authenticated_by, role_guard, token_sha256
+from relance.api.errors import ApiError
 
 def new_token() -> str:
     return f"rl_{secrets.token_urlsafe(32)}"
@@ -79,30 +48,24 @@ async def ensure_bootstrap_admin(pool: asyncpg.Pool, token: str) -> None:
         )
 
 
-async def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "Authorization", "a bearer API token is required")
+async def user_by_token(request: Request, token: str) -> Principal | None:
+    """The active user a token belongs to (the dossier owns the users table)."""
     row = await request.app.state.pool.fetchrow(
         "SELECT id, name, role, collector_id FROM users WHERE token_sha256 = $1 AND active",
-        token_sha256(token.strip()),
+        token_sha256(token),
     )
     if row is None:
-        raise ApiError(401, "Authorization", "unknown or revoked API token")
+        return None
     return Principal(user_id=row["id"], name=row["name"], role=Role(row["role"]),
                      collector_id=row["collector_id"])
 
 
+current_principal = authenticated_by(user_by_token)
+
+
 def require(*roles: Role):
     """A dependency that lets only `roles` through (403 for the others)."""
-
-    async def check(principal: Principal = Depends(current_principal)) -> Principal:
-        if principal.role not in roles:
-            raise ApiError(403, None, f"role {principal.role.value} may not do this")
-        return principal
-
-    return check
+    return role_guard(current_principal, *roles)
 
 
 can_read = current_principal

@@ -4,8 +4,9 @@
 import asyncpg
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
-from relance_dossier.api.auth import Principal, Role, can_read, can_write, db_pool, client_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal, Role
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.models import (
     ClientCard,
     ClientIn,

@@ -8,8 +8,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, EmailStr, Field
 
-from relance_dossier.api.auth import Principal, Role, can_read, require, db_pool
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal, Role
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, require, db_pool
 from relance_dossier.api.models import ApiInput, InterventionOut
 from relance_dossier.persistence import collectors as store
 from relance_dossier.persistence.clients import record_audit

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 
 from relance.events import CommunicationItem, CommunicationRequested
 from relance.outbox import write_events
-from relance_dossier.api.auth import Principal, can_write, client_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_write, client_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence.clients import active_dossier, record_audit
 

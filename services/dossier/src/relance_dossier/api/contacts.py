@@ -10,8 +10,9 @@ import asyncpg
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from pydantic import ConfigDict, Field
 
-from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.models import ApiInput, ChannelIn, ChannelOut, ContactIn, ContactOut
 from relance_dossier.domain.accounts import check_one_default_per_type
 from relance_dossier.domain.contacts import (

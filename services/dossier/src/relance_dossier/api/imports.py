@@ -8,8 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
-from relance_dossier.api.auth import Principal, Role, require
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal, Role
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import require
 from relance_dossier.domain.imports import (
     ImportFormat,
     ImportKind,

@@ -24,10 +24,11 @@ from relance.contracts.dossier import (
     PrepareNextStep,
 )
 from relance.workflow_ids import dossier_workflow_id
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
 from relance_dossier.api.auth import (
-    Principal, active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
+    active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
 )
-from relance_dossier.api.errors import ApiError
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.workflow_calls import execute_update, query
 from relance_dossier.persistence import interventions as store

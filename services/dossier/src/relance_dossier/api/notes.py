@@ -4,8 +4,9 @@ adds to it; notes are never edited, so the pad stays a faithful record."""
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import Field
 
-from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
 from relance_dossier.api.models import ApiInput, NoteOut
 from relance_dossier.persistence import notes as store
 

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
 from relance.scenarios import ScenarioStep
-from relance_dossier.api.auth import Principal, can_read, can_write, require, Role, db_pool, client_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal, Role
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, can_write, require, db_pool, client_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.assignment import RuleCriteria
 from relance_dossier.domain.scenarios import check_steps

@@ -14,8 +14,9 @@ import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, Field, ValidationError
 
-from relance_dossier.api.auth import Principal, Role, can_read, require, db_pool
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal, Role
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import can_read, require, db_pool
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.assignment import ClientCriteria, parse_client_codes
 from relance_dossier.persistence import collectors as collector_store

@@ -15,11 +15,13 @@ from pydantic import BaseModel, Field, field_validator
 from relance.contracts import transfer as contract
 from relance.contracts.transfer import CancelTransfer, TransferState
 from relance.workflow_ids import transfer_workflow_id
-from relance_dossier.api.auth import Principal, can_read, can_write, db_pool, client_or_404, visible_or_404
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.agency_registry import GatewayUnavailable
+from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404, visible_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.workflow_calls import execute_update
-from relance_dossier.domain.transfers import check_follow_up_date
+from relance_dossier.domain.transfers import RegisteredAgency, check_follow_up_date
 from relance_dossier.persistence import transfers as store
 
 router = APIRouter(tags=["transfers"])
@@ -136,6 +138,16 @@ async def _detail(conn: asyncpg.Connection, transfer: asyncpg.Record) -> Transfe
     )
 
 
+async def _registered_agency(request: Request, agency_code: str) -> RegisteredAgency | None:
+    """F-31: the transfer gateway owns the agencies registry; it is asked before anything
+    is written, so when it cannot answer the transfer is refused whole (503)."""
+    try:
+        return await request.app.state.agency_registry.agency(agency_code)
+    except GatewayUnavailable as exc:
+        raise ApiError(503, "agency_code", f"the transfer gateway cannot answer ({exc}): "
+                       "nothing was transferred; retry") from None
+
+
 @router.post("/clients/{code}/transfers", status_code=status.HTTP_201_CREATED,
              response_model=TransferDetail,
              summary="Transfer open items of the active dossier to an agency (F-27)")
@@ -145,9 +157,10 @@ async def create_transfer(
     async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         check_follow_up_date(body.next_follow_up_date, date.today())
+        agency = await _registered_agency(request, body.agency_code)
         transfer_id = await store.create_transfer(
             conn, client=client, item_ids=body.item_ids, agency_code=body.agency_code,
-            next_follow_up_date=body.next_follow_up_date,
+            agency=agency, next_follow_up_date=body.next_follow_up_date,
             opening_comment=body.opening_comment, actor=principal.actor,
         )
         return await _detail(conn, await store.transfer_by_id(conn, transfer_id))

@@ -7,8 +7,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, EmailStr, Field
 
-from relance_dossier.api.auth import Principal, Role, admin_only, can_read, create_user, new_token, db_pool
-from relance_dossier.api.errors import ApiError
+from relance.api.auth import Principal, Role
+from relance.api.errors import ApiError
+from relance_dossier.api.auth import admin_only, can_read, create_user, new_token, db_pool
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence import collectors as collector_store
 from relance_dossier.persistence import users as store

@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.contracts import Query, Refusal, Update
-from relance_dossier.api.errors import ApiError
+from relance.api.errors import ApiError
 
 In = TypeVar("In")
 Out = TypeVar("Out")

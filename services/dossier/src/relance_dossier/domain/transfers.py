@@ -53,3 +53,19 @@ def payment_applied(open_amount: Decimal, amount: Decimal) -> tuple[Decimal, Dec
     (amount applied, new open amount)."""
     applied = max(Decimal(0), min(open_amount, amount))
     return applied, open_amount - applied
+@dataclass(frozen=True)
+class RegisteredAgency:
+    """An agency as the transfer gateway, which owns the agencies registry, answers it."""
+
+    code: str
+    name: str
+    active: bool
+
+
+def check_transfer_agency(agency_code: str, agency: RegisteredAgency | None) -> None:
+    """F-27, F-31: a transfer goes to an agency registered with the transfer gateway and
+    active there (`agency` is None when the gateway does not know the code)."""
+    if agency is None:
+        raise DomainError("agency_code", f"no agency {agency_code!r} is registered")
+    if not agency.active:
+        raise DomainError("agency_code", f"agency {agency_code!r} is not active")

@@ -9,7 +9,12 @@ import asyncpg
 from relance.events import ItemsMoved, TransferCreated
 from relance.outbox import write_events
 from relance_dossier.domain.accounts import DomainError
-from relance_dossier.domain.transfers import CandidateItem, check_transfer_selection
+from relance_dossier.domain.transfers import (
+    CandidateItem,
+    RegisteredAgency,
+    check_transfer_agency,
+    check_transfer_selection,
+)
 from relance_dossier.persistence.clients import active_dossier, record_audit
 
 
@@ -19,6 +24,7 @@ async def create_transfer(
     client: asyncpg.Record,
     item_ids: list[UUID],
     agency_code: str,
+    agency: RegisteredAgency | None,
     next_follow_up_date: date,
     opening_comment: str,
     actor: str,
@@ -26,7 +32,10 @@ async def create_transfer(
 ) -> UUID:
     """F-27: the items move from the active dossier to a new transfer dossier. The
     TransferCreated event starts the transfer workflow, so if this transaction commits the
-    workflow starts, and if it does not nothing happened (no dual write)."""
+    workflow starts, and if it does not nothing happened (no dual write).
+
+    `agency` is what the transfer gateway answered for `agency_code`, asked before this
+    transaction (no call to another service while the items are locked)."""
     transfer_id = transfer_id or uuid4()
     created_at = datetime.now(UTC)
     client_id = client["id"]
@@ -46,14 +55,8 @@ async def create_transfer(
         })
         if active_id is None:
             raise DomainError("code", "the client has no active dossier")
-        # F-31: transfers go to agencies registered with the transfer gateway.
-        agency_active = await conn.fetchval(
-            "SELECT active FROM gateway.gateway_agencies WHERE code = $1", agency_code
-        )
-        if agency_active is None:
-            raise DomainError("agency_code", f"no agency {agency_code!r} is registered")
-        if not agency_active:
-            raise DomainError("agency_code", f"agency {agency_code!r} is not active")
+        # F-27, F-31: transfers go to agencies registered and active with the gateway.
+        check_transfer_agency(agency_code, agency)
         await conn.execute(
             "INSERT INTO dossiers (id, client_id, kind, state, agency_code, opened_at)"
             " VALUES ($1, $2, 'transfer', 'open', $3, $4)",

@@ -1,6 +1,7 @@
 """The agencies registry and webhook delivery status, for Relance admins (F-31, F-34).
 
-Admins authenticate with the same bearer API tokens as the dossier API."""
+Admins authenticate with the same bearer API tokens as the dossier API, checked by the
+dossier service (`relance_gateway.api.admins`)."""
 
 from typing import Literal
 from uuid import UUID
@@ -8,9 +9,10 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Depends, Request
 
-from relance_dossier.api.auth import Principal, admin_only
-from relance_dossier.api.errors import ApiError
-from relance_dossier.persistence.clients import record_audit
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance.audit import record_audit
+from relance_gateway.api.admins import admin_only
 from relance_gateway.api.models import (
     AdminPlacement,
     Agency,

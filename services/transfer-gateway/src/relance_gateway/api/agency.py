@@ -12,6 +12,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
+from relance.api.errors import ApiError
 from relance.events import (
     AgencyCancellationRefused,
     AgencyCancellationValidated,
@@ -21,7 +22,6 @@ from relance.events import (
     EventPayload,
 )
 from relance.outbox import write_events
-from relance_dossier.api.errors import ApiError
 from relance_gateway.api.models import (
     Acknowledgement,
     Accepted,

@@ -4,10 +4,11 @@ admin API of the agencies registry and webhook deliveries."""
 import asyncpg
 from fastapi import FastAPI
 
+from relance.api.errors import install_error_handlers
 from relance.health import postgres_check
 from relance.observability import HealthCheck, add_health_and_metrics
-from relance_dossier.api.errors import install_error_handlers
-from relance_gateway.api import admin, agency
+from relance_gateway.api import admin, agency, internal
+from relance_gateway.api.admins import TokenIntrospection
 from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.settings import Settings
@@ -96,7 +97,8 @@ def on_webhook(headers, raw_body: bytes) -> dict:
 
 Errors always have the shape `{"errors": [{"field": …, "reason": …}]}`.
 
-The `/admin` endpoints are for Relance administrators (bearer API token).
+The `/admin` endpoints are for Relance administrators (the bearer API token of a Relance
+user with the admin role, checked by the dossier service).
 """
 
 
@@ -105,6 +107,7 @@ def create_app(
     pool: asyncpg.Pool,
     dispatcher: WebhookDispatcher,
     secret_box: SecretBox,
+    introspection: TokenIntrospection,
     extra_checks: dict[str, HealthCheck] | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -120,9 +123,11 @@ def create_app(
     app.state.pool = pool
     app.state.dispatcher = dispatcher
     app.state.secret_box = secret_box
+    app.state.introspection = introspection
     install_error_handlers(app)
     app.include_router(agency.router)
     app.include_router(admin.router)
+    app.include_router(internal.router)
     add_health_and_metrics(app, {"postgres": postgres_check(pool), **(extra_checks or {})})
     _require_all_agency_headers_together(app)
     return app

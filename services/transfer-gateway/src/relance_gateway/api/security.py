@@ -5,7 +5,7 @@ import time
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader
 
-from relance_dossier.api.errors import ApiError
+from relance.api.errors import ApiError
 from relance_gateway.domain.signatures import (
     AGENCY_KEY_HEADER,
     IDEMPOTENCY_KEY_HEADER,

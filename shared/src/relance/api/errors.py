@@ -1,12 +1,11 @@
 """Every 4xx names the field at fault and the reason, in one shape:
-`{"errors": [{"field": "items.0.amount", "reason": "..."}]}`."""
+`{"errors": [{"field": "items.0.amount", "reason": "..."}]}`. Every service installs the
+same handlers, so a caller reads the dossier's and the gateway's errors alike."""
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-
-from relance_dossier.domain.accounts import DomainError
 
 
 class ApiError(Exception):
@@ -17,11 +16,16 @@ class ApiError(Exception):
         self.reason = reason
 
 
-def _body(field: str | None, reason: str) -> dict:
+def error_body(field: str | None, reason: str) -> dict:
     return {"errors": [{"field": field, "reason": reason}]}
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(
+    app: FastAPI, field_errors: tuple[type[Exception], ...] = ()
+) -> None:
+    """The shared handlers; `field_errors` are a service's own rule violations (exceptions
+    with `field` and `reason`), answered 422."""
+
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
@@ -34,17 +38,21 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse({"errors": errors}, status_code=422)
 
-    @app.exception_handler(DomainError)
-    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(_body(exc.field, exc.reason), status_code=422)
+    async def _field_error(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(getattr(exc, "field", None), getattr(exc, "reason", str(exc))),
+                            status_code=422)
+
+    for error_type in field_errors:
+        app.add_exception_handler(error_type, _field_error)
 
     @app.exception_handler(asyncpg.DataError)
     async def _data(_: Request, exc: asyncpg.DataError) -> JSONResponse:
         # A value the database refuses (bad encoding, out of range): the transaction has
         # rolled back; say so instead of a 500.
-        return JSONResponse(_body(None, f"value refused by the database: {exc}"), status_code=422)
+        return JSONResponse(error_body(None, f"value refused by the database: {exc}"), status_code=422)
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(_body(exc.field, exc.reason), status_code=exc.status_code, headers=headers)
+        return JSONResponse(error_body(exc.field, exc.reason), status_code=exc.status_code,
+                            headers=headers)
