@@ -19,7 +19,7 @@ class RelaySettings(CommonSettings):
     http_port: int = 8010
     relay_batch_size: int = 500
     # The schemas whose `outbox` table the relay publishes (the services that write events).
-    outbox_schemas: list[str] = ["dossier", "gateway"]
+    outbox_schemas: list[str] = ["dossier", "gateway", "notifier"]
 
 
 async def main() -> None:
