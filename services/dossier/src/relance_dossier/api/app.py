@@ -1,5 +1,6 @@
 """The dossier API application."""
 
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -23,7 +24,10 @@ from relance_dossier.persistence.migrations import SCHEMA
 from relance_dossier.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(
+    settings: Settings, checks: Mapping[str, Callable[[], Awaitable[None]]] | None = None
+) -> FastAPI:
+    """`checks`: more /health checks, e.g. the trace consumer's broker."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=10)
@@ -76,5 +80,5 @@ def create_app(settings: Settings) -> FastAPI:
     async def temporal() -> None:
         await temporal_check(app.state.temporal)()
 
-    add_health_and_metrics(app, {"postgres": database, "temporal": temporal})
+    add_health_and_metrics(app, {"postgres": database, "temporal": temporal, **(checks or {})})
     return app
