@@ -1,6 +1,7 @@
 """Contacting the client from a contact or from "communication actions" (F-23, F-21):
 email, SMS or letter through the notifier, or a call logged by the collector; every
-communication is kept in the client's trace."""
+communication is kept in the client's trace, which the dossier owns: calls are written at
+once, what the notifier sends comes back as events (so the tests wait for it)."""
 
 from datetime import date, timedelta
 from uuid import uuid4
@@ -72,6 +73,7 @@ async def test_f21_f23_never_through_an_invalid_channel_a_wrong_type_or_another_
         ({"channel": "sms", "channel_id": channels["daf"], "body": "Bonjour"}, "phone"),
         ({"channel": "email", "channel_id": other_channels["daf"], "body": "Bonjour"}, "not a contact channel"),
         ({"channel": "email"}, "template or its own body"),
+        ({"channel": "email", "template_code": "no-such-template"}, "no template"),
     ]
     for body, reason in cases:
         response = await dossier_api.post(f"/clients/{code}/communications", json=body)
@@ -82,3 +84,39 @@ async def test_f21_f23_never_through_an_invalid_channel_a_wrong_type_or_another_
     assert await db.fetchval(
         "SELECT count(*) FROM outbox WHERE event_type = 'communication.requested'"
         " AND event->'payload'->>'client_code' = $1", code) == 0
+
+
+async def test_f23_f26_a_letter_s_pdf_shows_as_the_client_s_attachment(dossier_api):
+    code = f"LET-{uuid4().hex[:8]}"
+    response = await dossier_api.post("/clients", json={
+        "code": code, "name": "Courrier SARL",
+        "contacts": [{"name": "Comptabilité", "channels": [
+            {"type": "postal", "value": "Courrier SARL\n3 quai des Lettres\n69002 Lyon",
+             "state": "validated", "is_default": True}]}],
+        "items": [{"number": "L-1", "due_date": str(date.today() + timedelta(days=20)),
+                   "amount": "480.00"}],
+    })
+    assert response.status_code == 201, response.text
+    sent = await dossier_api.post(f"/clients/{code}/communications", json={
+        "channel": "letter", "template_code": "relance-courrier-2"})
+    assert sent.status_code == 202, sent.text
+    communication_id = sent.json()["communication_id"]
+
+    async def letter_listed():
+        documents = (await dossier_api.get(f"/clients/{code}/attachments")).json()
+        return [d for d in documents if d["id"] == communication_id]
+
+    [letter] = await eventually(letter_listed, timeout=90)
+    assert (letter["source"], letter["created_by"]) == ("letter", "notifier")
+    assert letter["content_type"] == "application/pdf" and letter["filename"].endswith(".pdf")
+    download = await dossier_api.get(f"/clients/{code}/attachments/{communication_id}/content")
+    assert download.status_code == 200 and download.content.startswith(b"%PDF-")
+    assert len(download.content) == letter["size_bytes"]
+
+    async def traced():
+        trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
+        return [t for t in trace if t["id"] == communication_id and t["status"] == "sent"]
+
+    [entry] = await eventually(traced, timeout=60)
+    assert entry["channel"] == "letter" and entry["attachment_id"] == communication_id
+    assert "3 quai des Lettres" in entry["recipient"] and "L-1" in entry["body"]
