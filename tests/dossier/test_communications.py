@@ -6,6 +6,13 @@ once, what the notifier sends comes back as events (so the tests wait for it).""
 from datetime import date, timedelta
 from uuid import uuid4
 
+from relance.events import (
+    CommunicationDeliveryUpdated,
+    CommunicationDocument,
+    CommunicationFailed,
+    CommunicationSent,
+)
+from relance_dossier.messaging.communication_events import handle_communication_event
 from tests.conftest import eventually
 
 
@@ -120,3 +127,46 @@ async def test_f23_f26_a_letter_s_pdf_shows_as_the_client_s_attachment(dossier_a
     [entry] = await eventually(traced, timeout=60)
     assert entry["channel"] == "letter" and entry["attachment_id"] == communication_id
     assert "3 quai des Lettres" in entry["recipient"] and "L-1" in entry["body"]
+
+
+async def test_f23_f32_the_trace_consumer_applies_each_event_once(db):
+    """The dossier's consumer of communication.events, called as its subscriber does: a
+    redelivered event changes nothing, a sent communication is never changed by a later
+    failure, the delivery report lands on the sent entry, an unknown client is skipped."""
+    client_id, communication_id = uuid4(), uuid4()
+    await db.execute("INSERT INTO dossier.clients (id, code, name) VALUES ($1, $2, 'Trace SA')",
+                     client_id, f"TRC-{client_id.hex[:8]}")
+    sent = CommunicationSent(
+        communication_id=communication_id, client_id=client_id, channel="letter",
+        recipient="1 rue A", attachment_id=communication_id, template_code="relance-courrier-2",
+        subject="Relance", body="Madame, Monsieur", attempts=2, provider_ref=None,
+        document=CommunicationDocument(
+            filename="courrier.pdf", content_type="application/pdf", size_bytes=10,
+            sha256="cd" * 32, storage_path=f"attachments/{client_id}/{communication_id}.pdf"),
+    ).envelope(aggregate_id=communication_id, client_id=client_id)
+    late_failure = CommunicationFailed(
+        communication_id=communication_id, client_id=client_id, channel="letter",
+        reason="boom", status="failed",
+    ).envelope(aggregate_id=communication_id, client_id=client_id)
+    delivered = CommunicationDeliveryUpdated(
+        communication_id=communication_id, client_id=client_id, channel="letter",
+        delivery_status="delivered",
+    ).envelope(aggregate_id=communication_id, client_id=client_id)
+    stranger = uuid4()
+    orphan = CommunicationFailed(
+        communication_id=uuid4(), client_id=stranger, channel="email", reason="x",
+    ).envelope(aggregate_id=stranger, client_id=stranger)
+
+    outcomes = [await handle_communication_event(db, e)
+                for e in (sent, sent, late_failure, delivered, orphan)]
+    assert outcomes == ["recorded", "duplicate", "unchanged", "recorded", "unknown_client"]
+    row = await db.fetchrow("SELECT * FROM dossier.communications WHERE id = $1", communication_id)
+    assert (row["status"], row["attempts"], row["error"], row["delivery_status"]) == (
+        "sent", 2, None, "delivered")
+    assert row["body"] == "Madame, Monsieur" and row["attachment_id"] == communication_id
+    attachment = await db.fetchrow("SELECT * FROM dossier.attachments WHERE id = $1",
+                                   communication_id)
+    assert (attachment["source"], attachment["created_by"], attachment["sha256"]) == (
+        "letter", "notifier", "cd" * 32)
+    assert await db.fetchval("SELECT count(*) FROM dossier.communications WHERE client_id = $1",
+                             stranger) == 0
