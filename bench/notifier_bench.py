@@ -5,9 +5,11 @@ Baseline: N ready-made `EmailMessage`s sent one after the other with `aiosmtplib
 
 Notifier: N CommunicationRequested envelopes (one client with a default validated email,
 the French reminder template with both item tags, ten items) handed one after the other
-to `Notifier.handle`, as the Kafka subscriber does: dedup check, contact and template
-reads, sandboxed rendering, the trace row, the SMTP send, then the claim + trace +
-CommunicationSent outbox event in one transaction. The email rate limit is off
+to `Notifier.handle`, as the Kafka subscriber does: dedup check, sandboxed rendering,
+the send record, the SMTP send, then the claim + record + CommunicationSent outbox event
+in one transaction, all in schema notifier. The commands are built as the dossier builds
+them (its builder resolves the seeded template and contact channels into the command,
+since the notifier reads no dossier table). The email rate limit is off
 (EMAIL_RATE_PER_SECOND=0) so the path itself is measured, not the setting.
 
 Both clocks start at the first send and stop when the sink has accepted all N messages.
@@ -31,8 +33,10 @@ from aiosmtpd.controller import Controller
 from bench.report import Comparison, Throughput
 from relance.db import create_pool
 from relance_devstack.embedded import free_port
-from relance.events import CommunicationItem, CommunicationRequested, EventEnvelope
+from relance.events import CommunicationItem, EventEnvelope
+from relance_dossier.persistence.communications import communication_command
 from relance_notifier.channels.email import EmailChannel
+from relance_notifier.persistence.migrations import SCHEMA as NOTIFIER_SCHEMA
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
 
@@ -100,13 +104,18 @@ def _items() -> list[CommunicationItem]:
     ]
 
 
-def _envelopes(client_id: UUID, code: str, name: str, count: int) -> list[EventEnvelope]:
-    items = _items()
+async def _envelopes(pool, client_id: UUID, count: int) -> list[EventEnvelope]:
+    """The dossier's command once (template and contact channels resolved), then one copy
+    per email with its own communication id."""
+    async with pool.acquire() as conn:
+        command = await communication_command(
+            conn, communication_id=uuid4(), client_id=client_id, channel="email",
+            template_code=TEMPLATE_CODE, item_ids=[], automatic=True,
+        )
+    command = command.model_copy(update={"items": _items()})
     return [
-        CommunicationRequested(
-            communication_id=uuid4(), client_id=client_id, client_code=code, client_name=name,
-            channel="email", template_code=TEMPLATE_CODE, items=items,
-        ).envelope(aggregate_id=client_id, client_id=client_id)
+        command.model_copy(update={"communication_id": uuid4()}).envelope(
+            aggregate_id=client_id, client_id=client_id)
         for _ in range(count)
     ]
 
@@ -134,9 +143,10 @@ async def run_notifier_bench(database_url: str, *, emails: int = 1000,
     sink = Sink(port=free_port())
     controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
     controller.start()
-    pool = await create_pool(database_url, schema="dossier", max_size=4)
+    pool = await create_pool(database_url, schema="dossier", max_size=2)
+    notifier_pool = await create_pool(database_url, schema=NOTIFIER_SCHEMA, max_size=4)
     try:
-        client_id, code, name, address = await _seed_client(pool)
+        client_id, _code, _name, address = await _seed_client(pool)
 
         messages = _baseline_messages(address, emails)
         started = time.perf_counter()
@@ -148,23 +158,24 @@ async def run_notifier_bench(database_url: str, *, emails: int = 1000,
         settings = Settings(database_url=database_url, smtp_host="127.0.0.1",
                             smtp_port=sink.port, email_rate_per_second=0,
                             mail_from="relance@bench.example")
-        notifier = Notifier(pool, {"email": EmailChannel(settings)}, settings)
-        envelopes = _envelopes(client_id, code, name, emails)
+        notifier = Notifier(notifier_pool, {"email": EmailChannel(settings)}, settings)
+        envelopes = await _envelopes(pool, client_id, emails)
         started = time.perf_counter()
         for envelope in envelopes:
             await notifier.handle(envelope)
         await _wait_for(sink, 2 * emails, timeout)
         notifier_seconds = time.perf_counter() - started
 
-        sent = await pool.fetchval(
+        sent = await notifier_pool.fetchval(
             "SELECT count(*) FROM communications WHERE client_id = $1 AND status = 'sent'",
             client_id,
         )
-        events = await pool.fetchval(
+        events = await notifier_pool.fetchval(
             "SELECT count(*) FROM outbox WHERE event_type = 'communication.sent'"
             " AND key = $1", str(client_id),
         )
     finally:
+        await notifier_pool.close()
         await pool.close()
         controller.stop()
 

@@ -210,6 +210,11 @@ def dossier() -> dict:
         "scenario steps and interventions its worker's activities open and close.",
         [
             *http_row(job),
+            row("Communication trace"),
+            timeseries("Trace events applied", "communication.events applied to the clients' traces per second, by type and outcome (F-23).",
+                       [(f"sum by (event_type, outcome) (rate(relance_dossier_communication_events_total{{{sel}}}[{RATE}]))",
+                         "{{event_type}} {{outcome}}")], unit="ops", stack=True),
+            consumer_lag_panel("dossier-communications"),
             row("Scenario steps"),
             timeseries("Scenario steps due", "Steps that fell due and opened their intervention, per hour, by action and mode.",
                        [(f"sum by (action_type, mode) (increase(relance_scenario_steps_due_total{{{sel}}}[1h]))",

@@ -108,8 +108,12 @@ async def test_f10_f11_manual_step_done_prompts_for_the_next_and_a_printed_lette
         return row if row["status"] == "done" else None
 
     await eventually(letter_done, timeout=60)
-    trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
-    assert [(c["channel"], c["status"]) for c in trace] == [("letter", "sent")]
+
+    async def letter_traced():  # the trace follows the notifier's events (F-23)
+        trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
+        return [(c["channel"], c["status"]) for c in trace if c["status"] == "sent"]
+
+    assert await eventually(letter_traced, timeout=60) == [("letter", "sent")]
     prompt = (await dossier_api.get(f"/clients/{code}/dossier/prompt")).json()
     assert prompt["next_step"]["action_type"] == "email"
     audit = await db.fetch(

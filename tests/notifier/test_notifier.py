@@ -2,7 +2,10 @@
 commands go through the outbox, the relay and Kafka to the real notifier process, which
 sends email over SMTP (a local aiosmtpd relay), SMS through an HTTP provider (a local fake
 provider server), letters as PDF documents of the client, and internal emails to a
-colleague; every outcome is kept in the client's trace and published as an event."""
+colleague; every outcome is published as an event, which the dossier keeps in the
+client's trace (eventually: tests poll the dossier API). Commands are built by the
+dossier's one builder, which resolves the template and the contact channels: the
+notifier reads no dossier table."""
 
 import io
 import json
@@ -18,6 +21,7 @@ from relance.events import CommunicationItem, CommunicationRequested, EventEnvel
 from relance.kafka import new_producer
 from relance.outbox import write_events
 from relance.topics import COMMUNICATION_COMMANDS
+from relance_dossier.persistence.communications import communication_command
 from tests.conftest import SMS_CALLBACK_TOKEN, SMS_PROVIDER_TOKEN, eventually
 
 NBSP = "\u00a0"
@@ -45,24 +49,34 @@ async def new_client(dossier_api: httpx.AsyncClient, channels: list[dict]) -> di
     return response.json()["client"]
 
 
+async def command_for(db, client: dict, channel: str, template_code: str,
+                      **fields) -> CommunicationRequested:
+    """The command as the dossier builds it, about the test's ITEMS."""
+    async with db.acquire() as conn:
+        command = await communication_command(
+            conn, communication_id=uuid4(), client_id=UUID(client["id"]), channel=channel,
+            template_code=template_code, item_ids=[], automatic=fields.pop("automatic", True),
+            **fields,
+        )
+    return command.model_copy(update={"items": ITEMS})
+
+
 async def request(db, client: dict, channel: str, template_code: str, **fields) -> EventEnvelope:
-    """Write the command to the outbox, as the workflow or the dossier API does."""
-    envelope = CommunicationRequested(
-        communication_id=uuid4(), client_id=client["id"], client_code=client["code"],
-        client_name=client["name"], channel=channel, template_code=template_code,
-        items=ITEMS, **fields,
-    ).envelope(aggregate_id=client["id"], client_id=client["id"])
+    """Write the command to the dossier's outbox, as the workflow or the dossier API does."""
+    command = await command_for(db, client, channel, template_code, **fields)
+    envelope = command.envelope(aggregate_id=client["id"], client_id=client["id"])
     async with db.acquire() as conn, conn.transaction():
         await write_events(conn, [envelope])
     return envelope
 
 
 async def published_outcome(db, communication_id: UUID) -> tuple[str, dict]:
-    """The communication.sent / communication.failed event, once the relay published it."""
+    """The communication.sent / communication.failed event, once the relay published it
+    from the notifier's outbox."""
 
     async def check():
         return await db.fetchrow(
-            "SELECT event_type, event FROM outbox WHERE event_type IN"
+            "SELECT event_type, event FROM notifier.outbox WHERE event_type IN"
             " ('communication.sent', 'communication.failed')"
             " AND event->'payload'->>'communication_id' = $1 AND published_at IS NOT NULL",
             str(communication_id),
@@ -73,9 +87,16 @@ async def published_outcome(db, communication_id: UUID) -> tuple[str, dict]:
     return row["event_type"], (json.loads(event) if isinstance(event, str) else event)["payload"]
 
 
-async def trace_of(dossier_api: httpx.AsyncClient, code: str, communication_id: UUID) -> dict:
-    trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
-    return next(c for c in trace if c["id"] == str(communication_id))
+async def trace_of(dossier_api: httpx.AsyncClient, code: str, communication_id: UUID,
+                   status: str | None = None) -> dict:
+    """The dossier's trace entry, once its consumer applied the outcome (F-23)."""
+
+    async def check():
+        trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
+        return next((c for c in trace if c["id"] == str(communication_id)
+                     and c["status"] == (status or c["status"])), None)
+
+    return await eventually(check, timeout=60)
 
 
 async def ensure_sms_template(db) -> None:
@@ -149,7 +170,7 @@ async def test_f32_sms_goes_through_the_http_provider_and_is_traced(
     trace = await trace_of(dossier_api, client["code"], communication_id)
     assert trace["status"] == "sent" and trace["recipient"] == typed  # F-23
     assert TOTAL_FR in trace["body"]
-    row = await db.fetchrow("SELECT provider_ref, attempts FROM communications WHERE id = $1",
+    row = await db.fetchrow("SELECT provider_ref, attempts FROM notifier.communications WHERE id = $1",
                             UUID(communication_id))
     assert row["provider_ref"].startswith("sms-") and row["attempts"] == 1
 
@@ -174,7 +195,7 @@ async def test_f32_sms_provider_outage_is_retried_and_a_refusal_is_recorded(
     assert [r["status"] for r in sms_provider.requests if r["json"]["to"] == flaky] == [
         503, 502, 202]
     assert len(sms_provider.delivered_to(flaky)) == 1
-    row = await db.fetchrow("SELECT status, attempts FROM communications WHERE id = $1",
+    row = await db.fetchrow("SELECT status, attempts FROM notifier.communications WHERE id = $1",
                             UUID(retried.payload["communication_id"]))
     assert (row["status"], row["attempts"]) == ("sent", 3)
 
@@ -202,7 +223,8 @@ async def test_f32_a_long_outage_leaves_the_command_unacknowledged_until_it_gets
 
     async def retrying():
         return await db.fetchrow(
-            "SELECT status, attempts, error FROM communications WHERE id = $1 AND status = $2",
+            "SELECT status, attempts, error FROM notifier.communications WHERE id = $1"
+            " AND status = $2",
             communication_id, "retrying")
 
     row = await eventually(retrying, timeout=90)
@@ -212,7 +234,7 @@ async def test_f32_a_long_outage_leaves_the_command_unacknowledged_until_it_gets
     assert event_type == "communication.sent"
     assert [r["status"] for r in sms_provider.requests if r["json"]["to"] == number] == [
         503, 503, 503, 503, 503, 202]
-    row = await db.fetchrow("SELECT status, attempts FROM communications WHERE id = $1",
+    row = await db.fetchrow("SELECT status, attempts FROM notifier.communications WHERE id = $1",
                             communication_id)
     assert (row["status"], row["attempts"]) == ("sent", 6)
 
@@ -256,8 +278,11 @@ async def test_f32_f10_letter_is_a_pdf_stored_as_a_client_document(dossier_api, 
     assert event_type == "communication.sent" and payload["channel"] == "letter"
     assert payload["attachment_id"] == communication_id
 
-    documents = (await dossier_api.get(f"/clients/{client['code']}/attachments")).json()
-    [letter] = [d for d in documents if d["id"] == communication_id]
+    async def letter_listed():
+        documents = (await dossier_api.get(f"/clients/{client['code']}/attachments")).json()
+        return [d for d in documents if d["id"] == communication_id]
+
+    [letter] = await eventually(letter_listed, timeout=60)  # the dossier recorded it (F-26)
     assert letter["source"] == "letter" and letter["created_by"] == "notifier"
     assert letter["content_type"] == "application/pdf"
     download = await dossier_api.get(
@@ -332,11 +357,8 @@ async def test_f32_a_redelivered_command_sends_nothing_twice(
     client = await new_client(dossier_api, [
         {"type": "email", "value": address, "state": "validated", "is_default": True},
     ])
-    envelope = CommunicationRequested(
-        communication_id=uuid4(), client_id=client["id"], client_code=client["code"],
-        client_name=client["name"], channel="email", template_code="relance-email-1",
-        items=ITEMS,
-    ).envelope(aggregate_id=client["id"], client_id=client["id"])
+    envelope = (await command_for(db, client, "email", "relance-email-1")).envelope(
+        aggregate_id=client["id"], client_id=client["id"])
     metrics_url = platform.running["notifier"].url + "/metrics"
 
     async def duplicates_skipped() -> float:
@@ -365,11 +387,12 @@ async def test_f32_a_redelivered_command_sends_nothing_twice(
     await eventually(both_redeliveries_skipped, timeout=60)
     assert len(smtp_inbox.to(address)) == 1
     sent_events = await db.fetchval(
-        "SELECT count(*) FROM outbox WHERE event_type = 'communication.sent'"
+        "SELECT count(*) FROM notifier.outbox WHERE event_type = 'communication.sent'"
         " AND event->'payload'->>'communication_id' = $1",
         envelope.payload["communication_id"],
     )
     assert sent_events == 1
+    await trace_of(dossier_api, client["code"], envelope.payload["communication_id"], "sent")
     trace = (await dossier_api.get(f"/clients/{client['code']}/communications")).json()
     assert [c["status"] for c in trace] == ["sent"]
 
@@ -414,15 +437,16 @@ async def test_f32_sms_delivery_report_updates_the_trace_and_goes_on_the_bus(
     assert again.status_code == 200 and again.json()["outcome"] == "unchanged"
 
     row = await db.fetchrow(
-        "SELECT status, delivery_status, provider_ref, error FROM communications WHERE id = $1",
-        UUID(communication_id))
+        "SELECT status, delivery_status, provider_ref, error FROM notifier.communications"
+        " WHERE id = $1", UUID(communication_id))
     assert row["status"] == "sent" and row["delivery_status"] == "undelivered"
     assert row["provider_ref"] == sent_ref(sms_provider, number)
     assert row["error"] == "handset unreachable for 48 h"
 
     async def delivery_events():
         return await db.fetch(
-            "SELECT event FROM outbox WHERE event_type = 'communication.delivery_updated'"
+            "SELECT event FROM notifier.outbox"
+            " WHERE event_type = 'communication.delivery_updated'"
             " AND event->'payload'->>'communication_id' = $1 AND published_at IS NOT NULL",
             communication_id)
 
@@ -430,6 +454,14 @@ async def test_f32_sms_delivery_report_updates_the_trace_and_goes_on_the_bus(
     payload = event["event"] if isinstance(event["event"], dict) else json.loads(event["event"])
     assert payload["payload"]["delivery_status"] == "undelivered"
     assert payload["payload"]["client_id"] == client["id"]
+
+    async def trace_delivery():  # the dossier's trace shows it too (F-23)
+        entry = await trace_of(dossier_api, client["code"], communication_id)
+        return entry if entry["delivery_status"] == "undelivered" else None
+
+    entry = await eventually(trace_delivery, timeout=60)
+    assert entry["error"] == "handset unreachable for 48 h"
+    assert entry["provider_ref"] == sent_ref(sms_provider, number)
 
 
 def sent_ref(sms_provider, number: str) -> str:

@@ -59,7 +59,11 @@ async def test_overdue_client_gets_first_reminder_email_and_the_api_shows_it(dos
     assert interventions[0]["action_type"] == "email"
     assert interventions[0]["step_index"] == 0
 
-    trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
+    async def traced():  # the dossier's trace follows the notifier's events (F-23)
+        trace = (await dossier_api.get(f"/clients/{code}/communications")).json()
+        return trace if trace and trace[0]["status"] == "sent" else None
+
+    trace = await eventually(traced, timeout=60)
     assert len(trace) == 1
     assert trace[0]["status"] == "sent"
     assert trace[0]["recipient"] == email

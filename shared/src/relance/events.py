@@ -179,6 +179,53 @@ class CommunicationItem(BaseModel):
     status_comment: str | None = None
 
 
+class CommunicationTemplate(BaseModel):
+    """The template the dossier resolved for a command (the dossier owns templates)."""
+
+    code: str
+    channel: str
+    locale: str = "fr"
+    subject: str = ""
+    body: str
+
+
+class CommunicationContact(BaseModel):
+    """One of the client's contact channels of the command's type, any state: the
+    notifier chooses among them (F-21)."""
+
+    type: str  # postal | email | phone
+    value: str
+    state: str  # pending | validated | invalid
+    is_default: bool
+
+
+class CommunicationDocument(BaseModel):
+    """A file the notifier produced for the client (a letter's PDF, F-26): the dossier
+    records it among the client's attachments. The file itself is under DATA_DIR."""
+
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    storage_path: str  # relative to DATA_DIR
+    description: str | None = None
+
+
+# Rendered bodies travel in outcome events, capped well under the broker's 1 MiB message
+# limit (Failure rules); `body_truncated` says when the cap cut one.
+BODY_CAP_BYTES = 256 * 1024
+
+
+def capped_body(body: str | None, cap: int = BODY_CAP_BYTES) -> tuple[str | None, bool]:
+    """`body` cut to at most `cap` UTF-8 bytes (never inside a character), and whether it was."""
+    if body is None:
+        return None, False
+    encoded = body.encode("utf-8")
+    if len(encoded) <= cap:
+        return body, False
+    return encoded[:cap].decode("utf-8", errors="ignore"), True
+
+
 @register
 class CommunicationRequested(EventPayload):
     """A command to the notifier: render `template_code` for the client and send it on
@@ -209,6 +256,11 @@ class CommunicationRequested(EventPayload):
     # template's (tags and Jinja rendered the same way).
     subject: str | None = None
     body: str | None = None
+    # Resolved by the dossier when it writes the command, so the notifier reads no
+    # dossier table: the template of `template_code` (None: unknown, or none needed) and
+    # the client's contact channels of the channel's type (F-21).
+    template: CommunicationTemplate | None = None
+    contact_channels: list[CommunicationContact] = Field(default_factory=list)
 
 
 @register
@@ -223,6 +275,15 @@ class CommunicationSent(EventPayload):
     intervention_id: UUID | None = None
     # A letter's PDF, stored as a client document (attachments, source 'letter').
     attachment_id: UUID | None = None
+    # What the client's trace shows (F-23); the dossier keeps the trace from these.
+    template_code: str | None = None
+    subject: str | None = None
+    body: str | None = None  # capped at BODY_CAP_BYTES
+    body_truncated: bool = False
+    attempts: int = 1
+    sent_at: datetime | None = None
+    provider_ref: str | None = None
+    document: CommunicationDocument | None = None  # the letter's PDF, when attachment_id
 
 
 @register
@@ -236,6 +297,12 @@ class CommunicationFailed(EventPayload):
     needs_attention: bool = False
     dossier_id: UUID | None = None
     intervention_id: UUID | None = None
+    # What the client's trace shows (F-23): `status` is failed or needs_attention (no
+    # usable contact: a collector must act).
+    status: str = "failed"
+    template_code: str | None = None
+    recipient: str | None = None
+    attempts: int = 0
 
 
 # ---- transfer.events (F-27 … F-30): written by the dossier API and the transfer workflow --

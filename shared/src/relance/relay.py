@@ -19,7 +19,7 @@ class RelaySettings(CommonSettings):
     http_port: int = 8010
     relay_batch_size: int = 500
     # The schemas whose `outbox` table the relay publishes (the services that write events).
-    outbox_schemas: list[str] = ["dossier", "gateway"]
+    outbox_schemas: list[str] = ["dossier", "gateway", "notifier"]
     # A row the broker refuses this many times while others go out is parked (alerted on).
     outbox_max_attempts: int = 5
     # Published rows and processed event ids older than this are pruned, in small batches.

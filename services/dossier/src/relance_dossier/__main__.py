@@ -1,30 +1,36 @@
 """`python -m relance_dossier`: migrate the schema, then serve the dossier API next to the
 service's Temporal worker (the activities that change dossier data, on its own task
-queue). They share one Temporal client; each has its own database pool, so a burst of
-activities never starves the API of connections."""
+queue) and the consumer of communication.events (the client's trace, F-23), in one loop.
+The API and the worker share one Temporal client; the worker and the consumer have their
+own database pool, so a burst of activities never starves the API of connections."""
 
 import asyncio
 
 from relance.db import create_pool
+from relance.health import broker_check
+from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_logging
 from relance.runtime import serve
+from relance.topics import COMMUNICATION_EVENTS
 from relance_dossier.api.app import create_app
+from relance_dossier.messaging.communication_events import build_broker
 from relance_dossier.persistence.migrations import SCHEMA, upgrade
 from relance_dossier.settings import Settings
 from relance_dossier.worker import build_worker, connect
 
 
 async def run(settings: Settings) -> None:
+    await ensure_topics(settings.kafka_bootstrap_servers, topics=(COMMUNICATION_EVENTS,))
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=10)
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
-    app = create_app(settings, temporal_client=client)
+    broker = build_broker(settings, pool)
+    app = create_app(settings, temporal_client=client, checks={"kafka": broker_check(broker)})
 
-    async def on_stop() -> None:
-        await pool.close()
-
-    await serve(app, settings.http_port, host=settings.http_host, background=[worker.run()],
-                on_stop=on_stop)
+    await serve(
+        app, settings.http_port, host=settings.http_host,
+        background=[worker.run(), run_broker(broker, "dossier")], on_stop=pool.close,
+    )
 
 
 def main() -> None:

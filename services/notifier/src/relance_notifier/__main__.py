@@ -18,6 +18,7 @@ from relance_notifier.channels.email import EmailChannel
 from relance_notifier.channels.letter import LetterChannel
 from relance_notifier.channels.sms import SmsChannel
 from relance_notifier.messaging.subscriber import build_broker
+from relance_notifier.persistence.migrations import SCHEMA
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
 
@@ -48,7 +49,8 @@ async def main() -> None:
     await ensure_topics(
         settings.kafka_bootstrap_servers, topics=(COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS)
     )
-    pool = await create_pool(settings.database_url, schema="dossier", max_size=settings.db_pool_size)
+    # Its own schema only: everything it needs of the dossier comes in the command.
+    pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=settings.db_pool_size)
     notifier = Notifier(pool, build_channels(settings), settings)
     broker = build_broker(settings, notifier)
     app = operations_app(

@@ -9,9 +9,13 @@ F-32) on any channel (email, internal_email, sms, letter).
 3. Record the communication as 'sending', hand it to the channel, retrying transient
    failures with exponential backoff; when they persist, record 'retrying' and raise so
    the command is redelivered (never acknowledged unsent).
-4. In one transaction: claim the event, upsert the communication with its outcome (and
-   a letter's PDF as a client document) and write CommunicationSent /
-   CommunicationFailed to the outbox.
+4. In one transaction: claim the event, upsert the communication with its outcome and
+   write CommunicationSent / CommunicationFailed to the outbox, carrying what the
+   client's trace shows (the dossier keeps that trace, and records a letter's PDF among
+   the client's documents, F-23, F-26).
+
+Everything read comes from the command (the dossier resolves the template and the
+contact channels) or from the notifier's own schema: no dossier table is read.
 
 Delivery is at least once: a crash between the SMTP answer and the commit sends the
 message again, with the same Message-ID."""
@@ -26,10 +30,12 @@ import structlog
 from relance.consumer import claim_event
 from relance.events import (
     CommunicationDeliveryUpdated,
+    CommunicationDocument,
     CommunicationFailed,
     CommunicationRequested,
     CommunicationSent,
     EventEnvelope,
+    capped_body,
 )
 from relance.outbox import write_events
 from relance_notifier.channels.base import (
@@ -48,7 +54,8 @@ from relance_notifier.domain.communication import (
     Reject,
     decide,
 )
-from relance_notifier.domain.contacts import contact_type_for
+from relance_notifier.domain.contacts import ContactChannel
+from relance_notifier.domain.rendering import Template
 from relance_notifier.domain.delivery import delivery_status_for
 from relance_notifier.metrics import (
     COMMANDS_SKIPPED,
@@ -69,7 +76,6 @@ REPORT_UNKNOWN = "unknown"  # no such communication
 REPORT_IGNORED = "ignored"  # an intermediate state
 REPORT_UNCHANGED = "unchanged"  # already recorded, or the communication was not sent
 REPORT_RECORDED = "recorded"
-UNKNOWN_CLIENT = "unknown client"
 
 
 class Notifier:
@@ -157,29 +163,18 @@ class Notifier:
 
     async def _handle(self, event_id: UUID, command: CommunicationRequested) -> None:
         async with self._pool.acquire() as conn:
-            # Everything the decision needs in one round trip (a morning batch is bound
-            # by database round trips, not by rendering).
-            context = await repo.load_command_context(
-                conn,
-                CONSUMER,
-                event_id,
-                command.communication_id,
-                command.client_id,
-                contact_type_for(command.channel),
-                command.template_code,
-            )
-            prior = context.prior
-            if prior.event_processed or prior.status == SENT:
-                COMMANDS_SKIPPED.labels("duplicate").inc()
-                log.info("communication.duplicate_skipped", status=prior.status)
-                return
-            if not context.client_exists:
-                await self._unknown_client(conn, event_id, command)
-                return
-            channels, template = context.channels, context.template
-
+            # One round trip (a morning batch is bound by database round trips, not by
+            # rendering), on the notifier's own tables only.
+            prior = await repo.load_prior(conn, CONSUMER, event_id, command.communication_id)
+        if prior.event_processed or prior.status == SENT:
+            COMMANDS_SKIPPED.labels("duplicate").inc()
+            log.info("communication.duplicate_skipped", status=prior.status)
+            return
         decision = decide(
-            command, channels=channels, template=template, supported_channels=self._channels
+            command,
+            channels=contact_channels(command),
+            template=command_template(command),
+            supported_channels=self._channels,
         )
         if isinstance(decision, Reject):
             await self._finish_rejected(event_id, command, decision, attempts=0)
@@ -196,7 +191,7 @@ class Notifier:
                     subject=decision.subject, body=decision.body,
                 )
             )
-        if not started:  # sent meanwhile under another event id
+        if started is None:  # sent meanwhile under another event id
             COMMANDS_SKIPPED.labels("duplicate").inc()
             log.info("communication.duplicate_skipped", status=SENT)
             return
@@ -247,28 +242,18 @@ class Notifier:
                 )
                 await asyncio.sleep(delay)
 
-        event = CommunicationSent(
-            communication_id=command.communication_id,
-            client_id=command.client_id,
-            channel=command.channel,
-            recipient=decision.recipient,
-            dossier_id=command.dossier_id,
-            intervention_id=command.intervention_id,
-            attachment_id=result.document.id if result.document else None,
-        ).envelope(aggregate_id=command.communication_id, client_id=command.client_id)
         record = self._record(
             command, status=SENT, recipient=decision.recipient, subject=decision.subject,
             body=decision.body, attempts=attempts, result=result,
         )
-        # One transaction: the event claimed, the trace 'sent', the letter's document and
-        # the outbox event (F-23) — all or nothing.
+        # One transaction: the event claimed, the record 'sent' and the outbox event that
+        # carries what the dossier's trace shows, the letter's document included (F-23,
+        # F-26) — all or nothing.
         async with self._pool.acquire() as conn, conn.transaction():
-            if await claim_event(conn, CONSUMER, event_id) and await repo.upsert_communication(
-                conn, record
-            ):
-                if result.document is not None:
-                    await repo.insert_document(conn, result.document)
-                await write_events(conn, [event])
+            if await claim_event(conn, CONSUMER, event_id):
+                written = await repo.upsert_communication(conn, record)
+                if written is not None:
+                    await write_events(conn, [sent_event(command, decision, result, written)])
         COMMUNICATIONS.labels(command.channel, SENT).inc()
         log.info("communication.sent", attempts=attempts)
 
@@ -280,38 +265,15 @@ class Notifier:
             error=reject.reason,
         )
         async with self._pool.acquire() as conn, conn.transaction():
-            written = await claim_event(
-                conn, CONSUMER, event_id
-            ) and await repo.upsert_communication(conn, record)
-            if written:
-                await write_events(conn, [self._failed_event(command, reject)])
-        if not written:
+            written = None
+            if await claim_event(conn, CONSUMER, event_id):
+                written = await repo.upsert_communication(conn, record)
+                if written is not None:
+                    await write_events(conn, [failed_event(command, reject, written.attempts)])
+        if written is None:
             return
         COMMUNICATIONS.labels(command.channel, reject.status).inc()
         log.warning("communication.not_sent", status=reject.status, reason=reject.reason)
-
-    async def _unknown_client(
-        self, conn: asyncpg.Connection, event_id: UUID, command: CommunicationRequested
-    ) -> None:
-        """No communications row can reference a client that does not exist: report it."""
-        reject = Reject(status=FAILED, reason=UNKNOWN_CLIENT, needs_attention=True)
-        async with conn.transaction():
-            if await claim_event(conn, CONSUMER, event_id):
-                await write_events(conn, [self._failed_event(command, reject)])
-        COMMUNICATIONS.labels(command.channel, FAILED).inc()
-        log.warning("communication.not_sent", status=FAILED, reason=UNKNOWN_CLIENT)
-
-    @staticmethod
-    def _failed_event(command: CommunicationRequested, reject: Reject) -> EventEnvelope:
-        return CommunicationFailed(
-            communication_id=command.communication_id,
-            client_id=command.client_id,
-            channel=command.channel,
-            reason=reject.reason,
-            needs_attention=reject.needs_attention,
-            dossier_id=command.dossier_id,
-            intervention_id=command.intervention_id,
-        ).envelope(aggregate_id=command.communication_id, client_id=command.client_id)
 
     @staticmethod
     def _record(
@@ -343,3 +305,70 @@ class Notifier:
             provider_ref=result.provider_ref if result else None,
             attachment_id=result.document.id if result and result.document else None,
         )
+
+
+def contact_channels(command: CommunicationRequested) -> list[ContactChannel]:
+    """The client's channels as the dossier put them in the command (F-21)."""
+    return [
+        ContactChannel(type=c.type, value=c.value, state=c.state, is_default=c.is_default)
+        for c in command.contact_channels
+    ]
+
+
+def command_template(command: CommunicationRequested) -> Template | None:
+    """The template the dossier resolved; None when it knows none by that code."""
+    t = command.template
+    if t is None:
+        return None
+    return Template(code=t.code, channel=t.channel, subject=t.subject, body=t.body, locale=t.locale)
+
+
+ERROR_CAP = 2000  # characters of a reason or subject kept in an event
+
+
+def sent_event(
+    command: CommunicationRequested, decision: Deliver, result: SendResult, written: repo.Written
+) -> EventEnvelope:
+    """communication.sent with what the client's trace shows (F-23): the rendered body
+    capped well under the broker's message limit (Failure rules)."""
+    body, truncated = capped_body(decision.body)
+    document = result.document
+    return CommunicationSent(
+        communication_id=command.communication_id,
+        client_id=command.client_id,
+        channel=command.channel,
+        recipient=decision.recipient,
+        dossier_id=command.dossier_id,
+        intervention_id=command.intervention_id,
+        attachment_id=document.id if document else None,
+        template_code=command.template_code or None,
+        subject=decision.subject[:ERROR_CAP],
+        body=body,
+        body_truncated=truncated,
+        attempts=written.attempts,
+        sent_at=written.sent_at,
+        provider_ref=result.provider_ref,
+        document=CommunicationDocument(
+            filename=document.filename, content_type=document.content_type,
+            size_bytes=document.size_bytes, sha256=document.sha256,
+            storage_path=document.storage_path, description=document.description,
+        ) if document else None,
+    ).envelope(aggregate_id=command.communication_id, client_id=command.client_id)
+
+
+def failed_event(command: CommunicationRequested, reject: Reject, attempts: int) -> EventEnvelope:
+    """communication.failed: why nothing was sent, with the status the trace shows
+    (failed, or needs_attention when a collector must fix the contact, F-21)."""
+    return CommunicationFailed(
+        communication_id=command.communication_id,
+        client_id=command.client_id,
+        channel=command.channel,
+        reason=reject.reason[:ERROR_CAP],
+        needs_attention=reject.needs_attention,
+        dossier_id=command.dossier_id,
+        intervention_id=command.intervention_id,
+        status=reject.status,
+        template_code=command.template_code or None,
+        recipient=reject.recipient,
+        attempts=attempts,
+    ).envelope(aggregate_id=command.communication_id, client_id=command.client_id)

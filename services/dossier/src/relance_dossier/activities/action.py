@@ -14,7 +14,7 @@ from relance.contracts import action as contract
 from relance.contracts.action import ActionCloseRequest, ActionDueResult
 from relance.outbox import write_events
 from relance.scenarios import SENDING_ACTIONS
-from relance_dossier.activities.dossier import communication_command
+from relance_dossier.persistence.communications import communication_command
 
 PENDING = ("scheduled", "todo", "awaiting_confirmation")
 SENDING = {a.value for a in SENDING_ACTIONS}

@@ -10,11 +10,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from relance.events import (
-    CommunicationItem,
-    CommunicationRequested,
     InterventionCompleted,
     InterventionCreated,
 )
+# The notifier's command has one builder: it resolves the template and the contact
+# channels the notifier needs.
+from relance_dossier.persistence.communications import communication_command
 from relance.audit import record_audit
 from relance_dossier.metrics import INTERVENTIONS_CLOSED, SCENARIO_STEPS_DUE
 from relance.contracts import Refusal
@@ -52,31 +53,6 @@ async def audit(
     await record_audit(conn, client_id=client_id, actor=actor, action=action,
                        entity="intervention", entity_id=str(intervention_id), comment=comment,
                        details=details)
-
-
-async def communication_command(
-    conn: asyncpg.Connection, *, communication_id: UUID, client_id: UUID, channel: str,
-    template_code: str | None, item_ids: list, automatic: bool,
-    dossier_id: UUID | None = None, intervention_id: UUID | None = None,
-    recipient_email: str | None = None, link_url: str | None = None, sender: str | None = None,
-    note: str | None = None, subject: str | None = None, body: str | None = None,
-) -> CommunicationRequested:
-    """The notifier's command, carrying only the given items: the template tags
-    `#items_amount_selected` / `#items_list_selected` are rendered from them (F-18)."""
-    client = await conn.fetchrow("SELECT code, name, locale FROM clients WHERE id = $1", client_id)
-    items = await conn.fetch(
-        "SELECT number, kind, issue_date, due_date, amount, open_amount, currency, status,"
-        " status_comment FROM items WHERE id = ANY($1::uuid[]) ORDER BY due_date, number",
-        [UUID(str(i)) for i in item_ids],
-    )
-    return CommunicationRequested(
-        communication_id=communication_id, client_id=client_id, client_code=client["code"],
-        client_name=client["name"], channel=channel, template_code=template_code or "",
-        locale=client["locale"], dossier_id=dossier_id, intervention_id=intervention_id,
-        items=[CommunicationItem(**dict(i)) for i in items], automatic=automatic,
-        recipient_email=recipient_email, link_url=link_url, sender=sender, note=note,
-        subject=subject, body=body,
-    )
 
 
 class DossierActivities:
@@ -207,21 +183,15 @@ class DossierActivities:
                 ).envelope(aggregate_id=request.intervention_id, client_id=dossier["client_id"])
             ]
             if communication_id is not None:
-                items = await conn.fetch(
-                    "SELECT number, kind, issue_date, due_date, amount, open_amount, currency"
-                    " FROM items WHERE id = ANY($1::uuid[]) ORDER BY due_date, number",
-                    request.item_ids,
+                command = await communication_command(
+                    conn, communication_id=communication_id, client_id=dossier["client_id"],
+                    channel=request.step.action_type.value,
+                    template_code=request.step.template_code, item_ids=request.item_ids,
+                    automatic=True, dossier_id=request.dossier_id,
+                    intervention_id=request.intervention_id,
                 )
                 events.append(
-                    CommunicationRequested(
-                        communication_id=communication_id, client_id=dossier["client_id"],
-                        client_code=dossier["code"], client_name=dossier["name"],
-                        channel=request.step.action_type.value,
-                        template_code=request.step.template_code or "",
-                        locale=dossier["locale"], dossier_id=request.dossier_id,
-                        intervention_id=request.intervention_id,
-                        items=[CommunicationItem(**dict(i)) for i in items],
-                    ).envelope(aggregate_id=communication_id, client_id=dossier["client_id"])
+                    command.envelope(aggregate_id=communication_id, client_id=dossier["client_id"])
                 )
             await write_events(conn, events)
         SCENARIO_STEPS_DUE.labels(request.step.action_type.value, request.step.mode.value).inc()

@@ -1,5 +1,6 @@
 """The dossier API application."""
 
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import httpx
@@ -25,9 +26,14 @@ from relance_dossier.settings import Settings
 from relance_dossier.worker import connect
 
 
-def create_app(settings: Settings, temporal_client: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    temporal_client: Client | None = None,
+    checks: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
+) -> FastAPI:
     """The API; `temporal_client` is the process's own when the service's worker shares it
-    (`python -m relance_dossier`), else the app connects its own."""
+    (`python -m relance_dossier`), else the app connects its own; `checks`: more /health
+    checks, e.g. the trace consumer's broker."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -84,5 +90,5 @@ def create_app(settings: Settings, temporal_client: Client | None = None) -> Fas
     async def temporal() -> None:
         await temporal_check(app.state.temporal)()
 
-    add_health_and_metrics(app, {"postgres": database, "temporal": temporal})
+    add_health_and_metrics(app, {"postgres": database, "temporal": temporal, **(checks or {})})
     return app

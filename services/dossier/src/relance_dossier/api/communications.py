@@ -9,18 +9,19 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
-from relance.events import CommunicationItem, CommunicationRequested
 from relance.outbox import write_events
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
 from relance_dossier.api.auth import can_write, client_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence.clients import active_dossier, record_audit
+from relance_dossier.persistence.communications import (
+    CHANNEL_TYPE,
+    communication_command,
+    log_call,
+)
 
 router = APIRouter(tags=["communications"])
-
-# The contact channel each way of contacting the client goes through (F-21).
-CHANNEL_TYPE = {"email": "email", "sms": "phone", "letter": "postal", "call": "phone"}
 
 
 class ContactClientIn(ApiInput):
@@ -74,32 +75,25 @@ async def contact_client(
                 raise ApiError(422, "channel_id", "this channel is invalid")
             recipient = channel["value"]
         if body.channel == "call":
-            # A call is made by the collector; the trace keeps what was said.
-            await conn.execute(
-                "INSERT INTO communications (id, client_id, channel, recipient, body, status,"
-                " sent_at) VALUES ($1, $2, 'call', $3, $4, 'logged', $5)",
-                communication_id, client["id"], recipient, body.note, datetime.now(UTC),
-            )
+            await log_call(conn, communication_id, client["id"], recipient, body.note,
+                           datetime.now(UTC))
             outcome = "logged"
         else:
             dossier_id = await active_dossier(conn, client["id"])
-            items = await conn.fetch(
-                "SELECT number, kind, issue_date, due_date, amount, open_amount, currency, status,"
-                " status_comment FROM items WHERE client_id = $1 AND open_amount <> 0"
-                " AND ($2::uuid[] IS NULL AND dossier_id = $3 OR id = ANY($2::uuid[]))"
-                " ORDER BY due_date, number",
-                client["id"], body.item_ids, dossier_id,
+            command = await communication_command(
+                conn, communication_id=communication_id, client_id=client["id"],
+                channel=body.channel, template_code=body.template_code,
+                item_ids=body.item_ids, automatic=False, dossier_id=dossier_id,
+                contact_value=recipient, subject=body.subject, body=body.body, note=body.note,
+                sender=principal.name,
             )
-            if body.item_ids is not None and len(items) != len(set(body.item_ids)):
+            if body.template_code and command.template is None:
+                raise ApiError(422, "template_code", f"no template {body.template_code!r}")
+            if body.item_ids is not None and (
+                len(command.items) != len(set(body.item_ids))
+                or any(i.open_amount == 0 for i in command.items)
+            ):
                 raise ApiError(422, "item_ids", "every item must be an open item of this client")
-            command = CommunicationRequested(
-                communication_id=communication_id, client_id=client["id"],
-                client_code=client["code"], client_name=client["name"], channel=body.channel,
-                template_code=body.template_code or "", locale=client["locale"],
-                dossier_id=dossier_id, automatic=False, contact_value=recipient,
-                items=[CommunicationItem(**dict(i)) for i in items],
-                subject=body.subject, body=body.body, note=body.note, sender=principal.name,
-            )
             await write_events(conn, [command.envelope(
                 aggregate_id=communication_id, client_id=client["id"], actor=principal.actor
             )])

@@ -135,9 +135,11 @@ class CommunicationOut(BaseModel):
     intervention_id: UUID | None
     created_at: datetime
     sent_at: datetime | None
+    attempts: int = 0
     delivery_status: str | None = None  # what the SMS provider reported, when it did
     provider_ref: str | None = None
     attachment_id: UUID | None = None  # a letter's PDF among the client's attachments
+    body_truncated: bool = False  # the rendered body was cut to the event size cap
 
 
 class ClientOut(BaseModel):

@@ -1,16 +1,15 @@
-"""SQL of the notifier. Every function takes a connection, so the caller decides the
+"""SQL of the notifier, on its own schema only (`notifier`: its communications, outbox,
+processed events). Every function takes a connection, so the caller decides the
 transaction (the communications row, the processed event and the outbox events are
 written together)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from relance_notifier.channels.base import StoredDocument
 from relance_notifier.domain.communication import RETRYING, SENT
-from relance_notifier.domain.contacts import ContactChannel
-from relance_notifier.domain.rendering import Template
 
 
 @dataclass(frozen=True)
@@ -41,84 +40,40 @@ class CommunicationRecord:
     attachment_id: UUID | None = None
 
 
-@dataclass(frozen=True)
-class CommandContext:
-    """What the decision about one command needs from the database."""
-
-    prior: Prior
-    client_exists: bool
-    channels: list[ContactChannel]  # of the command's contact type, any state
-    template: Template | None
-
-
-async def load_command_context(
-    conn: asyncpg.Connection,
-    consumer: str,
-    event_id: UUID,
-    communication_id: UUID,
-    client_id: UUID,
-    contact_type: str | None,
-    template_code: str,
-) -> CommandContext:
-    """In one query: was the event processed, the communication's status, does the client
-    exist, its contact channels of `contact_type` (None: none, e.g. an internal email;
-    the domain chooses among them) and the template."""
+async def load_prior(
+    conn: asyncpg.Connection, consumer: str, event_id: UUID, communication_id: UUID
+) -> Prior:
+    """In one query: was the event processed, and the communication's status. The rest
+    of what the decision needs (contact channels, template) comes in the command: the
+    notifier reads no dossier table."""
     row = await conn.fetchrow(
         """
         SELECT
             EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)
                 AS processed,
-            c.status,
-            EXISTS (SELECT 1 FROM clients WHERE id = $4) AS client_exists,
-            (SELECT COALESCE(json_agg(json_build_object(
-                        'type', ch.type,
-                        'value', ch.value, 'state', ch.state, 'is_default', ch.is_default)
-                    ORDER BY ch.is_default DESC, ch.created_at), '[]'::json)
-             FROM contact_channels ch WHERE ch.client_id = $4 AND ch.type = $5) AS channels,
-            t.code AS template_code, t.channel AS template_channel, t.locale, t.subject, t.body
-        FROM (SELECT 1) AS one
-        LEFT JOIN communications c ON c.id = $3
-        LEFT JOIN templates t ON t.code = $6
+            (SELECT status FROM communications WHERE id = $3) AS status
         """,
         consumer,
         event_id,
         communication_id,
-        client_id,
-        contact_type,
-        template_code,
     )
-    template = None
-    if row["template_code"] is not None:
-        template = Template(
-            code=row["template_code"],
-            channel=row["template_channel"],
-            locale=row["locale"],
-            subject=row["subject"],
-            body=row["body"],
-        )
-    return CommandContext(
-        prior=Prior(
-            event_processed=row["processed"],
-            status=row["status"],
-        ),
-        client_exists=row["client_exists"],
-        channels=[
-            ContactChannel(
-                type=ch["type"],
-                value=ch["value"],
-                state=ch["state"],
-                is_default=ch["is_default"],
-            )
-            for ch in row["channels"]
-        ],
-        template=template,
-    )
+    return Prior(event_processed=row["processed"], status=row["status"])
 
 
-async def upsert_communication(conn: asyncpg.Connection, record: CommunicationRecord) -> bool:
+@dataclass(frozen=True)
+class Written:
+    """The communication's row after a write: what its outcome event reports."""
+
+    attempts: int
+    sent_at: datetime | None
+
+
+async def upsert_communication(
+    conn: asyncpg.Connection, record: CommunicationRecord
+) -> Written | None:
     """Insert or update the communication; a row already 'sent' is never changed.
-    Returns False when nothing was written (the communication was already sent)."""
-    written = await conn.fetchval(
+    Returns None when nothing was written (the communication was already sent)."""
+    row = await conn.fetchrow(
         """
         INSERT INTO communications AS c (id, client_id, dossier_id, intervention_id, channel,
             template_code, recipient, subject, body, status, attempts, error, sent_at,
@@ -140,7 +95,7 @@ async def upsert_communication(conn: asyncpg.Connection, record: CommunicationRe
             provider_ref = COALESCE(EXCLUDED.provider_ref, c.provider_ref),
             attachment_id = COALESCE(EXCLUDED.attachment_id, c.attachment_id)
         WHERE c.status <> $14
-        RETURNING true
+        RETURNING attempts, sent_at
         """,
         record.id,
         record.client_id,
@@ -159,34 +114,7 @@ async def upsert_communication(conn: asyncpg.Connection, record: CommunicationRe
         record.provider_ref,
         record.attachment_id,
     )
-    return bool(written)
-
-
-NOTIFIER_ACTOR = "notifier"
-LETTER_SOURCE = "letter"
-
-
-async def insert_document(conn: asyncpg.Connection, document: StoredDocument) -> None:
-    """Record a letter's PDF as one of the client's documents (F-26); its id is the
-    communication's, so a redelivery finds it there already."""
-    await conn.execute(
-        """
-        INSERT INTO attachments (id, client_id, filename, content_type, size_bytes, sha256,
-            description, storage_path, source, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT (id) DO NOTHING
-        """,
-        document.id,
-        document.client_id,
-        document.filename,
-        document.content_type,
-        document.size_bytes,
-        document.sha256,
-        document.description,
-        document.storage_path,
-        LETTER_SOURCE,
-        NOTIFIER_ACTOR,
-    )
+    return Written(attempts=row["attempts"], sent_at=row["sent_at"]) if row else None
 
 
 async def record_retry(
