@@ -13,6 +13,7 @@ ROOTS = {
     "relance_notifier": "services/notifier",
     "relance_gateway": "services/transfer-gateway",
     "relance_agency_simulator": "services/agency-simulator",
+    "relance_console": "services/console/src/relance_console",
 }
 
 
@@ -27,5 +28,8 @@ def _packages() -> list[str]:
 setup(
     package_dir=ROOTS,
     packages=_packages(),
-    package_data={"relance_dossier": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"]},
+    package_data={
+        "relance_dossier": ["migrations/*.py", "migrations/*.mako", "migrations/versions/*.py"],
+        "relance_console": ["templates/*.html", "templates/*/*.html", "static/*", "locale/*/LC_MESSAGES/*"],
+    },
 )

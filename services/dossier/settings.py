@@ -7,6 +7,8 @@ class Settings(CommonSettings):
     migrate_on_start: bool = True
     # The first admin's API token; further users are created through the API.
     bootstrap_admin_token: str | None = None
+    # F-35: how long a session opened by signing in with a password lasts.
+    session_hours: float = 12.0
     # F-26: files attached to a client are stored under DATA_DIR/attachments/<client id>/.
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_content_types: list[str] = [

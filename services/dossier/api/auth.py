@@ -2,14 +2,22 @@
 
 Roles: `admin` (everything, users), `manager` (every client), `collector` (only the
 clients assigned to their collector: others answer 404, as if they did not exist),
-`read_only` (reads every client, changes nothing). Only a token's SHA-256 is stored."""
+`read_only` (reads every client, changes nothing). Only a token's SHA-256 is stored.
 
+A user with a password (argon2 hash, set by an admin) can also sign in with their name:
+that opens a session whose bearer token works like the API token until it expires or
+is revoked (the console signs in this way, F-35)."""
+
+import asyncio
 import hashlib
 import secrets
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
 
 import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from pydantic import BaseModel
 
@@ -50,6 +58,25 @@ def new_token() -> str:
     return f"rl_{secrets.token_urlsafe(32)}"
 
 
+_hasher = PasswordHasher()
+# Checked when no user matches, so an unknown name costs the same time as a wrong password.
+_NO_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _NO_USER_HASH, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
 async def create_user(
     conn: asyncpg.Connection,
     *,
@@ -58,14 +85,25 @@ async def create_user(
     token: str,
     email: str | None = None,
     collector_id: UUID | None = None,
+    password_hash: str | None = None,
 ) -> UUID:
     user_id = uuid4()
     await conn.execute(
-        "INSERT INTO users (id, name, email, role, collector_id, token_sha256)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        user_id, name, email, role.value, collector_id, token_sha256(token),
+        "INSERT INTO users (id, name, email, role, collector_id, token_sha256, password_hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        user_id, name, email, role.value, collector_id, token_sha256(token), password_hash,
     )
     return user_id
+
+
+async def open_session(conn: asyncpg.Connection, user_id: UUID, lifetime: timedelta) -> tuple[str, datetime]:
+    """A new session token for the user (only its hash is stored) and when it expires."""
+    token, expires_at = new_token(), datetime.now(UTC) + lifetime
+    await conn.execute(
+        "INSERT INTO user_sessions (token_sha256, user_id, expires_at) VALUES ($1, $2, $3)",
+        token_sha256(token), user_id, expires_at,
+    )
+    return token, expires_at
 
 
 async def ensure_bootstrap_admin(pool: asyncpg.Pool, token: str) -> None:
@@ -84,10 +122,19 @@ async def current_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "Authorization", "a bearer API token is required")
-    row = await request.app.state.pool.fetchrow(
-        "SELECT id, name, role, collector_id FROM users WHERE token_sha256 = $1 AND active",
-        token_sha256(token.strip()),
+    digest = token_sha256(token.strip())
+    pool = request.app.state.pool
+    row = await pool.fetchrow(
+        "SELECT id, name, role, collector_id FROM users WHERE token_sha256 = $1 AND active", digest,
     )
+    if row is None:
+        row = await pool.fetchrow(
+            "SELECT u.id, u.name, u.role, u.collector_id, s.expires_at <= now() AS expired"
+            " FROM user_sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.token_sha256 = $1 AND u.active", digest,
+        )
+        if row is not None and row["expired"]:
+            raise ApiError(401, "Authorization", "session expired: sign in again")
     if row is None:
         raise ApiError(401, "Authorization", "unknown or revoked API token")
     return Principal(user_id=row["id"], name=row["name"], role=Role(row["role"]),
