@@ -266,17 +266,21 @@ async def _interventions(ctx: Ctx, code: str, **extra):
     except ApiFailure as failure:
         if failure.status not in (404, 409):
             raise
-    watching = any(d.get("prepared_at") and d["status"] == "todo" for d in details.values())
+    # After a command, or while a prepared letter is being printed, the tab refreshes itself
+    # a few times so what the workflow does next (F-10, F-11) shows without a reload.
+    watch = int(extra.pop("watch", 0) or 0)
+    if any(d.get("prepared_at") and d["status"] == "todo" for d in details.values()):
+        watch = max(watch, 1)
     scenario_letters = [c for c in await ctx.dossier.get(f"/clients/{code}/communications")
                         if c["channel"] == "letter" and c.get("attachment_id")]
     letters = {c["intervention_id"]: c["attachment_id"] for c in scenario_letters if c.get("intervention_id")}
     return render(ctx, "_interventions.html", code=code, interventions=interventions, details=details,
-                  prompt=prompt, watching=watching or extra.pop("watch", False), letters=letters, **extra)
+                  prompt=prompt, watch=watch, letters=letters, **extra)
 
 
 @router.get("/clients/{code}/interventions")
-async def interventions(code: str, ctx: Ctx = Depends(signed_in)):
-    return await _interventions(ctx, code)
+async def interventions(code: str, ctx: Ctx = Depends(signed_in), watch: int = 0):
+    return await _interventions(ctx, code, watch=max(0, min(watch, 30)))
 
 
 @router.post("/clients/{code}/interventions/{intervention_id}/{command}")
@@ -299,7 +303,7 @@ async def intervention_command(code: str, intervention_id: str, command: str, re
         if failure.status not in (409, 422):
             raise
         problem = failure.message
-    return await _interventions(ctx, code, problem=problem, result=result, watch=command == "prepare")
+    return await _interventions(ctx, code, problem=problem, result=result, watch=0 if command == "save" else 15)
 
 
 @router.post("/clients/{code}/interventions")
@@ -330,7 +334,7 @@ async def prepare_next(code: str, ctx: Ctx = Depends(signed_in)):
         if failure.status not in (409, 422):
             raise
         problem = failure.message
-    return await _interventions(ctx, code, problem=problem)
+    return await _interventions(ctx, code, problem=problem, watch=15)
 
 
 @router.delete("/clients/{code}/interventions/{intervention_id}")
