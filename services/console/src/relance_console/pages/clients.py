@@ -186,9 +186,11 @@ async def contact_client(code: str, request: Request, ctx: Ctx = Depends(signed_
 
 
 @router.get("/clients/{code}/communications")
-async def communications(code: str, ctx: Ctx = Depends(signed_in)):
+async def communications(code: str, ctx: Ctx = Depends(signed_in), watch: int = 0):
+    """The trace; after a communication is asked for, it refreshes itself a few times
+    while the notifier sends it (F-23, F-32)."""
     trace = await ctx.dossier.get(f"/clients/{code}/communications")
-    return render(ctx, "_communications.html", code=code, trace=trace[:50])
+    return render(ctx, "_communications.html", code=code, trace=trace[:50], watch=max(0, min(watch, 30)))
 
 
 # ---- notes and files (F-25, F-26) -------------------------------------------------------------
