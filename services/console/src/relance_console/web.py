@@ -95,6 +95,8 @@ def is_htmx(request: Request) -> bool:
 
 def render(ctx_or_request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     request = ctx_or_request.request if isinstance(ctx_or_request, Ctx) else ctx_or_request
+    if template == "error.html" and is_htmx(request):
+        template = "_error.html"  # inside the block that asked, not a whole page
     session = session_of(request)
     flash = session.flash
     if flash:

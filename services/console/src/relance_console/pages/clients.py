@@ -271,8 +271,11 @@ async def _interventions(ctx: Ctx, code: str, **extra):
     # After a command, or while a prepared letter is being printed, the tab refreshes itself
     # a few times so what the workflow does next (F-10, F-11) shows without a reload.
     watch = int(extra.pop("watch", 0) or 0)
-    if any(d.get("prepared_at") and d["status"] == "todo" for d in details.values()):
+    printing = any(d.get("prepared_at") and d["status"] == "todo" for d in details.values())
+    if printing:
         watch = max(watch, 1)
+    elif prompt and prompt.get("next_step_available"):
+        watch = 0  # nothing more to wait for: the prompt is there
     scenario_letters = [c for c in await ctx.dossier.get(f"/clients/{code}/communications")
                         if c["channel"] == "letter" and c.get("attachment_id")]
     letters = {c["intervention_id"]: c["attachment_id"] for c in scenario_letters if c.get("intervention_id")}
@@ -283,6 +286,26 @@ async def _interventions(ctx: Ctx, code: str, **extra):
 @router.get("/clients/{code}/interventions")
 async def interventions(code: str, ctx: Ctx = Depends(signed_in), watch: int = 0):
     return await _interventions(ctx, code, watch=max(0, min(watch, 30)))
+
+
+@router.post("/clients/{code}/interventions/{intervention_id}/document")
+async def attach_document(code: str, intervention_id: str, request: Request, ctx: Ctx = Depends(signed_in)):
+    """F-13: one document, never replaced nor deleted."""
+    form = await request.form()
+    upload = form.get("file")
+    problem = None
+    if upload is None or isinstance(upload, str) or not upload.filename:
+        problem = _("Choose a file.")
+    else:
+        try:
+            await ctx.dossier.put(f"/interventions/{intervention_id}/document",
+                                  files={"file": (upload.filename, await upload.read(),
+                                                  upload.content_type or "application/octet-stream")})
+        except ApiFailure as failure:
+            if failure.status not in (409, 413, 422):
+                raise
+            problem = failure.message
+    return await _interventions(ctx, code, problem=problem)
 
 
 @router.post("/clients/{code}/interventions/{intervention_id}/{command}")
@@ -348,26 +371,6 @@ async def delete_intervention(code: str, intervention_id: str, ctx: Ctx = Depend
         if failure.status not in (409, 422):
             raise
         problem = failure.message
-    return await _interventions(ctx, code, problem=problem)
-
-
-@router.post("/clients/{code}/interventions/{intervention_id}/document")
-async def attach_document(code: str, intervention_id: str, request: Request, ctx: Ctx = Depends(signed_in)):
-    """F-13: one document, never replaced nor deleted."""
-    form = await request.form()
-    upload = form.get("file")
-    problem = None
-    if upload is None or isinstance(upload, str) or not upload.filename:
-        problem = _("Choose a file.")
-    else:
-        try:
-            await ctx.dossier.put(f"/interventions/{intervention_id}/document",
-                                  files={"file": (upload.filename, await upload.read(),
-                                                  upload.content_type or "application/octet-stream")})
-        except ApiFailure as failure:
-            if failure.status not in (409, 413, 422):
-                raise
-            problem = failure.message
     return await _interventions(ctx, code, problem=problem)
 
 

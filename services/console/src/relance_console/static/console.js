@@ -14,3 +14,24 @@ document.addEventListener("htmx:xhr:progress", function (event) {
     bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
   }
 });
+// A block refreshes itself only while the user is not filling one of its forms, so
+// nothing typed or chosen is lost.
+window.relanceIdle = function (id) {
+  var block = document.getElementById(id);
+  if (!block) return true;
+  var active = document.activeElement;
+  if (active && block.contains(active) && active.matches("input, textarea, select")) return false;
+  var files = block.querySelectorAll("input[type=file]");
+  for (var i = 0; i < files.length; i++) { if (files[i].files.length) return false; }
+  return !block.querySelector("details[open]");
+};
+// Refusals (4xx) and failures (5xx) are shown where the answer was asked for.
+document.addEventListener("DOMContentLoaded", function () {
+  if (window.htmx) {
+    htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "[45]..", swap: true, error: true },
+    ];
+  }
+});
