@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-unit test-integration bench clean
+.PHONY: install up test test-unit test-integration test-console browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Relance needs Python 3.11 or newer on PATH"; exit 1; }
@@ -21,8 +21,19 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/relance up $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The console's browser tests drive a real Chromium: Debian's package where it is (or can be
+# installed as root), else the browser Playwright downloads.
+CHROMIUM ?= /usr/bin/chromium
+browser: $(STAMP)
+	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+		&& { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }; } \
+		|| test -x $(CHROMIUM) || $(BIN)/playwright install chromium
+
+test-console: $(STAMP) browser
+	$(BIN)/pytest tests/console $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
