@@ -71,8 +71,11 @@ async def test_seed_003_dispute_two_of_four_items_and_a_specific_action_from_a_t
     await expect(action).to_have_count(1)
     await expect(action).to_contain_text("2 items")
     await expect(action).to_contain_text("automatic_to_confirm")
-    # F-19: it is in the collector's agenda too.
+    # F-19: it is in the collector's agenda too, with what is to come.
     await page.goto("/agenda")
+    await expect(page.locator("#actions-table .action-row", has_text=code).filter(
+        has_text="specific action")).to_have_count(0)  # due in a week: not today's
+    await page.click("#agenda-all")
     await expect(page.locator("#actions-table .action-row", has_text=code).filter(
         has_text="specific action")).to_contain_text("email")
 

@@ -71,7 +71,8 @@ def test_f39_french_by_default_with_its_compiled_catalog_up_to_date():
 
 def test_an_api_refusal_is_given_field_by_field():
     failure = ApiFailure(422, [{"field": "next.due_at", "reason": "bad date"}, {"field": None, "reason": "no"}])
-    assert failure.by_field == {"next.due_at": "bad date", "due_at": "bad date", "_": "no"}
+    assert failure.by_field == {"next.due_at": "next.due_at: bad date", "due_at": "bad date",
+                                "next": "next.due_at: bad date", "_": "no"}
     assert failure.message == "next.due_at: bad date; no"
     assert ApiFailure(401, [{"field": "Authorization", "reason": "session expired: sign in again"}]).session_expired
 

@@ -17,12 +17,15 @@ class ApiFailure(Exception):
     @property
     def by_field(self) -> dict[str, str]:
         """Field → reason, for showing each reason next to its field. A nested field
-        (`next.due_at`) is also given under its last part (`due_at`)."""
+        (`steps.0.action_type`) is also given under its last part (`action_type`) and its
+        first (`steps`), the names of the console's form fields."""
         found: dict[str, str] = {}
         for error in self.errors:
             field = error.get("field") or "_"
-            found.setdefault(field, error.get("reason", ""))
-            found.setdefault(field.rsplit(".", 1)[-1], error.get("reason", ""))
+            reason = error.get("reason", "")
+            found.setdefault(field, reason if "." not in field else f"{field}: {reason}")
+            found.setdefault(field.rsplit(".", 1)[-1], reason)
+            found.setdefault(field.split(".", 1)[0], f"{field}: {reason}" if "." in field else reason)
         return found
 
     @property

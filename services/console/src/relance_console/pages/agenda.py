@@ -2,7 +2,9 @@
 actions due (scenario interventions, specific actions, promises), sortable by priority,
 date, client or collector, a page at a time."""
 
+from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends
 
@@ -17,9 +19,16 @@ def _page(page: int) -> int:
     return max(1, page)
 
 
+def end_of_today(timezone: str) -> str:
+    zone = ZoneInfo(timezone)
+    return datetime.combine(datetime.now(zone).date() + timedelta(days=1), time.min, zone).isoformat()
+
+
 @router.get("/agenda")
 async def agenda(ctx: Ctx = Depends(signed_in), collector: str | None = None, sort: str = "date",
-                 desc: bool = False, page: int = 1):
+                 desc: bool = False, page: int = 1, when: str = "today"):
+    """Overdue and today's actions by default; `when=all` adds the ones to come."""
+    when = when if when in ("today", "all") else "today"
     sort = sort if sort in SORTS else "date"
     page, size = _page(page), ctx.page_size
     collectors = await ctx.dossier.get("/collectors") if ctx.session.is_manager else []
@@ -28,6 +37,8 @@ async def agenda(ctx: Ctx = Depends(signed_in), collector: str | None = None, so
     params = {"sort": sort, "desc": str(desc).lower(), "limit": size + 1, "offset": (page - 1) * size}
     if collector:
         params["collector"] = collector
+    if when == "today":
+        params["due_before"] = end_of_today(ctx.settings.timezone)
     problem = None
     try:
         rows = await ctx.dossier.get("/agenda", params=params)
@@ -35,11 +46,12 @@ async def agenda(ctx: Ctx = Depends(signed_in), collector: str | None = None, so
         if failure.status != 422:
             raise
         rows, problem = [], failure.message
-    query = {k: v for k, v in {"collector": collector, "sort": sort, "desc": str(desc).lower()}.items() if v}
+    query = {k: v for k, v in {"collector": collector, "sort": sort, "desc": str(desc).lower(),
+                                "when": when}.items() if v}
     return render(ctx, "agenda.html", rows=rows[:size], pager=pages(len(rows) > size, page, size),
                   base_url="/agenda?" + urlencode(query) + "&", collectors=collectors,
                   collector=collector or ctx.session.collector_code, sort=sort, desc=desc, problem=problem,
-                  sorts=SORTS)
+                  sorts=SORTS, when=when)
 
 
 @router.get("/actions")
@@ -62,5 +74,5 @@ async def actions(ctx: Ctx = Depends(signed_in), collector: str | None = None, c
     collectors = await ctx.dossier.get("/collectors")
     query = {**params, "sort": sort, "desc": str(desc).lower()}
     return render(ctx, "actions.html", rows=rows[:size], pager=pages(len(rows) > size, page, size),
-                  base_url="/actions?" + urlencode(query) + "&", collectors=collectors, values=filters,
+                  base_url="/actions?" + urlencode(query) + "&", collectors=collectors, values=params,
                   errors=errors, sort=sort, desc=desc, sorts=SORTS, query=params)
