@@ -82,3 +82,16 @@ def test_f9_scenario_steps_one_a_line():
         {"action_type": "email", "delay_days": "0", "template_code": "relance-email-1", "priority": "2",
          "mode": "automatic", "label": "Premier"},
         {"action_type": "call", "delay_days": "10"}]
+
+
+def test_f39_every_message_of_the_code_and_templates_has_its_french():
+    from babel.messages.extract import extract_from_dir
+
+    root = Path(i18n.__file__).parent
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    found = {message for _file, _line, message, _comments, _context in
+             extract_from_dir(str(root), method_map, options_map=options, keywords={"_": None, "gettext": None})}
+    po = {m.id for m in read_po(open(LOCALE / "messages.po", "rb")) if m.id}
+    missing = sorted(m for m in found if isinstance(m, str) and m not in po)
+    assert missing == [], "add them to messages.po (pybabel update) and compile"
