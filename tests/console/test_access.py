@@ -9,9 +9,9 @@ from playwright.async_api import expect
 from tests.console.conftest import sign_in
 
 
-async def new_client(dossier_api, collector: str | None = None, items: int = 2) -> dict:
+async def new_client(dossier_api, collector: str | None = None, items: int = 2, name: str | None = None) -> dict:
     code = f"CON-{uuid4().hex[:8].upper()}"
-    body = {"code": code, "name": f"Client {code}", "country": "FR", "segment": "PME",
+    body = {"code": code, "name": name or f"Client {code}", "country": "FR", "segment": "PME",
             "items": [{"number": f"F-{n}", "due_date": str(date.today() - timedelta(days=10 * n)),
                        "amount": f"{100 * n}.00"} for n in range(1, items + 1)]}
     response = await dossier_api.post("/clients", json=body)
@@ -85,11 +85,13 @@ async def test_f4_a_collector_opening_another_collectors_client_finds_nothing(si
 
 
 async def test_f4_a_read_only_user_sees_no_button_that_writes(signed_in, dossier_api):
-    client = await new_client(dossier_api)
+    client = await new_client(dossier_api, name="<b onmouseover=alert(1)>Gras & Fils</b>")
     code = client["client"]["code"]
     page, _person = await signed_in("read_only")
     await page.goto(f"/clients/{code}")
-    await expect(page.locator("#client-name")).to_have_text(client["client"]["name"])
+    # What the API holds is shown as text, never run as HTML (autoescaping).
+    await expect(page.locator("#client-name")).to_have_text("<b onmouseover=alert(1)>Gras & Fils</b>")
+    await expect(page.locator("#client-name b")).to_have_count(0)
     await expect(page.locator("#statement .item-row")).to_have_count(2)
     await expect(page.locator("#contacts h2")).to_be_visible()
     await expect(page.locator("#interventions h2")).to_be_visible()

@@ -52,7 +52,10 @@ def create_app(settings: Settings) -> FastAPI:
         response = await call_next(request)
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Cache-Control", "no-store")
+        if request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "public, max-age=3600")
+        else:  # pages hold personal data: never kept by the browser or a proxy
+            response.headers.setdefault("Cache-Control", "no-store")
         if request.state.session_dirty:
             response.set_cookie(COOKIE, codec.dumps(request.state.session), httponly=True,
                                 samesite="lax", secure=settings.cookie_secure,
