@@ -21,7 +21,7 @@ async def test_f4_an_admin_creates_a_user_with_a_password_who_then_signs_in(sign
     await page.fill("#new-user input[name=password]", "nina-password")
     await page.click("#create-user")
     await expect(page.locator("#admin-message")).to_have_text(f"User {name} created.")
-    await expect(page.locator(f"#users .user[data-name='{name}']")).to_contain_text("read_only")
+    await expect(page.locator(f"#users .user[data-name='{name}']")).to_contain_text("Read only")
 
     other = await new_page()
     await sign_in(other, Person(name, "nina-password", "read_only"))

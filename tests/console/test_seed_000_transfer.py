@@ -30,7 +30,7 @@ async def test_seed_000_transfer_two_of_three_items_then_cancel_at_once_within_2
     await page.click("#transfer-ok")
 
     # The transfer dossier: its opening comment in the action detail (F-27).
-    await expect(page.locator("#transfer-state")).to_have_text("in_window")
+    await expect(page.locator("#transfer-state")).to_have_text("Within the 24-hour window")
     await expect(page.locator("#transfer-actions .action-comment").first).to_have_text("Trois relances sans réponse")
     await expect(page.locator("#transfer-items .transfer-item[data-in-transfer='true']")).to_have_count(2)
     transfer_id = page.url.rsplit("/", 1)[-1]
@@ -44,7 +44,7 @@ async def test_seed_000_transfer_two_of_three_items_then_cancel_at_once_within_2
     await page.fill("#cancel-form textarea[name=comment]", "Erreur de sélection")
     await page.click("#cancel-ok")
     await expect(page.locator("#transfer-message")).to_contain_text("back in the active dossier")
-    await expect(page.locator("#transfer-state")).to_have_text("closed")
+    await expect(page.locator("#transfer-state")).to_have_text("Closed")
     await expect(page.locator("#transfer-items .transfer-item[data-in-transfer='false']")).to_have_count(2)
     await expect(page.locator("#transfer-actions")).to_contain_text("Erreur de sélection")
 

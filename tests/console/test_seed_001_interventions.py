@@ -47,7 +47,7 @@ async def test_seed_001_update_done_prepare_a_letter_done_by_itself_the_prompt_a
     page.on("dialog", lambda dialog: dialog.accept())
     await page.goto(f"/clients/{code}")
     call = page.locator("#intervention-list .intervention[data-type='call']")
-    await expect(call.locator(".intervention-status")).to_have_text("todo")
+    await expect(call.locator(".intervention-status")).to_have_text("To do")
     await expect(call).to_contain_text("Step 1")
 
     # Update the line and save it.
@@ -57,18 +57,18 @@ async def test_seed_001_update_done_prepare_a_letter_done_by_itself_the_prompt_a
 
     # Prepare the call: nothing to send; the next step is shown (F-10).
     await call.locator(".act-prepare").click()
-    await expect(page.locator("#next-step")).to_contain_text("letter")
+    await expect(page.locator("#next-step")).to_contain_text("Letter")
     # Done: every intervention is Done, so the console asks about the next one (F-11).
     await call.locator(".act-done").click()
-    await expect(call.locator(".intervention-status")).to_have_text("done")
+    await expect(call.locator(".intervention-status")).to_have_text("Done")
     await expect(page.locator("#prepare-next-prompt")).to_be_visible(timeout=40_000)
     await page.click("#prepare-next-yes")
     letter = page.locator("#intervention-list .intervention[data-type='letter']")
-    await expect(letter.locator(".intervention-status")).to_have_text("todo")
+    await expect(letter.locator(".intervention-status")).to_have_text("To do")
 
     # Prepare the letter: printed by the notifier, its intervention is Done by itself.
     await letter.locator(".act-prepare").click()
-    await expect(letter.locator(".intervention-status")).to_have_text("done", timeout=60_000)
+    await expect(letter.locator(".intervention-status")).to_have_text("Done", timeout=60_000)
     await expect(letter.locator(".letter-pdf")).to_be_visible(timeout=30_000)
     pdf = await page.request.get(await letter.locator(".letter-pdf").get_attribute("href"))
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf" and (await pdf.body()).startswith(b"%PDF")

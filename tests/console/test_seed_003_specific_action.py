@@ -64,20 +64,20 @@ async def test_seed_003_dispute_two_of_four_items_and_a_specific_action_from_a_t
     await expect(page.locator(".flash")).to_have_text("Specific action saved.")
     for number in ("F-2", "F-4"):
         row = page.locator(f"#statement .item-row[data-number='{number}'] .item-status")
-        await expect(row).to_contain_text("dispute")
+        await expect(row).to_contain_text("Dispute")
         await expect(row).to_contain_text("Livraison contestée")
     await expect(page.locator("#statement .item-row[data-number='F-1'] .item-status")).to_have_text("")
     action = page.locator("#specific-actions .specific-action-row")
     await expect(action).to_have_count(1)
     await expect(action).to_contain_text("2 items")
-    await expect(action).to_contain_text("automatic_to_confirm")
+    await expect(action).to_contain_text("Automatic, to confirm")
     # F-19: it is in the collector's agenda too, with what is to come.
     await page.goto("/agenda")
     await expect(page.locator("#actions-table .action-row", has_text=code).filter(
         has_text="specific action")).to_have_count(0)  # due in a week: not today's
     await page.click("#agenda-all")
     await expect(page.locator("#actions-table .action-row", has_text=code).filter(
-        has_text="specific action")).to_contain_text("email")
+        has_text="specific action")).to_contain_text("Email")
 
     # French by a click: statuses, amounts and dates for the locale.
     await page.goto(f"/clients/{code}")

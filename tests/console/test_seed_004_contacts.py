@@ -54,7 +54,7 @@ async def test_seed_004_two_emails_default_invalid_in_red_and_an_email_in_the_tr
     await expect(ours).to_contain_text(second)
     await smtp_inbox.wait_for(second)
     await page.reload()
-    await expect(page.locator("#communication-trace .communication", has_text="Votre relevé")).to_contain_text("sent")
+    await expect(page.locator("#communication-trace .communication", has_text="Votre relevé")).to_contain_text("Sent")
 
 
 async def test_seed_004_a_wrong_contact_shows_the_reason_and_keeps_what_was_typed_then_notes_and_files(
@@ -95,3 +95,29 @@ async def test_seed_004_a_wrong_contact_shows_the_reason_and_keeps_what_was_type
     page.on("dialog", lambda dialog: dialog.accept())
     await row.locator(".delete-file").click()
     await expect(page.locator("#file-list .file")).to_have_count(0)
+
+
+async def test_f23_communication_actions_use_the_default_contact_and_a_refusal_keeps_the_message(
+    signed_in, dossier_api
+):
+    page, person = await signed_in("collector")
+    client = await new_client(dossier_api, person.collector)
+    code = client["client"]["code"]
+    await page.goto(f"/clients/{code}")
+    await page.click("#communication-actions summary")
+    await page.select_option("#communication-form select[name=channel]", "email")
+    await page.fill("#communication-form input[name=subject]", "Votre compte")
+    await page.click("#send-communication")  # neither a template nor a body: refused, said, kept
+    await expect(page.locator("#communication-form #form-error")).to_contain_text("template")
+    await expect(page.locator("#communication-form input[name=subject]")).to_have_value("Votre compte")
+    await page.select_option("#communication-form select[name=channel]", "sms")
+    await page.fill("#communication-form textarea[name=body]", "Merci de nous rappeler")
+    await page.click("#send-communication")  # no phone on this client: kept in the trace, not sent
+    await expect(page.locator("#communication-trace .communication", has_text="sms")).to_contain_text(
+        "Needs attention", timeout=30_000)
+    await page.click("#communication-actions summary")
+    await page.select_option("#communication-form select[name=channel]", "call")
+    await page.fill("#communication-form input[name=note]", "Appel sortant, messagerie")
+    await page.click("#send-communication")
+    await expect(page.locator("#contacts-sent")).to_be_visible()
+    await expect(page.locator("#communication-trace .communication", has_text="call")).to_have_count(1)

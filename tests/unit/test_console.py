@@ -53,17 +53,19 @@ def test_f36_aging_buckets_by_days_past_due_with_credit_notes_negative():
                        "61_90": Decimal("30.00"), "90_plus": Decimal("40.00")}
 
 
-def test_f39_french_by_default_with_its_compiled_catalog_up_to_date():
-    po = read_po(open(LOCALE / "messages.po", "rb"))
-    mo = read_mo(open(LOCALE / "messages.mo", "rb"))
-    assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}, \
-        "run pybabel compile -d services/console/src/relance_console/locale"
+def test_f39_french_by_default_with_its_compiled_catalogs_up_to_date():
+    for folder in (LOCALE, LOCALE.parents[1] / "en" / "LC_MESSAGES"):
+        po = read_po(open(folder / "messages.po", "rb"))
+        mo = read_mo(open(folder / "messages.mo", "rb"))
+        assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}, \
+            "run pybabel compile -d services/console/src/relance_console/locale"
     assert all(m.string for m in po if m.id), "every message has its French"
     i18n.current_locale.set("fr")
     assert i18n.gettext("Account statement") == "État de compte"
     assert i18n.day("2026-12-01") == "1 déc. 2026"
     i18n.current_locale.set("en")
     assert i18n.gettext("Account statement") == "Account statement"
+    assert i18n.gettext("cancellation_pending") == "Cancellation requested"  # API values, in words
     assert i18n.money("1234.5") == "€1,234.50"
     assert i18n.pick_locale(None, None, "fr") == "fr" and i18n.pick_locale("en", None, "fr") == "en"
     assert i18n.pick_locale("de", None, "fr") == "fr"

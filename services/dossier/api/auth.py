@@ -99,6 +99,7 @@ async def create_user(
 async def open_session(conn: asyncpg.Connection, user_id: UUID, lifetime: timedelta) -> tuple[str, datetime]:
     """A new session token for the user (only its hash is stored) and when it expires."""
     token, expires_at = new_token(), datetime.now(UTC) + lifetime
+    await conn.execute("DELETE FROM user_sessions WHERE user_id = $1 AND expires_at < now()", user_id)
     await conn.execute(
         "INSERT INTO user_sessions (token_sha256, user_id, expires_at) VALUES ($1, $2, $3)",
         token_sha256(token), user_id, expires_at,

@@ -177,8 +177,10 @@ async def contact_client(code: str, request: Request, ctx: Ctx = Depends(signed_
     except ApiFailure as failure:
         if failure.status not in (409, 422):
             raise
+        errors = failure.by_field
+        errors.setdefault("_", failure.message)
         return await _contacts(ctx, code, form.get("show_invalid") == "true",
-                               comm_errors=failure.by_field, comm_values=form_values(form))
+                               comm_errors=errors, comm_values=form_values(form))
     response = await _contacts(ctx, code, form.get("show_invalid") == "true",
                                problem=None, sent=_("Communication requested."))
     response.headers["HX-Trigger"] = "communications-changed"
