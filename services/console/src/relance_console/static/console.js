@@ -11,8 +11,16 @@ document.addEventListener("htmx:xhr:progress", function (event) {
   var bar = document.getElementById("upload-progress");
   if (bar && event.detail.lengthComputable) {
     bar.hidden = false;
-    bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+    if (event.detail.loaded < event.detail.total) {
+      bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+    } else {
+      bar.removeAttribute("value"); // sent: the server imports it, the bar runs until the report
+    }
   }
+});
+document.addEventListener("htmx:afterRequest", function () {
+  var bar = document.getElementById("upload-progress");
+  if (bar) { bar.hidden = true; bar.value = 0; }
 });
 // A block refreshes itself only while the user is not filling one of its forms, so
 // nothing typed or chosen is lost.
