@@ -65,6 +65,10 @@ async def test_f9_a_manager_writes_a_scenario_and_a_template_and_bad_steps_are_e
     await page.fill("#scenario-form textarea[name=steps]", "letter; 5; relance-courrier-2; 1; automatic_to_confirm")
     await page.click("#save-scenario")
     await expect(page.locator(f".scenario[data-code='{code}']")).to_contain_text("v2")
+    await page.locator(f".scenario[data-code='{code}'] .versions summary").click()
+    versions = page.locator(f".scenario[data-code='{code}'] .version")
+    await expect(versions).to_have_count(2)
+    await expect(versions.last).to_contain_text("Email +0 → Call +7")
 
     template = f"tpl-ui-{uuid4().hex[:6]}"
     await page.fill("#template-form input[name=code]", template)

@@ -169,6 +169,13 @@ async def scenarios(ctx: Ctx = Depends(signed_in)):
     return await _scenarios(ctx)
 
 
+@router.get("/admin/scenarios/{code}/versions")
+async def scenario_versions(code: str, ctx: Ctx = Depends(signed_in)):
+    """Every version of a scenario, newest first; running dossiers keep theirs (F-9)."""
+    versions = await ctx.dossier.get(f"/scenarios/{code}/versions")
+    return render(ctx, "admin/_versions.html", versions=list(reversed(versions)))
+
+
 def parse_steps(text: str) -> list[dict]:
     """One step a line: `type; delay days; template; priority; mode; label`."""
     steps = []
