@@ -6,7 +6,6 @@ from uuid import uuid4
 
 from playwright.async_api import expect
 
-from tests.console.conftest import sign_in
 
 
 async def new_client(dossier_api, collector: str | None = None, items: int = 2, name: str | None = None) -> dict:

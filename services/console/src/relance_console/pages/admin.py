@@ -5,7 +5,7 @@ agencies. Each form is one call to the API; the API decides who may."""
 from fastapi import APIRouter, Depends, Request
 
 from relance_console.api import ApiFailure
-from relance_console.web import Ctx, _, form_values, redirect, render, signed_in
+from relance_console.web import Ctx, _, form_values, render, signed_in
 
 router = APIRouter()
 ROLES = ("admin", "manager", "collector", "read_only")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from relance_console import i18n
 from relance_console.api import ApiFailure
@@ -477,7 +477,6 @@ async def create_specific_action(code: str, request: Request, ctx: Ctx = Depends
         elif form.get("copy_step"):
             scenario, _sep, index = form.get("copy_step").rpartition(":")
             step["copy_from"] = {"scenario_code": scenario, "step_index": int(index)}
-            step.pop("subject") if not step["subject"] else None
         body["next"] = step
     else:
         body["next"] = {"follow": "scenario"}
