@@ -101,3 +101,16 @@ async def test_f4_a_read_only_user_sees_no_button_that_writes(signed_in, dossier
     await page.goto(f"/clients?codes={code}")
     await expect(page.locator("#results .result")).to_have_count(1)
     await expect(page.locator("#mass-assign")).to_have_count(0)
+
+
+async def test_f2_the_account_statement_shows_a_page_at_a_time(signed_in, dossier_api):
+    page, person = await signed_in("collector")
+    client = await new_client(dossier_api, person.collector, items=30)
+    await page.goto(f"/clients/{client['client']['code']}")
+    await expect(page.locator("#statement .item-row")).to_have_count(25)
+    await expect(page.locator("#statement .pager .page")).to_have_text("Page 1 / 2")
+    await page.click("#statement .pager .next")
+    await expect(page.locator("#statement .item-row")).to_have_count(5)
+    await expect(page.locator("#statement .item-row").first).to_have_attribute("data-number", "F-5")
+    # The aging buckets still cover every item.
+    await expect(page.locator("#aging .bucket-days_90_plus")).to_contain_text("€42,000.00")

@@ -1,9 +1,8 @@
-"""The console's pure parts (F-35, F-18, F-36, F-39): the session cookie, the tags of the
-specific action preview, the aging buckets, the French catalog and locale formatting."""
+"""The console's pure parts (F-35, F-18, F-39): the session cookie, the tags of the
+specific action preview, the French catalog and locale formatting."""
 
 import time
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 from babel.messages.mofile import read_mo
@@ -12,7 +11,7 @@ from babel.messages.pofile import read_po
 from relance_console import i18n
 from relance_console.api import ApiFailure
 from relance_console.pages.admin import parse_steps
-from relance_console.pages.clients import aging, render_tags
+from relance_console.pages.clients import render_tags
 from relance_console.session import Session, SessionCodec
 
 LOCALE = Path(i18n.__file__).parent / "locale" / "fr" / "LC_MESSAGES"
@@ -43,14 +42,6 @@ def test_f18_the_preview_tags_cover_the_selected_items_only():
     assert "F-2" in text and "F-4" in text and "F-1" not in text
     i18n.current_locale.set("en")
     assert render_tags("#items_amount_selected", selected) == "€600.00"
-
-
-def test_f36_aging_buckets_by_days_past_due_with_credit_notes_negative():
-    buckets = aging([_item("A", "100.00", -5), _item("B", "10.00", 1), _item("C", "20.00", 45),
-                     _item("D", "30.00", 75), _item("E", "40.00", 200), _item("F", "5.00", 3, "credit_note")],
-                    date.today())
-    assert buckets == {"not_due": Decimal("100.00"), "1_30": Decimal("5.00"), "31_60": Decimal("20.00"),
-                       "61_90": Decimal("30.00"), "90_plus": Decimal("40.00")}
 
 
 def test_f39_french_by_default_with_its_compiled_catalogs_up_to_date():

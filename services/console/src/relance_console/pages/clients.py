@@ -4,7 +4,7 @@ F-13) and the specific action wizard with its live preview (F-15 … F-19). Ever
 one call to the dossier API as the signed-in user; a 422 is shown next to its field with
 what the user typed kept."""
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -17,21 +17,10 @@ from relance_console.web import Ctx, _, form_values, pages, redirect, render, si
 
 router = APIRouter()
 
-BUCKETS = (("not_due", "Not due"), ("1_30", "1–30 days"), ("31_60", "31–60 days"),
-           ("61_90", "61–90 days"), ("90_plus", "90+ days"))
+# F-36: the aging buckets the dossier API computes on the card.
+BUCKETS = (("not_due", "Not due"), ("days_1_30", "1–30 days"), ("days_31_60", "31–60 days"),
+           ("days_61_90", "61–90 days"), ("days_90_plus", "90+ days"))
 ITEM_STATUSES = ("dispute", "promise", "litigation", "claim", "on_hold")
-
-
-def aging(items: list[dict], today: date) -> dict[str, Decimal]:
-    """F-36 buckets of the open amount by days past due."""
-    totals = {key: Decimal("0") for key, _label in BUCKETS}
-    for item in items:
-        late = (today - date.fromisoformat(item["due_date"])).days
-        key = ("not_due" if late <= 0 else "1_30" if late <= 30 else "31_60" if late <= 60
-               else "61_90" if late <= 90 else "90_plus")
-        sign = -1 if item["kind"] in ("credit_note", "payment") else 1
-        totals[key] += sign * Decimal(item["open_amount"])
-    return totals
 
 
 def holders(card: dict) -> dict[str, dict]:
@@ -59,17 +48,16 @@ async def _card(ctx: Ctx, code: str) -> dict:
 
 
 @router.get("/clients/{code}")
-async def client_card(code: str, ctx: Ctx = Depends(signed_in), page: int = 1, tab: str = "statement"):
-    card = await _card(ctx, code)
-    size = ctx.page_size
-    page = max(1, page)
-    items = card["open_items"]
+async def client_card(code: str, ctx: Ctx = Depends(signed_in), page: int = 1):
+    """The card with one page of the account statement: the API sends that page only."""
+    size, page = ctx.page_size, max(1, page)
+    card = await ctx.dossier.get(f"/clients/{code}", params={"items_limit": size, "items_offset": (page - 1) * size})
     collectors = await ctx.dossier.get("/collectors")
     transfers = await ctx.dossier.get(f"/clients/{code}/transfers")
     return render(ctx, "client.html", card=card, client=card["client"], collectors=collectors,
-                  items=items[(page - 1) * size: page * size], pager=pages(len(items), page, size),
-                  holders=holders(card), aging=aging(items, date.today()), buckets=BUCKETS,
-                  transfers=transfers, tab=tab, item_statuses=ITEM_STATUSES)
+                  items=card["open_items"], pager=pages(card["open_item_count"], page, size),
+                  holders=holders(card), aging=card["aging"], buckets=BUCKETS,
+                  transfers=transfers, item_statuses=ITEM_STATUSES)
 
 
 @router.post("/clients/{code}/collector")
