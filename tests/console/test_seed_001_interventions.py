@@ -95,3 +95,18 @@ async def test_seed_001_update_done_prepare_a_letter_done_by_itself_the_prompt_a
     await expect(alert).to_have_count(1)
     await alert.locator(".act-delete").click()
     await expect(page.locator("#intervention-list .intervention", has_text="alert")).to_have_count(0)
+
+    # F-12: a promise to pay, with its amount and date; without them it is refused, kept.
+    await page.click("#new-intervention summary")
+    await page.select_option("#new-intervention-form select[name=kind]", "promise")
+    await page.fill("#new-intervention-form input[name=comment]", "Promet de payer")
+    await page.click("#create-intervention")
+    await expect(page.locator("#new-intervention-form #form-error, #new-intervention-form .field-error").first
+                 ).to_be_visible()
+    await expect(page.locator("#new-intervention-form input[name=comment]")).to_have_value("Promet de payer")
+    await page.fill("#new-intervention-form input[name=promise_amount]", "350.00")
+    await page.fill("#new-intervention-form input[name=promise_date]", (date.today() + timedelta(days=10)).isoformat())
+    await page.click("#create-intervention")
+    promise = page.locator("#intervention-list .intervention", has_text="€350.00")
+    await expect(promise).to_have_count(1)
+    await expect(promise).to_contain_text("Promise")

@@ -77,6 +77,13 @@ async def test_seed_004_a_wrong_contact_shows_the_reason_and_keeps_what_was_type
     contact = page.locator("#contacts .contact[data-name='Directeur financier']")
     await expect(contact.locator(".observation")).to_have_text("DAF")
     await expect(contact.locator("tr.channel .star.none")).to_have_count(1)  # pending: no star
+    # F-22: edit its observation; validate the channel: an empty star.
+    await contact.locator("details.menu summary", has_text="Edit the contact").click()
+    await contact.locator(".edit-contact textarea[name=observation]").fill("DAF, décide des paiements")
+    await contact.locator(".edit-contact button").click()
+    await expect(contact.locator(".observation")).to_have_text("DAF, décide des paiements")
+    await contact.locator("tr.channel .act-validate").click()
+    await expect(contact.locator("tr.channel .star.empty")).to_have_count(1)
 
     # F-25: the note pad.
     await page.fill("#note-form textarea[name=text]", "Client rappelé, paiement promis lundi")
