@@ -25,7 +25,7 @@ async def test_seed_000_transfer_two_of_three_items_then_cancel_at_once_within_2
     await page.check("#statement .item-box[data-number='F-2']")
     await page.click("#transfer")
     await expect(page.locator("#selected-items tr")).to_have_count(2)
-    await page.fill("#f-agency_code", AGENCY)
+    await page.select_option("#f-agency_code", AGENCY)  # the active agencies (F-27)
     await page.fill("#f-opening_comment", "Trois relances sans réponse")
     await page.click("#transfer-ok")
 

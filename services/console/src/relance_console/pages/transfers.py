@@ -14,10 +14,9 @@ router = APIRouter()
 
 
 async def _agencies(ctx: Ctx) -> list[dict]:
-    """The gateway's registry when the user may read it (admins); else what the transfers
-    already name, and a free field."""
+    """The active agencies, from the gateway (F-27, F-31); a free field if it cannot say."""
     try:
-        return [a for a in await ctx.gateway.get("/admin/agencies") if a.get("active")]
+        return await ctx.gateway.get("/agencies")
     except ApiFailure:
         return []
 
