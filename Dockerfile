@@ -58,7 +58,7 @@ ENV HTTP_HOST=0.0.0.0 \
 
 USER 10001:10001
 
-EXPOSE 8000 8010 8100 8200 8300 8400
+EXPOSE 8000 8010 8080 8100 8200 8300 8400
 
 # Works for every process: each one serves GET /health on its own HTTP_PORT (no curl in slim).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -7,12 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-unit test-integration test-deploy deploy-tools bench clean
+.PHONY: install up test test-unit test-integration test-deploy test-console deploy-tools browser bench clean
 
 # Every distribution of the workspace, installed editable: the shared library, each service,
 # the development launcher, then the root with its extras.
 PACKAGES := shared services/dossier services/workflow services/notifier services/transfer-gateway \
-	services/agency-simulator devstack
+	services/agency-simulator services/console devstack
 
 $(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -n "$(PYTHON)" || { echo "Relance needs Python 3.11 or newer on PATH"; exit 1; }
@@ -26,8 +26,19 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/relance up $(ARGS)
 
-test: $(STAMP) deploy-tools
+test: $(STAMP) deploy-tools browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The console's browser tests drive a real Chromium: Debian's package where it is (or can be
+# installed as root), else the browser Playwright downloads.
+CHROMIUM ?= /usr/bin/chromium
+browser: $(STAMP)
+	@test -x $(CHROMIUM) || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+		&& { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; }; } \
+		|| test -x $(CHROMIUM) || $(BIN)/playwright install chromium
+
+test-console: $(STAMP) browser
+	$(BIN)/pytest tests/console $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from bench.console_pages import console_note
 from bench.report import (
     RESULTS_DIR,
     Comparison,
@@ -174,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             outbox, workflows, first, imported, notified = asyncio.run(
                 _measure(stack, options, progress)
             )
+            from bench.console_pages import run_console_bench
+
+            progress("console: the client card and agenda pages on the demo data")
+            console = run_console_bench(stack, requests=20 if options.quick else 100)
         finally:
             progress("stopping the embedded stack")
             stack.stop()
@@ -195,11 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         total_seconds=total,
     )
     document["outbox"]["exactly_once"] = ok
+    document["console"] = console
     path = write_results(document, options.results_dir, moment)
 
     notes = [
         correctness_note(correctness["expected"], correctness["distinct"], correctness["duplicates"]),
         first_interventions_note(first, options.rounds),
+        console_note(console),
         f"{options.events:,} events, {options.workflows:,} workflows, total {total:.0f} s;"
         f" results in {_shown(path)}",
     ]

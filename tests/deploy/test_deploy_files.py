@@ -318,8 +318,10 @@ def test_every_kubernetes_process_has_a_service_and_health_probes():
         if d["kind"] == "Deployment" and d["metadata"]["name"] != "kafka-exporter"
     }
     services = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Service"}
-    assert set(deployments) == set(APP_PORTS)
+    assert set(deployments) == set(APP_PORTS) | {"console"}
     for name, deployment in deployments.items():
+        if name == "console":
+            continue  # no database: checked by its own test below
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         container = pod["containers"][0]
@@ -347,3 +349,29 @@ def test_kubernetes_common_settings_and_secret_example():
     secret = documents[("Secret", "relance-secrets")]["stringData"]
     assert secret["DATABASE_URL"].startswith("postgresql://")
     assert "SMTP_PASSWORD" in secret
+
+
+def test_the_console_calls_the_apis_and_keeps_no_database():
+    """F-35: the console is a backend-for-frontend on :8080, in compose and in Kubernetes."""
+    service = _services()["console"]
+    env = _environment(service)
+    assert _command_words(service) == ["python", "-m", "relance_console"]
+    assert (env["HTTP_PORT"], env["HTTP_HOST"]) == ("8080", "0.0.0.0")
+    assert env["DOSSIER_API_URL"] == "http://dossier:8000"
+    assert env["GATEWAY_API_URL"] == "http://transfer-gateway:8100"
+    assert env["SESSION_SECRET"] and "DATABASE_URL" not in env
+    assert "8080:8080" in service["ports"]
+    assert set(service["depends_on"]) == {"dossier", "transfer-gateway"}
+    assert "/health" in " ".join(service["healthcheck"]["test"])
+
+    documents = [doc for _, doc in _k8s_documents()]
+    [deployment] = [d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "console"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert container["command"] == ["python", "-m", "relance_console"]
+    assert env["HTTP_PORT"]["value"] == "8080" and env["COOKIE_SECURE"]["value"] == "true"
+    assert env["SESSION_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "CONSOLE_SESSION_SECRET"
+    assert "DATABASE_URL" not in env
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/health"
+    assert "console.yaml" in (DEPLOY / "k8s" / "kustomization.yaml").read_text()

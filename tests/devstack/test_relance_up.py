@@ -172,6 +172,16 @@ def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(
         assert httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", timeout=10).status_code == 401
         card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", headers=admin, timeout=10)
         assert card.status_code == 200 and card.json()["client"]["name"] == "Acme Industries"
+        # F-35: the console, and its demo users printed with their passwords.
+        assert f"http://127.0.0.1:{ports['console']}" in banner
+        assert httpx.get(f"http://127.0.0.1:{ports['console']}/login", timeout=10).status_code == 200
+        from relance_devstack.demo import DEMO_USERS
+
+        for name, role, _collector, password in DEMO_USERS:
+            assert name in banner and password in banner
+            signed = httpx.post(f"http://127.0.0.1:{ports['dossier']}/auth/sessions",
+                                json={"username": name, "password": password}, timeout=10)
+            assert signed.status_code == 201 and signed.json()["role"] == role, signed.text
 
         # A killed worker is restarted with backoff; the rest of the platform keeps running.
         [worker] = _listening_on(ports["workflow"])

@@ -108,7 +108,7 @@ class _Stop(Exception):
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from relance_devstack.demo import load_demo
+    from relance_devstack.demo import load_demo, load_demo_users
     from relance_devstack.embedded import EmbeddedStack, StackPorts
     from relance.kafka import ensure_topics
     from relance_devstack.mailsink import start_mail_sink
@@ -145,12 +145,16 @@ def cmd_up(args: argparse.Namespace) -> int:
             extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(args.transfer_window)}}
             if args.transfer_window else {},
         )
-        print("Starting the outbox relay, the four services and the agency simulator …", flush=True)
+        print("Starting the outbox relay, the four services, the console and the agency simulator …", flush=True)
         supervisor.start_all()
         if not args.no_demo:
             created = load_demo(supervisor.running["dossier"].url, admin_token)
             print(f"Demo data loaded ({created} new clients).", flush=True)
-        _print_urls(stack, supervisor, data_dir, args.smtp_port, admin_token, time.monotonic() - started)
+            demo_users = load_demo_users(supervisor.running["dossier"].url, admin_token)
+        else:
+            demo_users = []
+        _print_urls(stack, supervisor, data_dir, args.smtp_port, admin_token, time.monotonic() - started,
+                    demo_users)
         # A process that dies is restarted with backoff; one that keeps crashing stops all.
         while True:
             try:
@@ -184,10 +188,13 @@ def _admin_token(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, admin_token: str, seconds: float) -> None:
+def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, admin_token: str, seconds: float,
+                demo_users: list[tuple[str, str, str]] = ()) -> None:
     running = supervisor.running
+    users = "".join(f"\n                      {name:<13} {password:<18} ({role})" for name, role, password in demo_users)
     print(
         f"""
+  Console             {running['console'].url}{users}
   Admin API token     {admin_token}
                       (kept in {data_dir / 'admin-token'}; send as "Authorization: Bearer …")
 

@@ -41,3 +41,39 @@ def load_demo(dossier_url: str, admin_token: str) -> int:
             elif response.status_code != 409:
                 response.raise_for_status()
     return created
+
+
+# F-35: who signs in to the console in a demo (passwords printed by `relance up`).
+DEMO_COLLECTORS = [("CLAIRE", "Claire Martin", "claire@relance.example"),
+                   ("MARC", "Marc Dubois", "marc@relance.example")]
+DEMO_ASSIGNMENT = {"C-ACME": "CLAIRE", "C-BORD": "CLAIRE", "C-LYON": "MARC"}
+DEMO_USERS = [
+    ("admin.demo", "admin", None, "admin-demo-pass"),
+    ("manager.demo", "manager", None, "manager-demo-pass"),
+    ("claire", "collector", "CLAIRE", "claire-demo-pass"),
+    ("marc", "collector", "MARC", "marc-demo-pass"),
+]
+
+
+def load_demo_users(dossier_url: str, admin_token: str) -> list[tuple[str, str, str]]:
+    """Demo collectors, their clients, and four users with passwords; run again, it only
+    resets the passwords. Returns (user name, role, password) of each."""
+    with httpx.Client(
+        base_url=dossier_url, timeout=30, headers={"Authorization": f"Bearer {admin_token}"}
+    ) as http:
+        for code, name, email in DEMO_COLLECTORS:
+            response = http.post("/collectors", json={"code": code, "name": name, "email": email})
+            if response.status_code == 201:
+                for client, collector in DEMO_ASSIGNMENT.items():
+                    if collector == code:
+                        http.put(f"/clients/{client}/collector", json={"collector_code": code}).raise_for_status()
+            elif response.status_code not in (409, 422):
+                response.raise_for_status()
+        existing = {u["name"]: u["id"] for u in http.get("/users").raise_for_status().json()}
+        for name, role, collector, password in DEMO_USERS:
+            if name in existing:
+                http.put(f"/users/{existing[name]}/password", json={"password": password}).raise_for_status()
+            else:
+                http.post("/users", json={"name": name, "role": role, "collector_code": collector,
+                                          "password": password}).raise_for_status()
+    return [(name, role, password) for name, role, _collector, password in DEMO_USERS]

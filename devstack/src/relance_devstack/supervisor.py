@@ -31,6 +31,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("notifier", "relance_notifier", 8200),
     ServiceSpec("workflow", "relance_workflow", 8300),
     ServiceSpec("agency-simulator", "relance_agency_simulator", 8400),
+    ServiceSpec("console", "relance_console", 8080),
 )
 
 
@@ -152,6 +153,8 @@ class Supervisor:
                     "DEMO_AGENCY_SECRET": self.demo_agency_secret,
                     "DEMO_AGENCY_WEBHOOK_URL": url("agency-simulator", 8400) + "/webhooks",
                     "WEBHOOK_ALLOW_INSECURE_URLS": "true"}
+        if service == "console":
+            return {"DOSSIER_API_URL": url("dossier", 8000), "GATEWAY_API_URL": url("transfer-gateway", 8100)}
         if service == "agency-simulator":
             return {"GATEWAY_URL": url("transfer-gateway", 8100), "AGENCY_CODE": self.demo_agency_code,
                     "AGENCY_KEY": self.demo_agency_key, "AGENCY_SECRET": self.demo_agency_secret}

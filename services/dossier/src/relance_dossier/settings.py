@@ -19,6 +19,8 @@ class Settings(CommonSettings):
     # redelivered, and how long a stopping consumer waits for the event in hand.
     redelivery_delay_seconds: float = 2.0
     shutdown_grace_seconds: float = 10.0
+    # F-35: how long a session opened by signing in with a password lasts.
+    session_hours: float = 12.0
     # F-26: files attached to a client are stored under DATA_DIR/attachments/<client id>/.
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_content_types: list[str] = [

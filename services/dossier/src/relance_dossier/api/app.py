@@ -11,7 +11,7 @@ from relance.db import create_pool
 from relance.health import postgres_check, temporal_check
 from relance.observability import add_health_and_metrics, install_request_logging
 from relance_dossier.api import clients
-from relance_dossier.api import assignment, collectors, search, users
+from relance_dossier.api import assignment, collectors, search, sessions, users
 from relance_dossier.api import attachments, audit, contacts, notes
 from relance_dossier.api import communications, transfers
 from relance_dossier.api import imports, introspection
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(collectors.router)
     app.include_router(users.router)
     app.include_router(introspection.router)
+    app.include_router(sessions.router)
     app.include_router(clients.router)
     app.include_router(contacts.router)
     app.include_router(notes.router)

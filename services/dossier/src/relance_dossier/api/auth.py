@@ -4,12 +4,20 @@ users and their tokens are the dossier's own, and other services learn who a tok
 by asking `GET /auth/introspect`.
 
 A collector sees only the clients assigned to their collector: others answer 404, as if
-they did not exist. Only a token's SHA-256 is stored."""
+they did not exist. Only a token's SHA-256 is stored.
 
+A user with a password (argon2 hash, set by an admin) can also sign in with their name:
+that opens a session whose bearer token works like the API token until it expires or
+is revoked (the console signs in this way, F-35)."""
+
+import asyncio
 import secrets
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request
 
 from relance.api.auth import WRITERS, Principal, Role, authenticated_by, role_guard, token_sha256
@@ -17,6 +25,25 @@ from relance.api.errors import ApiError
 
 def new_token() -> str:
     return f"rl_{secrets.token_urlsafe(32)}"
+
+
+_hasher = PasswordHasher()
+# Checked when no user matches, so an unknown name costs the same time as a wrong password.
+_NO_USER_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def password_matches(password_hash: str | None, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _NO_USER_HASH, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
 
 
 async def create_user(
@@ -27,14 +54,26 @@ async def create_user(
     token: str,
     email: str | None = None,
     collector_id: UUID | None = None,
+    password_hash: str | None = None,
 ) -> UUID:
     user_id = uuid4()
     await conn.execute(
-        "INSERT INTO users (id, name, email, role, collector_id, token_sha256)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        user_id, name, email, role.value, collector_id, token_sha256(token),
+        "INSERT INTO users (id, name, email, role, collector_id, token_sha256, password_hash)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        user_id, name, email, role.value, collector_id, token_sha256(token), password_hash,
     )
     return user_id
+
+
+async def open_session(conn: asyncpg.Connection, user_id: UUID, lifetime: timedelta) -> tuple[str, datetime]:
+    """A new session token for the user (only its hash is stored) and when it expires."""
+    token, expires_at = new_token(), datetime.now(UTC) + lifetime
+    await conn.execute("DELETE FROM user_sessions WHERE user_id = $1 AND expires_at < now()", user_id)
+    await conn.execute(
+        "INSERT INTO user_sessions (token_sha256, user_id, expires_at) VALUES ($1, $2, $3)",
+        token_sha256(token), user_id, expires_at,
+    )
+    return token, expires_at
 
 
 async def ensure_bootstrap_admin(pool: asyncpg.Pool, token: str) -> None:
@@ -49,11 +88,21 @@ async def ensure_bootstrap_admin(pool: asyncpg.Pool, token: str) -> None:
 
 
 async def user_by_token(request: Request, token: str) -> Principal | None:
-    """The active user a token belongs to (the dossier owns the users table)."""
-    row = await request.app.state.pool.fetchrow(
-        "SELECT id, name, role, collector_id FROM users WHERE token_sha256 = $1 AND active",
-        token_sha256(token),
+    """The active user a token belongs to (the dossier owns the users table): an API
+    token, or the token of a session opened by signing in (F-35) until it expires."""
+    pool = request.app.state.pool
+    digest = token_sha256(token)
+    row = await pool.fetchrow(
+        "SELECT id, name, role, collector_id FROM users WHERE token_sha256 = $1 AND active", digest,
     )
+    if row is None:
+        row = await pool.fetchrow(
+            "SELECT u.id, u.name, u.role, u.collector_id, s.expires_at <= now() AS expired"
+            " FROM user_sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.token_sha256 = $1 AND u.active", digest,
+        )
+        if row is not None and row["expired"]:
+            raise ApiError(401, "Authorization", "session expired: sign in again")
     if row is None:
         return None
     return Principal(user_id=row["id"], name=row["name"], role=Role(row["role"]),

@@ -2,7 +2,7 @@
 
 
 import asyncpg
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
@@ -16,6 +16,7 @@ from relance_dossier.api.models import (
     InterventionOut,
     ItemOut,
     ClientOut,
+    Aging,
 )
 from relance_dossier.domain.accounts import check_one_default_per_type
 from relance_dossier.persistence import clients as store
@@ -28,14 +29,19 @@ from relance_dossier.persistence import notes as note_store
 router = APIRouter(prefix="/clients", tags=["clients"])
 
 
-async def _card(conn: asyncpg.Connection, code: str, principal: Principal) -> ClientCard:
+async def _card(conn: asyncpg.Connection, code: str, principal: Principal,
+                items_limit: int | None = None, items_offset: int = 0) -> ClientCard:
     client = await client_or_404(conn, code, principal)
     dossiers = [DossierOut(**dict(d)) for d in await store.dossiers_of(conn, client["id"])]
+    summary = dict(await store.open_items_summary(conn, client["id"]))
     return ClientCard(
         client=ClientOut(**dict(client)),
         active_dossier=next((d for d in dossiers if d.kind == "active"), None),
         transfer_dossiers=[d for d in dossiers if d.kind == "transfer"],
-        open_items=[ItemOut(**dict(i)) for i in await store.open_items_of(conn, client["id"])],
+        open_items=[ItemOut(**dict(i)) for i in await store.open_items_of(
+            conn, client["id"], items_limit, items_offset)],
+        open_item_count=summary.pop("open_item_count"),
+        aging=Aging(**summary),
         contacts=[ContactOut(**c) for c in await store.contacts_of(conn, client["id"], False)],
         pending_interventions=[
             InterventionOut(**dict(i))
@@ -78,10 +84,14 @@ async def create_client(
 
 @router.get("/{code}", response_model=ClientCard, summary="The client card in one read")
 async def get_client(
-    code: str, request: Request, response: Response, principal: Principal = Depends(can_read)
+    code: str, request: Request, response: Response,
+    items_limit: int | None = Query(default=None, ge=1, le=1000,
+                                    description="one page of open items (default: all)"),
+    items_offset: int = Query(default=0, ge=0),
+    principal: Principal = Depends(can_read),
 ) -> ClientCard:
     async with db_pool(request).acquire() as conn:
-        card = await _card(conn, code, principal)
+        card = await _card(conn, code, principal, items_limit, items_offset)
     # F-1: the version to send back in If-Match when updating the client.
     response.headers["ETag"] = _etag(card.client.version)
     return card

@@ -212,13 +212,25 @@ class PendingActionOut(BaseModel):
     item_ids: list[UUID]
 
 
+class Aging(BaseModel):
+    """F-36: the open balance by days past due."""
+
+    not_due: Decimal
+    days_1_30: Decimal
+    days_31_60: Decimal
+    days_61_90: Decimal
+    days_90_plus: Decimal
+
+
 class ClientCard(BaseModel):
     """F-1, F-2: the client card in one read."""
 
     client: ClientOut
     active_dossier: DossierOut | None
     transfer_dossiers: list[DossierOut]
-    open_items: list[ItemOut]
+    open_items: list[ItemOut]  # every open item, or the page asked for with items_limit
+    open_item_count: int = 0  # over all pages
+    aging: Aging | None = None
     contacts: list[ContactOut]
     pending_interventions: list[InterventionOut]
     pending_specific_actions: list[PendingActionOut] = Field(default_factory=list)  # F-19

@@ -9,7 +9,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import admin_only, can_read, create_user, new_token, db_pool
+from relance_dossier.api.auth import admin_only, can_read, create_user, db_pool, hash_password, new_token
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence import collectors as collector_store
 from relance_dossier.persistence import users as store
@@ -26,6 +26,14 @@ class UserIn(ApiInput):
         default=None, max_length=100,
         description="F-4: the collector this user works as; required for the collector role",
     )
+    password: str | None = Field(
+        default=None, min_length=8, max_length=200,
+        description="Lets the user sign in with their name (the console); only its argon2 hash is kept",
+    )
+
+
+class PasswordIn(ApiInput):
+    password: str = Field(min_length=8, max_length=200)
 
 
 class UserOut(BaseModel):
@@ -36,6 +44,7 @@ class UserOut(BaseModel):
     collector_code: str | None
     active: bool
     created_at: datetime
+    has_password: bool = False
 
 
 class CreatedUser(UserOut):
@@ -56,6 +65,7 @@ async def create(body: UserIn, request: Request, principal: Principal = Depends(
         # A collector user sees only their collector's clients: without a link, nothing.
         raise ApiError(422, "collector_code", "required for a user with the collector role")
     token = new_token()
+    password_hash = await hash_password(body.password) if body.password else None
     async with db_pool(request).acquire() as conn, conn.transaction():
         collector_id = None
         if body.collector_code is not None:
@@ -64,7 +74,8 @@ async def create(body: UserIn, request: Request, principal: Principal = Depends(
                 raise ApiError(422, "collector_code", f"no collector with code {body.collector_code!r}")
             collector_id = collector["id"]
         user_id = await create_user(conn, name=body.name, role=body.role, token=token,
-                                    email=body.email, collector_id=collector_id)
+                                    email=body.email, collector_id=collector_id,
+                                    password_hash=password_hash)
         await record_audit(conn, client_id=None, actor=principal.actor, action="create", entity="user",
                            entity_id=str(user_id), details={"role": body.role.value,
                                                             "collector_code": body.collector_code})
@@ -97,5 +108,18 @@ async def deactivate(user_id: UUID, request: Request, principal: Principal = Dep
         if not await store.deactivate_user(conn, user_id):
             raise ApiError(404, "user_id", f"no user with id {user_id}")
         await record_audit(conn, client_id=None, actor=principal.actor, action="deactivate",
+                           entity="user", entity_id=str(user_id))
+        return UserOut(**dict(await store.user_by_id(conn, user_id)))
+
+
+@router.put("/{user_id}/password", response_model=UserOut,
+            summary="Set a user's password (signing in with their name); their sessions end")
+async def set_password(user_id: UUID, body: PasswordIn, request: Request,
+                       principal: Principal = Depends(admin_only)) -> UserOut:
+    password_hash = await hash_password(body.password)
+    async with db_pool(request).acquire() as conn, conn.transaction():
+        if not await store.set_password_hash(conn, user_id, password_hash):
+            raise ApiError(404, "user_id", f"no user with id {user_id}")
+        await record_audit(conn, client_id=None, actor=principal.actor, action="set_password",
                            entity="user", entity_id=str(user_id))
         return UserOut(**dict(await store.user_by_id(conn, user_id)))

@@ -127,10 +127,30 @@ async def dossiers_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg
     )
 
 
-async def open_items_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
+async def open_items_of(
+    conn: asyncpg.Connection, client_id: UUID, limit: int | None = None, offset: int = 0
+) -> list[asyncpg.Record]:
+    """Every open item, or one page of them (the console's account statement)."""
     return await conn.fetch(
         "SELECT * FROM items WHERE client_id = $1 AND open_amount <> 0"
-        " ORDER BY due_date, number",
+        " ORDER BY due_date, number LIMIT $2 OFFSET $3",
+        client_id, limit, offset,
+    )
+
+
+async def open_items_summary(conn: asyncpg.Connection, client_id: UUID) -> asyncpg.Record:
+    """How many open items, and the open balance by days past due (F-36 buckets: not due,
+    1–30, 31–60, 61–90, 90+); credit notes and payments count negative, as in the balance."""
+    signed = "CASE WHEN kind = 'invoice' THEN open_amount ELSE -open_amount END"
+    late = "(current_date - due_date)"
+    return await conn.fetchrow(
+        "SELECT count(*) AS open_item_count,"
+        f" COALESCE(sum({signed}) FILTER (WHERE {late} <= 0), 0)::numeric(18,2) AS not_due,"
+        f" COALESCE(sum({signed}) FILTER (WHERE {late} BETWEEN 1 AND 30), 0)::numeric(18,2) AS days_1_30,"
+        f" COALESCE(sum({signed}) FILTER (WHERE {late} BETWEEN 31 AND 60), 0)::numeric(18,2) AS days_31_60,"
+        f" COALESCE(sum({signed}) FILTER (WHERE {late} BETWEEN 61 AND 90), 0)::numeric(18,2) AS days_61_90,"
+        f" COALESCE(sum({signed}) FILTER (WHERE {late} > 90), 0)::numeric(18,2) AS days_90_plus"
+        " FROM items WHERE client_id = $1 AND open_amount <> 0",
         client_id,
     )
 

@@ -8,11 +8,12 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
 from relance.audit import record_audit
-from relance_gateway.api.admins import admin_only
+from relance_gateway.api.admins import admin_only, current_user
 from relance_gateway.api.models import (
     AdminPlacement,
     Agency,
@@ -78,6 +79,23 @@ async def create_agency(
                      {"name": body.name, "webhook_url": agency.webhook_url, "active": body.active})
     return AgencyCreated(**agency.model_dump(),
                          credentials=AgencyCredentials(api_key=api_key, signing_secret=secret))
+
+
+class AgencyChoice(BaseModel):
+    code: str
+    name: str
+
+
+# Outside /admin: every signed-in user chooses an agency when transferring (F-27).
+choices = APIRouter(tags=["admin"])
+
+
+@choices.get("/agencies", response_model=list[AgencyChoice],
+             summary="The active agencies a transfer can go to (code and name only, F-27)")
+async def agency_choices(request: Request, principal: Principal = Depends(current_user)) -> list[AgencyChoice]:
+    async with request.app.state.pool.acquire() as conn:
+        return [AgencyChoice(code=r["code"], name=r["name"]) for r in await agencies.list_agencies(conn)
+                if r["active"]]
 
 
 @router.get("/agencies", response_model=list[Agency], summary="Registered agencies")

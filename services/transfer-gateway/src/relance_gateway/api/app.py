@@ -127,6 +127,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(agency.router)
     app.include_router(admin.router)
+    app.include_router(admin.choices)
     app.include_router(internal.router)
     add_health_and_metrics(app, {"postgres": postgres_check(pool), **(extra_checks or {})})
     _require_all_agency_headers_together(app)
