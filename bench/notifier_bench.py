@@ -32,8 +32,8 @@ from aiosmtpd.controller import Controller
 
 from bench.report import Comparison, Throughput
 from relance.db import create_pool
-from relance_devstack.embedded import free_port
 from relance.events import CommunicationItem, EventEnvelope
+from relance_devstack.embedded import free_port
 from relance_dossier.persistence.communications import communication_command
 from relance_notifier.channels.email import EmailChannel
 from relance_notifier.persistence.migrations import SCHEMA as NOTIFIER_SCHEMA

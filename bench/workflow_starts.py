@@ -10,10 +10,11 @@ one overdue invoice, so the first scenario step (an automatic email) is due at o
 Starts/s = M ÷ time until every `start_workflow` call was acknowledged, with at most
 `concurrency` calls in flight. An untimed warm-up of empty workflows comes first; then
 each round runs the baseline and the dossiers on fresh workflows, and the reported rates
-are the medians over the rounds (one ~2 s window is noisy on a small machine). For the dossiers the bench also waits until each one has
-opened its first intervention (a row in `interventions`), and reports that as first
-interventions/s from the same start. The email steps then wait for a notifier outcome
-that never comes; the stack is discarded afterwards, so nothing is cancelled."""
+are the medians over the rounds (one ~2 s window is noisy on a small machine). For the
+dossiers the bench also waits until each one has opened its first intervention (a row
+in `interventions`), and reports that as first interventions/s from the same start. The
+email steps then wait for a notifier outcome that never comes; the stack is discarded
+afterwards, so nothing is cancelled."""
 
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ from temporalio.worker import Worker
 from bench.empty_workflow import EmptyWorkflow
 from bench.report import Comparison, Throughput, median_throughput, ratio
 from relance import search_attributes as sa
+from relance.contracts.dossier import DossierWorkflowInput
 from relance.db import create_pool
 from relance.workflow_ids import dossier_workflow_id
-from relance.contracts.dossier import DossierWorkflowInput
 from relance_dossier import worker as dossier_worker
 from relance_dossier.settings import Settings as DossierSettings
 from relance_workflow import worker as workflow_worker
@@ -255,7 +256,7 @@ async def run(
                     "settled": d["settled"],
                     "ratio": round(ratio(dr, er), 4) if ratio(dr, er) is not None else None,
                 }
-                for (e, d), er, dr in zip(per_round, empty_runs, dossier_runs)
+                for (e, d), er, dr in zip(per_round, empty_runs, dossier_runs, strict=True)
             ],
         },
     )

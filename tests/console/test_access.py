@@ -7,7 +7,6 @@ from uuid import uuid4
 from playwright.async_api import expect
 
 
-
 async def new_client(dossier_api, collector: str | None = None, items: int = 2, name: str | None = None) -> dict:
     code = f"CON-{uuid4().hex[:8].upper()}"
     body = {"code": code, "name": name or f"Client {code}", "country": "FR", "segment": "PME",

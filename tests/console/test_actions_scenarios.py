@@ -4,8 +4,8 @@ from uuid import uuid4
 
 from playwright.async_api import expect
 
-from tests.console.test_seed_002_assignment import _client, _scenario
 from tests.conftest import eventually
+from tests.console.test_seed_002_assignment import _client, _scenario
 
 
 async def test_f14_the_actions_due_across_dossiers_filtered_by_collector_and_sorted_by_priority(

@@ -76,7 +76,7 @@ async def test_seed_001_update_done_prepare_a_letter_done_by_itself_the_prompt_a
 
     # F-13: one document on the call; it opens, and nothing deletes nor replaces it.
     await call.locator(".attach-document input[type=file]").set_input_files(files=[
-        {"name": "compte-rendu.txt", "mimeType": "text/plain", "buffer": "Compte rendu d'appel".encode()}])
+        {"name": "compte-rendu.txt", "mimeType": "text/plain", "buffer": b"Compte rendu d'appel"}])
     await call.locator(".attach-button").click()
     await expect(call.locator(".intervention-document")).to_have_text("📎 compte-rendu.txt")
     await expect(call.locator(".attach-document")).to_have_count(0)

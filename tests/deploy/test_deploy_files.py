@@ -374,4 +374,4 @@ def test_the_console_calls_the_apis_and_keeps_no_database():
     assert "DATABASE_URL" not in env
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == "/health"
-    assert "console.yaml" in (DEPLOY / "k8s" / "kustomization.yaml").read_text()
+    assert "console.yaml" in (DEPLOY / "k8s" / "base" / "kustomization.yaml").read_text()

@@ -226,7 +226,7 @@ def test_every_stateless_process_autoscales_and_leaves_replicas_to_the_autoscale
     deployments = _of_kind(PLAIN_OBJECTS, "Deployment")
     autoscalers = _of_kind(PLAIN_OBJECTS, "HorizontalPodAutoscaler")
     targets = {}
-    for name, hpa in autoscalers.items():
+    for hpa in autoscalers.values():
         ref = hpa["spec"]["scaleTargetRef"]
         assert ref["kind"] == "Deployment" and ref["apiVersion"] == "apps/v1"
         assert ref["name"] in deployments
@@ -270,7 +270,8 @@ def test_network_policies_admit_only_the_gateway_and_the_console_from_outside():
     deny = [p for p in policies.values() if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress")]
     assert deny and deny[0]["spec"]["policyTypes"] == ["Ingress"], "a default deny of ingress"
     pods = {
-        name: (d["spec"]["template"]["metadata"]["labels"], d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"])
+        name: (d["spec"]["template"]["metadata"]["labels"],
+               d["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"])
         for name, d in _of_kind(PLAIN_OBJECTS, "Deployment").items()
     }
     pods["console"] = ({"app.kubernetes.io/name": "console", "app.kubernetes.io/part-of": "relance"}, 8080)
@@ -324,7 +325,8 @@ def _relabel(rules: list[dict], labels: dict[str, str]) -> dict[str, str] | None
         if action == "replace" and match:
             target = rule.get("target_label") or rule.get("targetLabel")
             replacement = rule.get("replacement", "$1")
-            result = re.sub(r"\$\{?(\d+)\}?", lambda m: match.group(int(m.group(1))) or "", replacement)
+            result = re.sub(r"\$\{?(\d+)\}?", lambda m, found=match: found.group(int(m.group(1))) or "",
+                            replacement)
             if result:
                 labels[target] = result
             else:

@@ -15,8 +15,8 @@ import httpx
 import psutil
 import pytest
 
-from relance_devstack.embedded import free_port
 from relance.events import ClientUpdated
+from relance_devstack.embedded import free_port
 from relance_devstack.supervisor import SERVICES
 
 UP_TIMEOUT = 180  # "within 3 minutes" on a fresh machine

@@ -84,7 +84,7 @@ def test_f21_only_a_validated_new_channel_may_be_the_default() -> None:
 
 @pytest.mark.parametrize(
     ("channel_type", "value"),
-    [("email", "compta@acme.fr"), ("phone", "+33 1 23 45 67 89"), ("phone", "(01) 23-45-67"),
+    [("email", "compta@acme.fr"), ("phone", "+33 1 23 45 67 89"), ("phone", "(01) 23-45-67-89"),
      ("postal", "12 rue Neuve, 69001 Lyon")],
 )
 def test_f21_plausible_channel_values_pass(channel_type, value) -> None:

@@ -284,7 +284,8 @@ INVALID_BODIES = [
                  id="amount-not-a-number"),
     pytest.param(lambda code: client_body(code, items=[invoice("F-1", "10.001")]), "items.0.amount",
                  id="amount-beyond-cents"),
-    pytest.param(lambda code: client_body(code, items=[invoice("F-1", "10.00"), invoice("F-2", "10.00", currency="eur")]),
+    pytest.param(lambda code: client_body(code, items=[invoice("F-1", "10.00"),
+                                                       invoice("F-2", "10.00", currency="eur")]),
                  "items.1.currency", id="lowercase-currency"),
     pytest.param(lambda code: client_body(code, items=[invoice("F-1", "10.00", currency="EURO")]),
                  "items.0.currency", id="four-letter-currency"),
@@ -327,7 +328,8 @@ async def test_f2_open_amount_above_the_amount_is_rejected(dossier_api, db) -> N
 async def test_f2_open_amount_above_the_amount_names_the_open_amount_field(dossier_api) -> None:
     response = await dossier_api.post(
         "/clients",
-        json=client_body(new_code("BAD"), items=[invoice("F-1", "100.00"), invoice("F-2", "100.00", open_amount="100.01")]),
+        json=client_body(new_code("BAD"),
+                         items=[invoice("F-1", "100.00"), invoice("F-2", "100.00", open_amount="100.01")]),
     )
 
     assert response.status_code == 422, response.text

@@ -217,6 +217,18 @@ async def test_f3_new_clients_get_an_active_dossier_events_and_their_collector(d
     assert (after["client"]["name"], after["client"]["segment"], after["client"]["version"]) == (
         "Acme Group", "SME", acme["client"]["version"] + 1)
 
+    # F-33: one audit entry per client created or changed, naming the import.
+    audit = await db.fetch(
+        "SELECT entity_id, action, comment, details FROM audit_log WHERE client_id = ANY($1::uuid[])"
+        " AND entity = 'client' AND action IN ('create', 'update') ORDER BY id", ids,
+    )
+    assert sorted((a["entity_id"], a["action"], a["comment"]) for a in audit) == [
+        (f"{p}-A", "create", "ERP import"), (f"{p}-A", "update", "ERP import"),
+        (f"{p}-C", "create", "ERP import")]
+    [update_entry] = [a for a in audit if a["action"] == "update"]
+    assert update_entry["details"] == {
+        "import_id": renamed["import_id"], "changed": {"name": {"from": "Acme SA", "to": "Acme Group"}}}
+
 
 async def test_f3_json_array_and_json_lines_are_imported_like_csv(dossier_api, db) -> None:
     p = prefix()

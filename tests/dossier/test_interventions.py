@@ -1,7 +1,7 @@
 """Collector commands on interventions, as Temporal Updates on the dossier workflow of the
 real stack (dev server), through the dossier API (F-10 .. F-13)."""
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest

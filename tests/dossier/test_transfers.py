@@ -20,6 +20,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from relance.contracts.transfer import TransferWorkflowInput
 from relance.db import create_pool
 from relance.events import (
     AgencyCancellationRefused,
@@ -30,18 +31,17 @@ from relance.events import (
 )
 from relance.outbox import write_events
 from relance.workflow_ids import transfer_workflow_id
-from relance.contracts.transfer import TransferWorkflowInput
+from relance_devstack.embedded import free_port
+from relance_devstack.supervisor import SERVICES, Supervisor
 from relance_dossier.domain.transfers import RegisteredAgency
 from relance_dossier.persistence import transfers as transfer_store
 from relance_workflow.settings import Settings
 from relance_workflow.worker import build_worker
-from relance_devstack.embedded import free_port
-from relance_devstack.supervisor import SERVICES, Supervisor
 from relance_workflow.workflows.transfer import TransferWorkflow
 from tests.conftest import ADMIN_TOKEN, eventually
-from tests.stack import ALL_OUTBOXES, SEARCH_PATH
 from tests.dossier.test_contacts import collector_api, read_only_api
 from tests.dossier.test_dossier_api import client_body, errors_of, invoice, new_code
+from tests.stack import ALL_OUTBOXES, SEARCH_PATH
 
 # An agency the platform's transfer gateway does not know: nothing answers for it but these
 # tests (the gateway's own tests drive the agency simulator end to end).
@@ -458,14 +458,14 @@ async def test_f30_concurrent_cancels_around_the_window_end_never_both_place_and
     rng = random.Random(30)
     calls = []
     centres = [-2.0, -1.0, -0.4, -0.15, 0.0, 0.15, 0.4, 1.0]
-    for (_, _, transfer_id, window_end), centre in zip(transfers, centres):
+    for (_, _, transfer_id, window_end), centre in zip(transfers, centres, strict=False):
         for _ in range(3):
             offset = timedelta(seconds=centre + rng.uniform(-0.2, 0.2))
             calls.append((transfer_id, cancel_at(transfer_id, window_end + offset)))
     responses = await asyncio.gather(*(c for _, c in calls))
 
     by_transfer: dict[str, list[httpx.Response]] = {}
-    for (transfer_id, _), response in zip(calls, responses):
+    for (transfer_id, _), response in zip(calls, responses, strict=True):
         by_transfer.setdefault(transfer_id, []).append(response)
     modes = []
     for card, item_ids, transfer_id, _ in transfers:
@@ -490,7 +490,7 @@ async def test_f30_concurrent_cancels_around_the_window_end_never_both_place_and
         assert count == len(item_ids)
 
     await asyncio.sleep(1.5)  # past every window end: no late placement after an immediate cancel
-    for (_, _, transfer_id, _), mode in zip(transfers, modes):
+    for (_, _, transfer_id, _), mode in zip(transfers, modes, strict=False):
         assert len(await events(db, transfer_id, "transfer.placed")) == (0 if mode == "immediate" else 1)
     assert {"immediate", "request"} <= set(modes), modes
 

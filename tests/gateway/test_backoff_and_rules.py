@@ -1,10 +1,11 @@
-"""F-31: webhook retries back off exponentially with jitter and end in a dead letter;
-credentials keep two active secrets; an agency's answers follow the placement's state."""
+"""F-31: webhook retries back off exponentially with jitter (relance.retry) and end in a
+dead letter; credentials keep two active secrets; an agency's answers follow the placement's state."""
 
 import pytest
 
+from relance.retry import backoff_delay
 from relance_gateway.domain import placements as rules
-from relance_gateway.domain.backoff import is_exhausted, is_success, retry_delay
+from relance_gateway.domain.backoff import is_exhausted, is_success
 from relance_gateway.domain.credentials import (
     api_key_sha256,
     new_api_key,
@@ -14,13 +15,13 @@ from relance_gateway.domain.credentials import (
 
 
 def test_f31_backoff_cap_doubles_per_attempt_up_to_the_maximum():
-    caps = [retry_delay(n, base_seconds=2, max_seconds=60, rand=lambda: 1.0) for n in range(1, 8)]
+    caps = [backoff_delay(n, base=2, cap=60, jitter=True, rand=lambda: 1.0) for n in range(1, 8)]
     assert caps == [2, 4, 8, 16, 32, 60, 60]
 
 
 def test_f31_backoff_uses_full_jitter_below_the_cap():
-    assert retry_delay(3, base_seconds=2, max_seconds=60, rand=lambda: 0.25) == 2.0
-    assert retry_delay(3, base_seconds=2, max_seconds=60, rand=lambda: 0.0) == 0.0
+    assert backoff_delay(3, base=2, cap=60, jitter=True, rand=lambda: 0.25) == 2.0
+    assert backoff_delay(3, base=2, cap=60, jitter=True, rand=lambda: 0.0) == 0.0
 
 
 def test_f31_dead_letter_after_the_configured_attempts():

@@ -144,7 +144,7 @@ async def test_f31_bad_signature_stale_timestamp_or_unknown_key_get_401_with_the
     assert await agency_events(db, "agency.placement_acknowledged", placed.transfer_id) == []
 
 
-async def test_f31_a_signature_covers_method_path_and_idempotency_key_so_a_captured_refusal_cannot_be_replayed_on_another_transfer(db, agency):
+async def test_f31_a_signature_covers_method_path_and_idempotency_key_so_a_refusal_cannot_be_replayed(db, agency):
     """Issue 10: a refusal signed for one transfer was accepted on another (the signature
     covered the timestamp and the body only)."""
     first = await placed_with(db, agency)

@@ -1,19 +1,21 @@
 """The email message and the classification of SMTP failures (F-32)."""
 
+import asyncio
 from datetime import UTC, datetime
 from uuid import UUID
 
 import aiosmtplib
 import pytest
 
+from relance.retry import backoff_delay
 from relance_notifier.channels.base import (
     OutgoingMessage,
     PermanentSendError,
     TransientSendError,
-    backoff_delay,
 )
 from relance_notifier.channels.email import build_email, classify_smtp_error, message_id
 from relance_notifier.channels.ratelimit import RateLimiter
+from tests.notifier.virtual_time import run_in_virtual_time
 
 CID = UUID("12345678-1234-5678-1234-567812345678")
 
@@ -85,15 +87,14 @@ def test_f32_retries_back_off_exponentially_up_to_a_cap() -> None:
     assert [backoff_delay(n, base=0.5, cap=3) for n in range(1, 6)] == [0.5, 1, 2, 3, 3]
 
 
-async def test_f32_email_rate_is_limited() -> None:
-    now = [100.0]
-    sleeps: list[float] = []
+def test_f32_email_rate_is_limited() -> None:
+    async def five_sends() -> list[float]:
+        limiter, times = RateLimiter(4), []
+        for _ in range(5):
+            await limiter.acquire()
+            times.append(asyncio.get_running_loop().time())
+        return times
 
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    limiter = RateLimiter(4, clock=lambda: now[0], sleep=sleep)
-    for _ in range(5):
-        await limiter.acquire()
-    assert sleeps == [0.25, 0.25, 0.25, 0.25]
+    times = run_in_virtual_time(five_sends, start=100.0)
+    gaps = [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)]
+    assert gaps == [0.25, 0.25, 0.25, 0.25]

@@ -89,3 +89,44 @@ def test_f18_statement_lists_each_item_by_due_date_then_a_total() -> None:
 def test_f18_statement_of_no_item_has_a_zero_total() -> None:
     statement = plain(format_statement([])).splitlines()
     assert statement[-1].startswith("Total") and statement[-1].endswith("0,00 €")
+
+
+@pytest.mark.parametrize(
+    ("locale", "amount", "currency", "expected"),
+    [
+        ("fr", Decimal("1234.5"), "EUR", "1 234,50 €"),
+        ("fr-FR", Decimal("1234.5"), "EUR", "1 234,50 €"),
+        ("en_US", Decimal("1234.5"), "EUR", "€1,234.50"),
+        ("en_US", Decimal("-1234.5"), "EUR", "-€1,234.50"),
+        ("en_US", Decimal("50"), "USD", "USD 50.00"),
+        ("de_DE", Decimal("1234567.891"), "EUR", "1.234.567,89 €"),
+        ("de-DE", Decimal("50"), "usd", "50,00 USD"),
+        ("nl_BE", Decimal("1234.5"), "EUR", "€ 1.234,50"),
+        ("nl_BE", Decimal("50"), "USD", "USD 50,00"),
+        ("fr", Decimal("1234.5"), "JPY", "1 235 JPY"),  # a currency without cents
+    ],
+)
+def test_f18_amounts_follow_the_readers_locale(locale: str, amount: Decimal, currency: str, expected: str) -> None:
+    assert plain(format_amount(amount, currency, locale)) == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("fr_FR", "05/01/2025"), ("en_US", "1/5/2025"), ("en_GB", "05/01/2025"), ("de_DE", "05.01.2025")],
+)
+def test_f18_dates_follow_the_readers_locale(locale: str, expected: str) -> None:
+    assert format_date(date(2025, 1, 5), locale) == expected
+
+
+def test_f18_an_unknown_locale_is_written_in_french() -> None:
+    assert plain(format_amount(Decimal("1234.5"), "EUR", "xx_YY")) == "1 234,50 €"
+    assert format_date(date(2025, 1, 5), "not a locale") == "05/01/2025"
+
+
+def test_f18_statement_in_english() -> None:
+    lines = [StatementLine("INV-1", date(2025, 1, 15), Decimal("1000.25"))]
+    assert plain(format_statement(lines, "en_GB")).splitlines() == [
+        "Document no.  Due date    Amount due",
+        "INV-1         15/01/2025   €1,000.25",
+        "Total                      €1,000.25",
+    ]

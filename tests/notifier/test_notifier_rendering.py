@@ -79,6 +79,16 @@ def test_f32_context_has_client_items_and_total() -> None:
     )
 
 
+def test_f18_an_english_template_writes_amounts_and_dates_the_english_way() -> None:
+    message = render(
+        Template(code="t", channel="email", subject="s", locale="en-GB",
+                 body="{% for i in items %}{{ i.number }} {{ i.open_amount | money }} due {{ i.due_date | date }};"
+                      "{% endfor %} total #items_amount_selected"),
+        client_code="C001", client_name="ACME Ltd", items=ITEMS,
+    )
+    assert message.body == "FA-001 €1,000.25 due 15/01/2025;FA-002 €234.25 due 15/02/2025; total €1,234.50"
+
+
 def test_f32_subject_is_folded_onto_one_line() -> None:
     subject, _ = render_text("Relance\n  {{ client.name }}\n", "b")
     assert subject == "Relance ACME SARL"

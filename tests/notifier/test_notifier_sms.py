@@ -115,7 +115,7 @@ async def test_f32_an_unreachable_provider_is_transient(provider) -> None:
 
 
 def test_f32_phone_numbers_are_normalised_or_refused() -> None:
-    assert normalise_phone("06 12 34 56 78") == "0612345678"
+    assert normalise_phone("06 12 34 56 78") == "+33612345678"  # E.164, read in France
     assert normalise_phone("0033 (6) 12.34.56.78") == "+33612345678"
     with pytest.raises(PermanentSendError):
         normalise_phone("appeler le standard")

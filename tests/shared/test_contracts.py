@@ -9,8 +9,7 @@ import pytest
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
-from relance.contracts import Activity, Query, Refusal, Signal, Update
-from relance.contracts import action, dossier, transfer
+from relance.contracts import Activity, Query, Refusal, Signal, Update, action, dossier, transfer
 from relance_dossier.api.workflow_calls import INPUT_REFUSALS, refusal_answer
 from relance_dossier.settings import Settings as DossierSettings
 from relance_dossier.worker import activities

@@ -17,7 +17,7 @@ from relance.consumer import claim_event
 from relance.db import create_pool
 from relance.events import ClientUpdated
 from relance.kafka import ensure_topics, new_producer
-from relance.outbox import OutboxRelay, write_events, parked_rows, replay_parked
+from relance.outbox import OutboxRelay, parked_rows, replay_parked, write_events
 from relance_devstack.migrate import upgrade_all as upgrade
 from tests.stack import SEARCH_PATH
 

@@ -7,7 +7,7 @@ it only when a change to a workflow is meant to be incompatible (and then versio
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
@@ -15,7 +15,6 @@ from uuid import uuid4
 import asyncpg
 from temporalio.client import Client, WorkflowHistory
 
-from relance.workflow_ids import action_workflow_id, dossier_workflow_id
 from relance.contracts.action import ActionCommand, ActionWorkflowInput
 from relance.contracts.dossier import (
     DossierWorkflowInput,
@@ -24,6 +23,7 @@ from relance.contracts.dossier import (
     ItemsChanged,
     NewIntervention,
 )
+from relance.workflow_ids import action_workflow_id, dossier_workflow_id
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
 from tests.workflow.conftest import Queues, seed_dossier, workers

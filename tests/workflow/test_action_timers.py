@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from relance import search_attributes
-from relance.workflow_ids import action_workflow_id, dossier_workflow_id
 from relance.contracts.action import ActionWorkflowInput
 from relance.contracts.dossier import DossierWorkflowInput, OpenIntervention, PendingPromise
+from relance.workflow_ids import action_workflow_id, dossier_workflow_id
 from relance_workflow.domain.interventions import promise_check_moment
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
@@ -204,11 +204,12 @@ async def test_f12_promise_paid_by_its_date_is_kept(time_skipping_env, pool, wor
     client_id, dossier_id, code = await seed_dossier(pool, [(today, Decimal("300.00"))])
     promise_date = today + timedelta(days=7)
     promise_id = await _seed_promise(pool, client_id, dossier_id, promise_date)
-    handle = await _start_dossier_with_promise(env, worker, client_id, dossier_id, code,
-                                               promise_id, promise_date)
+    await _start_dossier_with_promise(env, worker, client_id, dossier_id, code, promise_id, promise_date)
     await env.sleep(timedelta(days=6))
     await pool.execute("UPDATE items SET open_amount = 0 WHERE dossier_id = $1", dossier_id)
-    await env.sleep(timedelta(days=2))
+    # Past the moment it is judged (the first business hour after its day), whatever the
+    # hour and weekday the test starts at.
+    await env.sleep(promise_check_moment(promise_date) - await env.get_current_time() + timedelta(minutes=1))
     rows = await _eventually(lambda: _closed(pool, dossier_id))
     assert [(r["origin"], r["status"], r["outcome"]) for r in rows] == [("promise", "done", "kept")]
 

@@ -1,15 +1,15 @@
 """Scenario timers on the time-skipping server (F-9, F-10): a step fires at its due
 moment and not one second before; paid items take the dossier out of the scenario."""
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from relance.workflow_ids import dossier_workflow_id
 from relance.contracts.dossier import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
+from relance.workflow_ids import dossier_workflow_id
 from relance_workflow.workflows.dossier import DossierWorkflow
 from tests.workflow.conftest import seed_dossier, workers
 

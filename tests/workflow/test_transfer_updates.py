@@ -3,7 +3,7 @@ short window (F-28 … F-30): within the window the cancellation is immediate an
 ever placed; from the window end on it is a request and the agency's answer decides."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
@@ -11,7 +11,6 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 
-from relance.workflow_ids import transfer_workflow_id
 from relance.contracts import Refusal
 from relance.contracts.transfer import (
     AgencyCancellationAnswer,
@@ -20,6 +19,7 @@ from relance.contracts.transfer import (
     TransferState,
     TransferWorkflowInput,
 )
+from relance.workflow_ids import transfer_workflow_id
 from relance_workflow.workflows.transfer import TransferWorkflow
 from tests.workflow.conftest import workers
 from tests.workflow.test_transfer_workflow import AGENCY, eventually, outbox_events, seed_transfer
@@ -44,7 +44,8 @@ async def _start(dev_client, pool, dev_worker, window: float = WINDOW_SECONDS):
     handle = await dev_client.start_workflow(
         TransferWorkflow.run,
         TransferWorkflowInput(transfer_id=transfer_id, client_id=client_id, client_code=code,
-                              dossier_task_queue=dev_worker.dossier, agency_code=AGENCY, created_at=created_at, window_seconds=window),
+                              dossier_task_queue=dev_worker.dossier, agency_code=AGENCY, created_at=created_at,
+                              window_seconds=window),
         id=transfer_workflow_id(transfer_id), task_queue=dev_worker.workflows,
     )
     return handle, active_id, transfer_id, item_ids

@@ -15,8 +15,8 @@ import asyncpg
 import pytest
 
 from relance import search_attributes as sa
-from relance.workflow_ids import transfer_workflow_id
 from relance.contracts.transfer import AgencyCancellationAnswer, TransferState, TransferWorkflowInput
+from relance.workflow_ids import transfer_workflow_id
 from relance_workflow.workflows.transfer import TransferWorkflow
 from tests.workflow.conftest import seed_dossier, workers
 

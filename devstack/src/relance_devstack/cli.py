@@ -8,6 +8,7 @@ import asyncio
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from relance.settings import CommonSettings
@@ -108,9 +109,9 @@ class _Stop(Exception):
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from relance.kafka import ensure_topics
     from relance_devstack.demo import load_demo, load_demo_users
     from relance_devstack.embedded import EmbeddedStack, StackPorts
-    from relance.kafka import ensure_topics
     from relance_devstack.mailsink import start_mail_sink
     from relance_devstack.supervisor import SERVICES, KeepsCrashing, Supervisor
 
@@ -189,9 +190,11 @@ def _admin_token(data_dir: Path) -> str:
 
 
 def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, admin_token: str, seconds: float,
-                demo_users: list[tuple[str, str, str]] = ()) -> None:
+                demo_users: Sequence[tuple[str, str, str]] = ()) -> None:
     running = supervisor.running
-    users = "".join(f"\n                      {name:<13} {password:<18} ({role})" for name, role, password in demo_users)
+    users = "".join(
+        f"\n                      {name:<13} {password:<18} ({role})" for name, role, password in demo_users
+    )
     print(
         f"""
   Console             {running['console'].url}{users}
@@ -243,8 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="transfer cancellation window, for demos (default 86400: 24 hours)")
     up.set_defaults(handler=cmd_up)
 
-    commands.add_parser("migrate", help="apply every service's database migrations, each in its own schema (DATABASE_URL)").set_defaults(handler=cmd_migrate)
-    commands.add_parser("topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)").set_defaults(handler=cmd_topics)
+    commands.add_parser(
+        "migrate", help="apply every service's database migrations, each in its own schema (DATABASE_URL)"
+    ).set_defaults(handler=cmd_migrate)
+    commands.add_parser(
+        "topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)"
+    ).set_defaults(handler=cmd_topics)
     outbox = commands.add_parser("outbox", help="the outbox rows the relay parked (DATABASE_URL)")
     outbox.add_argument("action", choices=("parked", "replay"),
                         help="parked: list them with their error; replay: put them back in line")

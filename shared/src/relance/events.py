@@ -6,7 +6,7 @@ partition key (`client_id`) so one client's events stay ordered."""
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,7 +62,8 @@ class EventPayload(BaseModel):
         )
 
 
-P = EventPayload
+# The payload model a caller asks for: `payload_as(TransferPlaced)` is a TransferPlaced.
+P = TypeVar("P", bound=EventPayload)
 EVENT_TYPES: dict[tuple[str, int], type[EventPayload]] = {}
 
 

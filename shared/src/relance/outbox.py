@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge, Histogram
 
 from relance.events import EventEnvelope
+from relance.retry import poll_loop
 
 log = structlog.get_logger(__name__)
 
@@ -112,8 +113,8 @@ class OutboxRelay:
             if not rows:
                 return 0
             outcomes = await self._send(rows)
-            sent = [r for r, error in zip(rows, outcomes) if error is None]
-            failed = [(r, error) for r, error in zip(rows, outcomes) if error is not None]
+            sent = [r for r, error in zip(rows, outcomes, strict=True) if error is None]
+            failed = [(r, error) for r, error in zip(rows, outcomes, strict=True) if error is not None]
             if failed and not sent and all(_retriable(e) for _, e in failed):
                 # An outage, not a bad row: roll the claim back and let run() back off.
                 raise failed[0][1]
@@ -222,29 +223,20 @@ class OutboxRelay:
                 log.warning("outbox.prune_failed", error=repr(exc), schema=self._schema)
             await asyncio.sleep(self._prune_every_seconds)
 
+    def _publish_failed(self, exc: Exception, retry_in: float) -> None:
+        # Nothing is lost: the claim rolled back, the rows stay unpublished.
+        OUTBOX_PUBLISH_FAILURES.inc()
+        log.warning("outbox.publish_failed", error=repr(exc), retry_in=retry_in)
+
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen())
         pruner = asyncio.create_task(self._prune_periodically())
-        backoff = 0.5
         try:
-            while not self._stopping:
-                try:
-                    published = await self.relay_once()
-                    backoff = 0.5
-                except (OSError, asyncpg.PostgresError, Exception) as exc:  # noqa: BLE001
-                    # Nothing is lost: the claim rolled back, the rows stay unpublished.
-                    OUTBOX_PUBLISH_FAILURES.inc()
-                    log.warning("outbox.publish_failed", error=repr(exc), retry_in=backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                if published:
-                    continue
-                with contextlib.suppress(Exception):
-                    await self._refresh_pending()
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
+            await poll_loop(
+                self.relay_once, wake=self._wake, idle_seconds=self._idle_poll_seconds,
+                on_error=self._publish_failed, on_idle=self._refresh_pending,
+                stopping=lambda: self._stopping,
+            )
         finally:
             for task in (listener, pruner):
                 task.cancel()

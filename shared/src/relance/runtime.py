@@ -29,7 +29,9 @@ async def serve(
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # The stop event below handles SIGTERM and SIGINT: uvicorn must not take them over
+    # (it captures them in `capture_signals` since 0.29; `install_signal_handlers` is gone).
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

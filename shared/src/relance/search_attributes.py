@@ -35,11 +35,12 @@ def cli_flags() -> list[str]:
 
 async def register(client, namespace: str = "default") -> None:
     """Register every key on a server that was not started with the CLI flags above."""
+    from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=namespace,
-            search_attributes={key.name: int(key.indexed_value_type) for key in ALL},
+            search_attributes={key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in ALL},
         )
     )

@@ -37,6 +37,7 @@ from pydantic import BaseModel, Field
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from relance.observability import add_health_and_metrics
+from relance.retry import backoff_delay
 from relance.settings import CommonSettings
 
 log = structlog.get_logger(__name__)
@@ -169,7 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
                         break
                 except httpx.HTTPError as exc:
                     response = repr(exc)
-                await asyncio.sleep(min(0.5 * 2 ** attempt, 10))
+                await asyncio.sleep(backoff_delay(attempt + 1, base=0.5, cap=10))
         ANSWERS_SENT.labels("ok" if status_code and status_code < 300 else "failed").inc()
         log.info("simulator.answered", event_id=event_id, path=path, status_code=status_code)
         app.state.answers.append(Answer(at=datetime.now(UTC), event_id=event_id, path=path,

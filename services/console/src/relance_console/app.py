@@ -10,17 +10,27 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from relance.observability import add_health_and_metrics
 from relance_console import i18n
 from relance_console.api import Api, ApiFailure, Unreachable
 from relance_console.pages import admin, agenda, clients, search, transfers
 from relance_console.session import COOKIE, Session, SessionCodec
 from relance_console.settings import Settings
 from relance_console.web import (
-    CsrfRefused, NotSignedIn, _, check_csrf, is_htmx, login_url, redirect, render, save_session, session_of,
+    CsrfRefused,
+    NotSignedIn,
+    _,
+    check_csrf,
+    is_htmx,
+    login_url,
+    redirect,
+    render,
+    save_session,
+    session_of,
 )
 
 log = logging.getLogger("relance_console")
@@ -118,9 +128,8 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    @app.get("/health")
-    async def health() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
+    # /health and /metrics as every Relance process serves them (Prometheus scrapes it too).
+    add_health_and_metrics(app, {})
 
     @app.get("/login")
     async def login_page(request: Request, next: str = "/"):

@@ -38,13 +38,13 @@ from relance.events import (
     capped_body,
 )
 from relance.outbox import write_events
+from relance.retry import backoff_delay
 from relance_notifier.channels.base import (
     Channel,
     OutgoingMessage,
     PermanentSendError,
     SendResult,
     TransientSendError,
-    backoff_delay,
 )
 from relance_notifier.domain.communication import (
     FAILED,
@@ -55,8 +55,8 @@ from relance_notifier.domain.communication import (
     decide,
 )
 from relance_notifier.domain.contacts import ContactChannel
-from relance_notifier.domain.rendering import Template
 from relance_notifier.domain.delivery import delivery_status_for
+from relance_notifier.domain.rendering import Template
 from relance_notifier.metrics import (
     COMMANDS_SKIPPED,
     COMMUNICATIONS,

@@ -76,7 +76,8 @@ def bearer_token(request: Request) -> str:
 
 # How a service learns who a token is: the user, or None for an unknown or revoked token.
 TokenLookup = Callable[[Request, str], Awaitable[Principal | None]]
-PrincipalDependency = Callable[[Request], Awaitable[Principal]]
+# A FastAPI dependency answering the caller (its parameters are FastAPI's to fill).
+PrincipalDependency = Callable[..., Awaitable[Principal]]
 
 
 def authenticated_by(lookup: TokenLookup) -> PrincipalDependency:

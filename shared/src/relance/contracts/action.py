@@ -8,7 +8,6 @@ from pydantic import BaseModel
 from relance.contracts import DOSSIER_TASK_QUEUE, Activity, Query, Update
 
 
-
 class ActionWorkflowInput(BaseModel):
     action_id: UUID
     client_id: UUID

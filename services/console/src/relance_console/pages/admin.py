@@ -154,7 +154,8 @@ async def set_default(request: Request, ctx: Ctx = Depends(signed_in)):
 async def apply_rules(request: Request, ctx: Ctx = Depends(signed_in)):
     form = await request.form()
     counts = await ctx.dossier.post("/assignment/apply", json={"only_unassigned": form.get("scope") != "all"})
-    return await _assignment(ctx, message=_("Rules applied: {changed} clients changed.").format(changed=counts["changed"]))
+    message = _("Rules applied: {changed} clients changed.").format(changed=counts["changed"])
+    return await _assignment(ctx, message=message)
 
 
 # ---- scenarios and templates (F-9, F-18) ---------------------------------------------------------

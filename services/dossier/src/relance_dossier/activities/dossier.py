@@ -9,15 +9,7 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from relance.events import (
-    InterventionCompleted,
-    InterventionCreated,
-)
-# The notifier's command has one builder: it resolves the template and the contact
-# channels the notifier needs.
-from relance_dossier.persistence.communications import communication_command
 from relance.audit import record_audit
-from relance_dossier.metrics import INTERVENTIONS_CLOSED, SCENARIO_STEPS_DUE
 from relance.contracts import Refusal
 from relance.contracts import dossier as contract
 from relance.contracts.dossier import (
@@ -34,11 +26,20 @@ from relance.contracts.dossier import (
     PromiseCheckRequest,
     PromiseCheckResult,
 )
+from relance.events import (
+    InterventionCompleted,
+    InterventionCreated,
+)
 from relance.outbox import write_events
 from relance.planning import ChaseableItem, next_step
 from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
 from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
 from relance_dossier.domain.scenarios import scenario_for
+from relance_dossier.metrics import INTERVENTIONS_CLOSED, SCENARIO_STEPS_DUE
+
+# The notifier's command has one builder: it resolves the template and the contact
+# channels the notifier needs.
+from relance_dossier.persistence.communications import communication_command
 
 
 def communication_id_for(intervention_id: UUID) -> UUID:

@@ -10,16 +10,6 @@ import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from relance.events import (
-    ItemPaymentApplied,
-    ItemsMoved,
-    TransferAgencyAnswerOverdue,
-    TransferCancellationRefused,
-    TransferCancellationRequested,
-    TransferCancelled,
-    TransferItem,
-    TransferPlaced,
-)
 from relance.audit import record_audit
 from relance.contracts import Refusal
 from relance.contracts import transfer as contract
@@ -35,6 +25,16 @@ from relance.contracts.transfer import (
     RequestCancellationRequest,
     ReturnItemsRequest,
     TransferState,
+)
+from relance.events import (
+    ItemPaymentApplied,
+    ItemsMoved,
+    TransferAgencyAnswerOverdue,
+    TransferCancellationRefused,
+    TransferCancellationRequested,
+    TransferCancelled,
+    TransferItem,
+    TransferPlaced,
 )
 from relance.outbox import write_events
 from relance_dossier.domain.transfers import payment_applied

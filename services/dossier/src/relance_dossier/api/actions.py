@@ -6,17 +6,23 @@ from typing import Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
 from relance.contracts import Update
 from relance.contracts import action as contract
 from relance.contracts.action import ActionCommand, ActionDueResult
 from relance.scenarios import ActionType, StepMode
+from relance.validation import EmailAddress
 from relance.workflow_ids import action_workflow_id
-from relance.api.auth import Principal
-from relance.api.errors import ApiError
 from relance_dossier.api.auth import (
-    active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
+    active_dossier_or_409,
+    can_read,
+    can_write,
+    client_or_404,
+    db_pool,
+    visible_or_404,
 )
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.workflow_calls import execute_update
@@ -42,7 +48,7 @@ class EmailStep(ApiInput):
 
     to: Literal["client", "colleague"]
     template_code: str | None = Field(default=None, description="client: default relance-email-1")
-    colleague_email: EmailStr | None = None
+    colleague_email: EmailAddress | None = None
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -7,20 +7,34 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from relance.api.errors import install_error_handlers
 from relance.db import create_pool
 from relance.health import postgres_check, temporal_check
 from relance.observability import add_health_and_metrics, install_request_logging
-from relance_dossier.api import clients
-from relance_dossier.api import assignment, collectors, search, sessions, users
-from relance_dossier.api import attachments, audit, contacts, notes
-from relance_dossier.api import communications, transfers
-from relance_dossier.api import imports, introspection
-from relance_dossier.api import actions, agenda, interventions, scenarios
-from relance_dossier.metrics import install_transfer_metrics
-from relance.api.errors import install_error_handlers
+from relance_dossier.agency_registry import AgencyRegistry
+from relance_dossier.api import (
+    actions,
+    agenda,
+    assignment,
+    attachments,
+    audit,
+    clients,
+    collectors,
+    communications,
+    contacts,
+    imports,
+    interventions,
+    introspection,
+    notes,
+    scenarios,
+    search,
+    sessions,
+    transfers,
+    users,
+)
 from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.domain.accounts import DomainError
-from relance_dossier.agency_registry import AgencyRegistry
+from relance_dossier.metrics import install_transfer_metrics
 from relance_dossier.persistence.migrations import SCHEMA
 from relance_dossier.settings import Settings
 from relance_dossier.worker import connect

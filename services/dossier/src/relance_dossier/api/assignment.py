@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, can_write, require, db_pool, client_or_404
+from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool, require
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.search import Selection, check_collector_code, parsed_codes, visibility_of
 from relance_dossier.domain.assignment import ClientCriteria, RuleCriteria

@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
+from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool
 from relance_dossier.api.models import AttachmentOut
 from relance_dossier.persistence import attachments as store
 from relance_dossier.settings import Settings

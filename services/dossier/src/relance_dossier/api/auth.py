@@ -23,6 +23,7 @@ from fastapi import Request
 from relance.api.auth import WRITERS, Principal, Role, authenticated_by, role_guard, token_sha256
 from relance.api.errors import ApiError
 
+
 def new_token() -> str:
     return f"rl_{secrets.token_urlsafe(32)}"
 

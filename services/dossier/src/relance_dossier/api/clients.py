@@ -6,24 +6,27 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
+from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool
 from relance_dossier.api.models import (
+    Aging,
+    AttachmentOut,
     ClientCard,
     ClientIn,
+    ClientOut,
+    ClientPatch,
     CommunicationOut,
     ContactOut,
     DossierOut,
     InterventionOut,
     ItemOut,
-    ClientOut,
-    Aging,
+    NoteOut,
+    PendingActionOut,
 )
 from relance_dossier.domain.accounts import check_one_default_per_type
-from relance_dossier.persistence import clients as store
-from relance_dossier.api.models import AttachmentOut, ClientPatch, NoteOut, PendingActionOut
 from relance_dossier.persistence import actions as action_store
 from relance_dossier.persistence import attachments as attachment_store
 from relance_dossier.persistence import audit as audit_store
+from relance_dossier.persistence import clients as store
 from relance_dossier.persistence import notes as note_store
 
 router = APIRouter(prefix="/clients", tags=["clients"])

@@ -6,11 +6,12 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, status
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, require, db_pool
+from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN, EmailAddress
+from relance_dossier.api.auth import can_read, db_pool, require
 from relance_dossier.api.models import ApiInput, InterventionOut
 from relance_dossier.persistence import collectors as store
 from relance_dossier.persistence.clients import record_audit
@@ -19,19 +20,17 @@ router = APIRouter(prefix="/collectors", tags=["collectors"])
 
 managers = require(Role.ADMIN, Role.MANAGER)
 
-CODE_PATTERN = r"^[A-Za-z0-9._\-]+$"
-
 
 class CollectorIn(ApiInput):
-    code: str = Field(min_length=1, max_length=100, pattern=CODE_PATTERN,
+    code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN,
                       description="The collector's key, as the ERP import names it")
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
 
 
 class CollectorPatch(ApiInput):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    email: EmailStr | None = Field(default=None, description="null removes the address")
+    email: EmailAddress | None = Field(default=None, description="null removes the address")
 
 
 class CollectorOut(BaseModel):

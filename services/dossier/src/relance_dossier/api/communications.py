@@ -9,9 +9,9 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field
 
-from relance.outbox import write_events
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
+from relance.outbox import write_events
 from relance_dossier.api.auth import can_write, client_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence.clients import active_dossier, record_audit
@@ -70,7 +70,9 @@ async def contact_client(
             if channel is None:
                 raise ApiError(422, "channel_id", "not a contact channel of this client")
             if channel["type"] != CHANNEL_TYPE[body.channel]:
-                raise ApiError(422, "channel_id", f"a {body.channel} goes through a {CHANNEL_TYPE[body.channel]} channel")
+                raise ApiError(
+                    422, "channel_id", f"a {body.channel} goes through a {CHANNEL_TYPE[body.channel]} channel"
+                )
             if channel["state"] == "invalid":
                 raise ApiError(422, "channel_id", "this channel is invalid")
             recipient = channel["value"]

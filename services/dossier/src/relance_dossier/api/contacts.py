@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
+from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool
 from relance_dossier.api.models import ApiInput, ChannelIn, ChannelOut, ContactIn, ContactOut
 from relance_dossier.domain.accounts import check_one_default_per_type
 from relance_dossier.domain.contacts import (

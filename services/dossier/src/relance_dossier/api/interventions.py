@@ -13,6 +13,8 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 from pydantic import BaseModel, Field
 
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
 from relance.contracts import Update
 from relance.contracts import dossier as contract
 from relance.contracts.dossier import (
@@ -24,10 +26,13 @@ from relance.contracts.dossier import (
     PrepareNextStep,
 )
 from relance.workflow_ids import dossier_workflow_id
-from relance.api.auth import Principal
-from relance.api.errors import ApiError
 from relance_dossier.api.auth import (
-    active_dossier_or_409, can_read, can_write, client_or_404, db_pool, visible_or_404,
+    active_dossier_or_409,
+    can_read,
+    can_write,
+    client_or_404,
+    db_pool,
+    visible_or_404,
 )
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.workflow_calls import execute_update, query

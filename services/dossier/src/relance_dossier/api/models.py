@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
+
 ChannelType = Literal["postal", "email", "phone"]
 ChannelState = Literal["pending", "validated", "invalid"]
 ItemKind = Literal["invoice", "credit_note", "payment"]
@@ -55,7 +57,7 @@ class ItemIn(ApiInput):
 
 
 class ClientIn(ApiInput):
-    code: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._\-]+$")
+    code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=300)
     country: str | None = Field(default=None, max_length=2)
     segment: str | None = None

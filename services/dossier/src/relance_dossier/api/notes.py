@@ -6,7 +6,7 @@ from pydantic import Field
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404
+from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool
 from relance_dossier.api.models import ApiInput, NoteOut
 from relance_dossier.persistence import notes as store
 

@@ -6,10 +6,11 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, Field
 
-from relance.scenarios import ScenarioStep
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, can_write, require, db_pool, client_or_404
+from relance.scenarios import ScenarioStep
+from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
+from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool, require
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.assignment import RuleCriteria
 from relance_dossier.domain.scenarios import check_steps
@@ -20,8 +21,6 @@ router = APIRouter(tags=["scenarios"])
 # Scenarios and templates are the organisation's settings: managers and admins edit them.
 can_configure = require(Role.ADMIN, Role.MANAGER)
 
-CODE_PATTERN = r"^[A-Za-z0-9._\-]+$"
-
 
 class ScenarioIn(ApiInput):
     name: str = Field(min_length=1, max_length=200)
@@ -31,7 +30,7 @@ class ScenarioIn(ApiInput):
 
 
 class NewScenarioIn(ScenarioIn):
-    code: str = Field(min_length=1, max_length=100, pattern=CODE_PATTERN)
+    code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)
 
 
 class ScenarioOut(BaseModel):
@@ -51,7 +50,7 @@ class TemplateIn(ApiInput):
 
 
 class NewTemplateIn(TemplateIn):
-    code: str = Field(min_length=1, max_length=100, pattern=CODE_PATTERN)
+    code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)
 
 
 class TemplateOut(BaseModel):

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read, require, db_pool
+from relance_dossier.api.auth import can_read, db_pool, require
 from relance_dossier.api.models import ApiInput
 from relance_dossier.domain.assignment import ClientCriteria, parse_client_codes
 from relance_dossier.persistence import collectors as collector_store
@@ -24,6 +24,8 @@ from relance_dossier.persistence import search as store
 from relance_dossier.persistence.search import Visibility
 
 router = APIRouter(tags=["search"])
+# The alert's clients belong to no collector, so a collector has nothing to see there.
+alert_readers = require(Role.ADMIN, Role.MANAGER, Role.READ_ONLY)
 
 MAX_CODES = 50_000
 
@@ -240,8 +242,7 @@ async def clients_without_collector(
     request: Request,
     limit: int = Query(default=100, ge=1, le=1000),
     offset: int = Query(default=0, ge=0),
-    # Those clients belong to no collector, so a collector has nothing to see here.
-    principal: Principal = Depends(require(Role.ADMIN, Role.MANAGER, Role.READ_ONLY)),
+    principal: Principal = Depends(alert_readers),
 ) -> AlertPage:
     async with db_pool(request).acquire() as conn:
         total, rows = await store.clients_without_collector(conn, limit=limit, offset=offset)

@@ -40,6 +40,7 @@ async def sign_in(body: SignIn, request: Request) -> SessionOut:
                 lifetime = timedelta(hours=request.app.state.settings.session_hours)
                 token, expires_at = await open_session(conn, candidate["id"], lifetime)
                 user = await store.user_by_id(conn, candidate["id"])
+                assert user is not None  # its password just matched, in this transaction
                 return SessionOut(token=token, expires_at=expires_at, user_id=str(user["id"]),
                                   name=user["name"], role=Role(user["role"]))
     raise ApiError(401, "password", "unknown user name or wrong password")

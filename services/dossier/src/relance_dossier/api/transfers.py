@@ -12,13 +12,14 @@ import asyncpg
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, Field, field_validator
 
-from relance.contracts import transfer as contract
-from relance.contracts.transfer import CancelTransfer, TransferState
-from relance.workflow_ids import transfer_workflow_id
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
+from relance.contracts import transfer as contract
+from relance.contracts.transfer import CancelTransfer, TransferState
+from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
+from relance.workflow_ids import transfer_workflow_id
 from relance_dossier.agency_registry import GatewayUnavailable
-from relance_dossier.api.auth import can_read, can_write, db_pool, client_or_404, visible_or_404
+from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool, visible_or_404
 from relance_dossier.api.models import ApiInput
 from relance_dossier.api.workflow_calls import execute_update
 from relance_dossier.domain.transfers import RegisteredAgency, check_follow_up_date
@@ -30,7 +31,7 @@ router = APIRouter(tags=["transfers"])
 class TransferIn(ApiInput):
     item_ids: list[UUID] = Field(min_length=1, max_length=10_000,
                                  description="Open items of the client's active dossier")
-    agency_code: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._\-]+$")
+    agency_code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)
     next_follow_up_date: date
     opening_comment: str = Field(min_length=1, max_length=5000)
 

@@ -5,10 +5,11 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, Field
 
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
+from relance.validation import EmailAddress
 from relance_dossier.api.auth import admin_only, can_read, create_user, db_pool, hash_password, new_token
 from relance_dossier.api.models import ApiInput
 from relance_dossier.persistence import collectors as collector_store
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 class UserIn(ApiInput):
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     role: Role
     collector_code: str | None = Field(
         default=None, max_length=100,

@@ -11,8 +11,8 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from relance.contracts import Query, Refusal, Update
 from relance.api.errors import ApiError
+from relance.contracts import Query, Refusal, Update
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -40,7 +40,7 @@ STATE_FIELDS: dict[Refusal, str] = {
 
 def refusal_answer(error: ApplicationError) -> ApiError:
     """The HTTP answer to a workflow's refusal; its reason goes to the caller as is."""
-    kind = Refusal(error.type) if error.type in Refusal._value2member_map_ else None
+    kind = Refusal(error.type) if error.type and error.type in Refusal._value2member_map_ else None
     if kind in INPUT_REFUSALS:
         return ApiError(422, INPUT_REFUSALS[kind], error.message)
     return ApiError(409, STATE_FIELDS.get(kind) if kind else None, error.message)

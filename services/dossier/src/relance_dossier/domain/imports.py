@@ -15,24 +15,27 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, TypeVar
 
+from relance.validation import CODE_MAX_LENGTH, CODE_RULE, is_code
 from relance_dossier.domain.accounts import DomainError
 
 ImportKind = Literal["clients", "items", "payments"]
 ImportFormat = Literal["csv", "json"]
 IMPORT_KINDS: tuple[ImportKind, ...] = ("clients", "items", "payments")
 IMPORT_FORMATS: tuple[ImportFormat, ...] = ("csv", "json")
+# One checked row, in the column order of its kind's staging table.
+Record = tuple[Any, ...]
+T = TypeVar("T")
 
 # A report keeps every count but lists at most this many row errors (a broken nightly
 # file must not produce a response of hundreds of megabytes).
 MAX_REPORTED_ERRORS = 10_000
 
-CLIENT_CODE = re.compile(r"^[A-Za-z0-9._\-]{1,100}$")  # the same rule as the client API
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")  # numeric(18, 2)
 FRENCH_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
@@ -178,7 +181,7 @@ def read_csv(stream: TextIO) -> ParsedFile:
             if len(values) != width:
                 yield row_no, {"__error__": f"has {len(values)} cells where the header has {width}"}
                 continue
-            yield row_no, dict(zip(columns, values))
+            yield row_no, dict(zip(columns, values, strict=True))
 
     return ParsedFile(columns, rows())
 
@@ -194,7 +197,9 @@ def read_json(stream: TextIO) -> ParsedFile:
         try:
             records = json.loads(head + stream.read())
         except json.JSONDecodeError as exc:
-            raise ImportFileError("file", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+            raise ImportFileError(
+                "file", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from None
         numbered: Iterator[tuple[int, Any]] = iter(enumerate(records, start=1))
     else:
         numbered = _json_lines(head + stream.readline(), stream)
@@ -225,7 +230,7 @@ def _json_lines(first_line: str, stream: TextIO) -> Iterator[tuple[int, Any]]:
             yield row_no, f"invalid JSON: {exc.msg}"
 
 
-def _chain(first, rest):
+def _chain(first: T, rest: Iterable[T]) -> Iterator[T]:
     yield first
     yield from rest
 
@@ -244,18 +249,20 @@ class _Invalid(Exception):
 def _text(value: Any, *, max_length: int = 500) -> str | None:
     if value is None:
         return None
-    if type(value) is not str:
-        if isinstance(value, (dict, list, bool)):
-            raise _Invalid("must be a text value")
-        value = str(value)
-    value = value.strip()
-    if not value:
+    if type(value) is str:
+        text: str = value
+    elif isinstance(value, (dict, list, bool)):
+        raise _Invalid("must be a text value")
+    else:
+        text = str(value)
+    text = text.strip()
+    if not text:
         return None
-    if len(value) > max_length:
+    if len(text) > max_length:
         raise _Invalid(f"must be at most {max_length} characters")
-    if "\x00" in value:
+    if "\x00" in text:
         raise _Invalid("must not contain a NUL character")
-    return value
+    return text
 
 
 def parse_amount(value: Any) -> Decimal | None:
@@ -278,7 +285,7 @@ def parse_amount(value: Any) -> Decimal | None:
     try:
         return Decimal(text)
     except InvalidOperation:  # the pattern already guarantees a number
-        raise _Invalid("must be an amount such as 1200.50")
+        raise _Invalid("must be an amount such as 1200.50") from None
 
 
 def parse_date(value: Any) -> date | None:
@@ -298,7 +305,7 @@ def parse_date(value: Any) -> date | None:
         if len(text) == 10 and text[4] == "-":
             return date.fromisoformat(text)
     except ValueError:
-        raise _Invalid("is not a valid calendar date")
+        raise _Invalid("is not a valid calendar date") from None
     raise _Invalid("must be a date as YYYY-MM-DD or DD/MM/YYYY")
 
 
@@ -333,7 +340,7 @@ class RowChecker:
     def __init__(self) -> None:
         self._first_row_of: dict[Any, int] = {}
 
-    def check(self, row_no: int, raw: dict[str, Any]) -> tuple | list[RowError]:
+    def check(self, row_no: int, raw: dict[str, Any]) -> Record | list[RowError]:
         record = self.fast_record(row_no, raw)
         if record is not None:
             first = self._first_row_of.setdefault(self.fast_key(record), row_no)
@@ -341,16 +348,16 @@ class RowChecker:
                 return record
         return self._check(row_no, raw)
 
-    def fast_record(self, row_no: int, raw: dict[str, Any]) -> tuple | None:
+    def fast_record(self, row_no: int, raw: dict[str, Any]) -> Record | None:
         """The record of a row whose every cell is already clean and canonical, or None to
         let the full check say exactly what is wrong. A nightly million-row file is made of
         such rows, and this path costs a fraction of the full one."""
         return None
 
-    def fast_key(self, record: tuple) -> Any:
+    def fast_key(self, record: Record) -> Any:
         raise NotImplementedError
 
-    def _check(self, row_no: int, raw: dict[str, Any]) -> tuple | list[RowError]:
+    def _check(self, row_no: int, raw: dict[str, Any]) -> Record | list[RowError]:
         if "__error__" in raw:
             return [RowError(row_no, None, raw["__error__"])]
         values: dict[str, Any] = {}
@@ -384,14 +391,14 @@ class RowChecker:
     def key(self, values: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def record(self, row_no: int, values: dict[str, Any]) -> tuple:
+    def record(self, row_no: int, values: dict[str, Any]) -> Record:
         raise NotImplementedError
 
 
 def _code(value: Any) -> str | None:
-    text = _text(value, max_length=100)
-    if text is not None and not CLIENT_CODE.fullmatch(text):
-        raise _Invalid("may contain only letters, digits, '.', '_' and '-'")
+    text = _text(value, max_length=CODE_MAX_LENGTH)
+    if text is not None and not is_code(text):
+        raise _Invalid(CODE_RULE)
     return text
 
 
@@ -410,7 +417,7 @@ def _country(value: Any) -> str | None:
     return text.upper() if text else None
 
 
-def _bounded(max_length: int):
+def _bounded(max_length: int) -> Callable[[Any], str | None]:
     return lambda value: _text(value, max_length=max_length)
 
 
@@ -435,7 +442,7 @@ class ClientRows(RowChecker):
     def key(self, values: dict[str, Any]) -> Any:
         return values["code"]
 
-    def record(self, row_no: int, v: dict[str, Any]) -> tuple:
+    def record(self, row_no: int, v: dict[str, Any]) -> Record:
         return (row_no, v["code"], v["name"], v["country"], v["segment"], v["category"],
                 v["tags"], v["risk"], v["collector_code"], v["scenario_code"], v["locale"])
 
@@ -467,15 +474,15 @@ class ItemRows(RowChecker):
     def key(self, v: dict[str, Any]) -> Any:
         return (v["client_code"], v["kind"] or "invoice", v["number"])
 
-    def fast_key(self, record: tuple) -> Any:
+    def fast_key(self, record: Record) -> Any:
         return record[1:4]
 
-    def fast_record(self, row_no: int, raw: dict[str, Any]) -> tuple | None:
+    def fast_record(self, row_no: int, raw: dict[str, Any]) -> Record | None:
         get = raw.get
         client_code, number, due, amount = get("client_code"), get("number"), get("due_date"), get("amount")
         kind, issued, open_amount, currency = get("kind"), get("issue_date"), get("open_amount"), get("currency")
         try:
-            if not (type(client_code) is str and CLIENT_CODE.fullmatch(client_code)
+            if not (type(client_code) is str and is_code(client_code)
                     and type(number) is str and 0 < len(number) <= 100 and number == number.strip()
                     and "\x00" not in number
                     and type(due) is str and len(due) == 10 and due[4] == "-"
@@ -511,7 +518,7 @@ class ItemRows(RowChecker):
         except ValueError:  # a date such as 2026-02-30: the full check names it
             return None
 
-    def record(self, row_no: int, v: dict[str, Any]) -> tuple:
+    def record(self, row_no: int, v: dict[str, Any]) -> Record:
         return (row_no, v["client_code"], v["kind"] or "invoice", v["number"], v["issue_date"],
                 v["due_date"], v["amount"], v["open_amount"], v["currency"] or "EUR")
 
@@ -538,7 +545,7 @@ class PaymentRows(RowChecker):
     def key(self, v: dict[str, Any]) -> Any:
         return v["reference"]
 
-    def record(self, row_no: int, v: dict[str, Any]) -> tuple:
+    def record(self, row_no: int, v: dict[str, Any]) -> Record:
         return (row_no, v["client_code"], v["item_kind"] or "invoice", v["item_number"],
                 v["amount"], v["date"], v["reference"])
 

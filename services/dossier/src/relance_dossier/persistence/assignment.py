@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from relance.audit import AuditEntry, record_audit, record_audits
 from relance.events import ClientCollectorChanged
 from relance.outbox import write_events
 from relance_dossier.domain.assignment import (
@@ -22,7 +23,6 @@ from relance_dossier.domain.assignment import (
     choose_collector,
 )
 from relance_dossier.persistence.collectors import collector_codes
-from relance.audit import record_audit
 
 
 @dataclass(frozen=True)
@@ -81,22 +81,15 @@ async def apply_assignments(
         )
         # F-33: one audit entry per client, written set-based (a mass assignment or an
         # import can touch many clients).
-        await conn.execute(
-            """
-            INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)
-            SELECT a.client_id, $6, 'change_collector', 'client', a.code, a.comment,
-                   jsonb_build_object('from', a.previous, 'to', a.next, 'source', $7::text)
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
-                AS a(client_id, code, comment, previous, next)
-            """,
-            [r["id"] for r in changed],
-            [r["code"] for r in changed],
-            [r["comment"] for r in changed],
-            [codes.get(r["previous_collector_id"]) for r in changed],
-            [codes.get(r["collector_id"]) for r in changed],
-            actor,
-            source,
-        )
+        await record_audits(conn, (
+            AuditEntry(
+                client_id=r["id"], actor=actor, action="change_collector", entity="client",
+                entity_id=r["code"], comment=r["comment"],
+                details={"from": codes.get(r["previous_collector_id"]),
+                         "to": codes.get(r["collector_id"]), "source": source},
+            )
+            for r in changed
+        ))
         await write_events(
             conn,
             [

@@ -5,8 +5,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from relance.events import ClientCreated, ContactCreated, DossierOpened, EventEnvelope, ItemCreated
 from relance.audit import record_audit  # noqa: F401 - the dossier's writers import it from here
+from relance.events import ClientCreated, ContactCreated, DossierOpened, EventEnvelope, ItemCreated
 from relance.outbox import write_events
 from relance_dossier.persistence.assignment import assign_new_clients
 

@@ -28,9 +28,8 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from relance.audit import record_audit_rows
 from relance.db import create_pool
-from relance_dossier.persistence.migrations import SCHEMA
-
 from relance.events import (
     ClientCreated,
     ClientUpdated,
@@ -40,12 +39,12 @@ from relance.events import (
     ItemPaymentsApplied,
 )
 from relance_dossier.domain.imports import (
+    MAX_REPORTED_ERRORS,
+    ImportFileError,
     ImportFormat,
     ImportKind,
     ImportReport,
     RawRow,
-    MAX_REPORTED_ERRORS,
-    ImportFileError,
     RowError,
     check_columns,
     guess_format,
@@ -54,6 +53,7 @@ from relance_dossier.domain.imports import (
     row_checker,
 )
 from relance_dossier.persistence.assignment import Assignment, apply_assignments, assign_new_clients
+from relance_dossier.persistence.migrations import SCHEMA
 
 IMPORT_LOCK = 0x52454C414E4345  # pg_advisory_xact_lock key shared by every import
 STAGE = "import_stage"
@@ -162,7 +162,7 @@ async def import_path(
             finally:
                 await pool.close()
         except UnicodeDecodeError as exc:
-            raise ImportFileError("file", f"not UTF-8 text: {exc.reason}")
+            raise ImportFileError("file", f"not UTF-8 text: {exc.reason}") from None
     return import_id, fmt, report
 
 
@@ -236,9 +236,9 @@ class _Context:
     async def audit(self, source_sql: str, *, client_sql: str, action: str, entity: str,
                     entity_id_sql: str, details_sql: str, args: tuple = ()) -> None:
         """F-33: one audit entry per client touched, set-based."""
-        await self.conn.execute(
-            f"INSERT INTO audit_log (client_id, actor, action, entity, entity_id, comment, details)"
-            f" SELECT {client_sql}, $1, $2, $3, {entity_id_sql}, 'ERP import', {details_sql}"
+        await record_audit_rows(
+            self.conn,
+            f"SELECT {client_sql}, $1, $2, $3, {entity_id_sql}, 'ERP import', {details_sql}"
             f" FROM {source_sql}",
             self.actor, action, entity, *args,
         )
@@ -410,7 +410,8 @@ async def _import_items(ctx: _Context) -> None:
             WHERE i.client_id = c.id AND i.kind = s.kind AND i.number = s.number
               AND (i.issue_date, i.due_date, i.amount, i.open_amount, i.currency::text)
                   IS DISTINCT FROM (COALESCE(s.issue_date, i.issue_date), s.due_date, s.amount,
-                                    COALESCE(s.open_amount, GREATEST(s.amount - (i.amount - i.open_amount), 0)), s.currency)
+                                    COALESCE(s.open_amount, GREATEST(s.amount - (i.amount - i.open_amount), 0)),
+                                    s.currency)
             RETURNING i.client_id, i.number, false AS inserted
         ), added AS (
             INSERT INTO items (id, client_id, dossier_id, kind, number, issue_date, due_date,

@@ -56,7 +56,3 @@ class Channel(Protocol):
 
     async def send(self, message: OutgoingMessage) -> SendResult | None: ...
 
-
-def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
-    """Delay before retry number `attempt` (1-based): base, 2·base, 4·base… up to cap."""
-    return min(cap, base * (2 ** max(0, attempt - 1)))

@@ -8,11 +8,11 @@ message twice. The provider's answer decides what happens next:
 (retried); 401/403 our own configuration (transient: a fixed token and a redelivery get
 the message through); any other 4xx permanent (the provider refuses this message)."""
 
-import re
 import time
 
 import httpx
 
+from relance.validation import InvalidPhoneNumber, to_e164
 from relance_notifier.channels.base import (
     OutgoingMessage,
     PermanentSendError,
@@ -24,19 +24,16 @@ from relance_notifier.channels.ratelimit import RateLimiter
 from relance_notifier.metrics import SEND_SECONDS
 from relance_notifier.settings import Settings
 
-_PHONE_SEPARATORS = re.compile(r"[\s.\-()/]")
-_PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 TRANSIENT_CLIENT_STATUSES = frozenset({401, 403, 408, 425, 429})
 
 
 def normalise_phone(value: str) -> str:
-    """"+33 6 12-34.56 78" → "+33612345678"; PermanentSendError if it is no number."""
-    number = _PHONE_SEPARATORS.sub("", value)
-    if number.startswith("00"):
-        number = "+" + number[2:]
-    if not _PHONE.match(number):
-        raise PermanentSendError(f"invalid phone number {value!r}")
-    return number
+    """The E.164 form the provider expects: "06 12 34 56 78" and "+33 6 12-34.56 78" →
+    "+33612345678"; PermanentSendError if it is no valid number."""
+    try:
+        return to_e164(value)
+    except InvalidPhoneNumber as exc:
+        raise PermanentSendError(str(exc)) from None
 
 
 def sms_request_body(message: OutgoingMessage, *, sender: str) -> dict[str, str]:

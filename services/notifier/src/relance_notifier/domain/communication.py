@@ -1,11 +1,11 @@
 """What to do with one CommunicationRequested command (F-21, F-23, F-32): deliver a
 rendered message to a chosen recipient, or record why it cannot be delivered."""
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from relance.events import CommunicationRequested
+from relance.validation import is_email_address  # one address: no display name, no blanks
 from relance_notifier.domain.contacts import (
     ContactChannel,
     choose_recipient,
@@ -30,8 +30,6 @@ CHANNEL_NOT_SUPPORTED = "channel not supported yet"
 INTERNAL_EMAIL = "internal_email"
 INVALID_COLLEAGUE_EMAIL = "recipient_email: a colleague's email address is required"
 
-# One address, no display name, no blanks or line breaks (no header injection).
-_EMAIL_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 def no_default_channel_reason(channel: str) -> str:
@@ -41,10 +39,6 @@ def no_default_channel_reason(channel: str) -> str:
 def unknown_named_channel_reason(channel: str) -> str:
     contact_type = contact_type_for(channel) or channel
     return f"contact_value: not a usable {contact_type} channel of the client"
-
-
-def is_email_address(value: str | None) -> bool:
-    return bool(value) and bool(_EMAIL_ADDRESS.match(value or ""))
 
 
 @dataclass(frozen=True)
@@ -110,6 +104,7 @@ def decide(
             channel=command.channel,
             subject=command.subject if command.subject is not None else (template.subject if template else ""),
             body=command.body,
+            locale=template.locale if template else command.locale,
         )
     if template is None:
         return Reject(

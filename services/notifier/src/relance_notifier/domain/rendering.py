@@ -10,23 +10,28 @@ Context: `client` (code, name), `contact` (value: the address, phone number or e
 goes to), `items` (the selected items as mappings: number, kind, issue_date, due_date,
 amount, open_amount, currency, status, status_comment), `total_open_amount` (Decimal sum
 of the items' open amounts), `items_amount_selected` and `items_list_selected` (text),
-and for internal emails (F-16) `sender`, `note` and `link_url` (None when absent).
-Filters: `money` (`{{ x | money }}`, `{{ x | money("USD") }}`), `date_fr` and
-`status_fr` (an item status in French)."""
+and for internal emails (F-16) `sender`, `note` and `link_url` (None when absent), and
+`locale` (the template's: amounts and dates are written in its language).
+Filters: `money` (`{{ x | money }}`, `{{ x | money("USD") }}`), `date` (also spelled
+`date_fr`, its first name) and `status_fr` (an item status in French)."""
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, pass_context
 from jinja2 import Template as JinjaTemplate
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from relance.events import CommunicationItem
 from relance_notifier.domain.formatting import (
+    DEFAULT_CURRENCY,
+    DEFAULT_LOCALE,
     StatementLine,
     format_amount,
     format_date,
@@ -49,7 +54,7 @@ class Template:
     channel: str
     subject: str
     body: str
-    locale: str = "fr"
+    locale: str = "fr"  # the language of the text, and of its amounts and dates
 
 
 @dataclass(frozen=True)
@@ -71,10 +76,20 @@ def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
-    env.filters["money"] = format_amount
-    env.filters["date_fr"] = format_date
+    env.filters["money"] = _money
+    env.filters["date"] = env.filters["date_fr"] = _date
     env.filters["status_fr"] = status_label
     return env
+
+
+@pass_context
+def _money(context: Context, amount: Decimal | int | str, currency: str = DEFAULT_CURRENCY) -> str:
+    return format_amount(amount, currency, context.get("locale", DEFAULT_LOCALE))
+
+
+@pass_context
+def _date(context: Context, value: date) -> str:
+    return format_date(value, context.get("locale", DEFAULT_LOCALE))
 
 
 # Item statuses (F-2) as a French reader expects them.
@@ -124,16 +139,18 @@ def build_context(
     items: Sequence[CommunicationItem],
     contact_value: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     lines = [
         StatementLine(i.number, i.due_date, i.open_amount, i.currency) for i in items
     ]
     return {
+        "locale": locale,
         "client": {"code": client_code, "name": client_name},
         "items": [i.model_dump() for i in items],
         "total_open_amount": sum((i.open_amount for i in items), Decimal("0")),
-        "items_amount_selected": format_total(lines),
-        "items_list_selected": format_statement(lines),
+        "items_amount_selected": format_total(lines, locale),
+        "items_list_selected": format_statement(lines, locale),
         "contact": {"value": contact_value},
         "sender": None,
         "note": None,
@@ -172,6 +189,7 @@ def render(
         items=items,
         contact_value=contact_value,
         extra=extra,
+        locale=template.locale,
     )
     subject = " ".join(render_source(template.subject, context).split())
     body = render_source(template.body, context)

@@ -23,8 +23,8 @@ from relance.events import (
 )
 from relance.outbox import write_events
 from relance_gateway.api.models import (
-    Acknowledgement,
     Accepted,
+    Acknowledgement,
     CancellationRefusal,
     CancellationValidation,
     Message,

@@ -171,7 +171,9 @@ class PaymentCollected(BaseModel):
 
 
 class StatusUpdate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "amicable_phase", "comment": "First call done"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "amicable_phase", "comment": "First call done"}]}
+    )
 
     status: str = Field(min_length=1, max_length=100, description="Your status for the file, free text")
     comment: str | None = Field(None, max_length=2000)

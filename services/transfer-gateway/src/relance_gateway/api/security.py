@@ -19,7 +19,6 @@ from relance_gateway.metrics import INBOUND_REQUESTS
 from relance_gateway.persistence import replay_cache
 from relance_gateway.persistence.agencies import AgencyCaller, caller_by_api_key
 
-
 # Declared as security schemes so the OpenAPI document lists the four headers on every
 # agency endpoint; the checks themselves are in `authenticated_agency`.
 agency_key_header = APIKeyHeader(

@@ -1,22 +1,5 @@
-"""Webhook retry schedule: exponential backoff with full jitter, then a dead letter."""
-
-import random
-from collections.abc import Callable
-
-
-def retry_delay(
-    attempt: int,
-    *,
-    base_seconds: float,
-    max_seconds: float,
-    rand: Callable[[], float] = random.random,
-) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based).
-
-    Full jitter (a uniform draw below the exponential cap) spreads the retries of many
-    deliveries failing at once, so a recovering agency is not hit by a wave."""
-    cap = min(max_seconds, base_seconds * (2 ** (attempt - 1)))
-    return cap * rand()
+"""Webhook retry rules: when a delivery has succeeded, and when it becomes a dead letter.
+The delay between two tries is `relance.retry.backoff_delay` with full jitter."""
 
 
 def is_exhausted(attempts: int, max_attempts: int) -> bool:

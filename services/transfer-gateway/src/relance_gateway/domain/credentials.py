@@ -9,8 +9,10 @@ without a window where its requests are refused."""
 import base64
 import hashlib
 import secrets
+from typing import TypeVar
 
 ACTIVE_SECRETS = 2
+T = TypeVar("T")
 
 
 def new_api_key() -> str:
@@ -25,6 +27,6 @@ def api_key_sha256(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def secrets_to_revoke(active_ids_newest_first: list, keep: int = ACTIVE_SECRETS) -> list:
+def secrets_to_revoke(active_ids_newest_first: list[T], keep: int = ACTIVE_SECRETS) -> list[T]:
     """The secrets to revoke so that only `keep` stay active (the newest ones)."""
     return active_ids_newest_first[keep:]

@@ -6,6 +6,7 @@ Acknowledgement is tracked apart from the status: an agency may acknowledge a pl
 after a cancellation request reached it."""
 
 from dataclasses import dataclass
+from typing import Any
 
 PLACED = "placed"
 CANCELLATION_REQUESTED = "cancellation_requested"
@@ -56,7 +57,7 @@ def update_status(state: PlacementState) -> str:
     return state.status
 
 
-def payment_problem(items: list[dict], item_number: str, currency: str) -> tuple[str, str] | None:
+def payment_problem(items: list[dict[str, Any]], item_number: str, currency: str) -> tuple[str, str] | None:
     """(field, reason) if a payment cannot be on `item_number` of these placed items: not
     one of them, or another currency than the item's (a payment is never converted)."""
     matching = [item for item in items if item.get("number") == item_number]

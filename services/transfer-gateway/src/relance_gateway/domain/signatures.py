@@ -30,6 +30,7 @@ import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 SECRET_PREFIX = "whsec_"
 AGENCY_KEY_HEADER = "X-Agency-Key"
@@ -97,12 +98,12 @@ def request_signed_content(
     return head.encode() + b"\n" + body
 
 
-def sign_request(secret: str, **parts) -> str:
+def sign_request(secret: str, **parts: Any) -> str:
     """The hex HMAC-SHA256 of the request's signed content (see the module docstring)."""
     return hmac.new(signing_key(secret), request_signed_content(**parts), hashlib.sha256).hexdigest()
 
 
-def request_signature_header(secrets: Iterable[str], **parts) -> str:
+def request_signature_header(secrets: Iterable[str], **parts: Any) -> str:
     """`v2=<hex>` for each secret, space separated."""
     return " ".join(f"{REQUEST_SCHEME}={sign_request(s, **parts)}" for s in secrets)
 

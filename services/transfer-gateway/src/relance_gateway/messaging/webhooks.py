@@ -8,7 +8,6 @@ the call. The agency may receive a message twice (a crash between its 2xx and ou
 record): the `webhook-id` header, the same on every attempt, lets it deduplicate."""
 
 import asyncio
-import contextlib
 import json
 import time
 from http import HTTPStatus
@@ -17,7 +16,8 @@ import asyncpg
 import httpx
 import structlog
 
-from relance_gateway.domain.backoff import is_exhausted, is_success, retry_delay
+from relance.retry import backoff_delay, poll_loop
+from relance_gateway.domain.backoff import is_exhausted, is_success
 from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.domain.signatures import SECRET_PREFIX, usable_keys, webhook_headers
 from relance_gateway.domain.webhook_urls import (
@@ -167,9 +167,9 @@ class WebhookDispatcher:
                 log.warning("gateway.webhook_dead_letter", delivery_id=str(row["id"]),
                             event_id=str(row["message_id"]), attempts=row["attempts"], error=error)
                 return
-            delay = retry_delay(
-                row["attempts"], base_seconds=settings.webhook_backoff_base_seconds,
-                max_seconds=settings.webhook_backoff_max_seconds,
+            delay = backoff_delay(
+                row["attempts"], base=settings.webhook_backoff_base_seconds,
+                cap=settings.webhook_backoff_max_seconds, jitter=True,
             )
             await deliveries.record_failure(
                 conn, row["id"], status_code=status_code, error=error, retry_in_seconds=delay
@@ -198,23 +198,17 @@ class WebhookDispatcher:
         for status in ("placed", "cancellation_requested", "cancelled"):
             PLACEMENTS_BY_STATUS.labels(status).set(placed.get(status, 0))
 
+    async def _idle(self) -> None:
+        if time.monotonic() - self._gauges_refreshed_at > GAUGE_REFRESH_SECONDS:
+            self._gauges_refreshed_at = time.monotonic()
+            await self.refresh_gauges()
+
+    @staticmethod
+    def _dispatch_failed(exc: Exception, retry_in: float) -> None:
+        log.warning("gateway.dispatch_failed", error=repr(exc), retry_in=retry_in)
+
     async def run(self) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                attempted = await self.dispatch_once()
-                backoff = 0.5
-            except Exception as exc:  # noqa: BLE001 - the loop outlives a database hiccup
-                log.warning("gateway.dispatch_failed", error=repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                continue
-            if attempted:
-                continue
-            if time.monotonic() - self._gauges_refreshed_at > GAUGE_REFRESH_SECONDS:
-                self._gauges_refreshed_at = time.monotonic()
-                with contextlib.suppress(Exception):
-                    await self.refresh_gauges()
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.webhook_poll_seconds)
+        await poll_loop(
+            self.dispatch_once, wake=self._wake, idle_seconds=self._settings.webhook_poll_seconds,
+            on_error=self._dispatch_failed, on_idle=self._idle,
+        )

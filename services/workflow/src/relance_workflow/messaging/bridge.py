@@ -13,19 +13,6 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance import topics
-from relance.events import (
-    AgencyCancellationRefused,
-    AgencyCancellationValidated,
-    AgencyPaymentCollected,
-    AgencyPlacementAcknowledged,
-    AgencyStatusUpdated,
-    TransferCreated,
-    CommunicationFailed,
-    CommunicationSent,
-    DossierOpened,
-    EventEnvelope,
-    SpecificActionCreated,
-)
 from relance.contracts.action import ActionWorkflowInput
 from relance.contracts.dossier import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
 from relance.contracts.transfer import (
@@ -34,6 +21,19 @@ from relance.contracts.transfer import (
     AgencyPlacementAck,
     AgencyStatus,
     TransferWorkflowInput,
+)
+from relance.events import (
+    AgencyCancellationRefused,
+    AgencyCancellationValidated,
+    AgencyPaymentCollected,
+    AgencyPlacementAcknowledged,
+    AgencyStatusUpdated,
+    CommunicationFailed,
+    CommunicationSent,
+    DossierOpened,
+    EventEnvelope,
+    SpecificActionCreated,
+    TransferCreated,
 )
 from relance.workflow_ids import action_workflow_id, dossier_workflow_id, transfer_workflow_id
 from relance_workflow.settings import Settings

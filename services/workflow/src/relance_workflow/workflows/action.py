@@ -7,8 +7,10 @@ Collector commands are Updates. While the action is pending its items are out of
 scenario (F-15): the dossier workflow is told to plan again when it starts and ends."""
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 from relance_workflow.workflows.common import rejected, run_activity
 
@@ -99,7 +101,7 @@ class ActionWorkflow:
     @workflow.run
     async def run(self, input: ActionWorkflowInput) -> str:
         # Codes and dates only (no personal data): "what is due tomorrow for collector X".
-        attributes = [sa.NEXT_ACTION_AT.value_set(input.due_at)]
+        attributes: list[SearchAttributeUpdate[Any]] = [sa.NEXT_ACTION_AT.value_set(input.due_at)]
         if input.client_code:
             attributes.append(sa.CLIENT_CODE.value_set(input.client_code))
         if input.collector_code:

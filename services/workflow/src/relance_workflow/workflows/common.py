@@ -4,7 +4,7 @@ sandbox)."""
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -16,7 +16,16 @@ with workflow.unsafe.imports_passed_through():
 In = TypeVar("In")
 Out = TypeVar("Out")
 
-ACTIVITY_OPTIONS = dict(
+
+class ActivityOptions(TypedDict):
+    """The keyword arguments of `workflow.execute_activity_method` that every call shares
+    (typed, so that `**ACTIVITY_OPTIONS` is checked against the call)."""
+
+    start_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
+ACTIVITY_OPTIONS = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=30),
     retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)),
 )
@@ -25,10 +34,11 @@ ACTIVITY_OPTIONS = dict(
 async def run_activity(activity: Activity[In, Out], arg: In, task_queue: str) -> Out:
     """Schedule an activity by its contract name on the queue of the service that hosts
     it (the dossier's worker for dossier data), with the common options."""
-    return await workflow.execute_activity(
+    result: Out = await workflow.execute_activity(
         activity.name, arg, task_queue=task_queue, result_type=activity.result,
         **ACTIVITY_OPTIONS,
     )
+    return result
 
 
 def rejected(reason: str, kind: Refusal) -> ApplicationError:

@@ -8,9 +8,11 @@ Updates: the answer and the scenario's timers are ordered in one history. Promis
 pay wait for their date here too."""
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 from relance_workflow.workflows.common import SeenEvents, rejected, run_activity
 
@@ -65,10 +67,10 @@ class DossierWorkflow:
 
     # ---- state helpers --------------------------------------------------------------
 
-    def _set_state(self, state: str, next_action_at=None, collector: str | None = None) -> None:
+    def _set_state(self, state: str, next_action_at: datetime | None = None, collector: str | None = None) -> None:
         """Keep the query answer and the search attributes (for the Temporal UI) in step."""
         self._status.state, self._status.next_action_at = state, next_action_at
-        updates = [
+        updates: list[SearchAttributeUpdate[Any]] = [
             sa.DOSSIER_STATE.value_set(state),
             sa.NEXT_ACTION_AT.value_set(next_action_at) if next_action_at else sa.NEXT_ACTION_AT.value_unset(),
         ]
@@ -108,7 +110,9 @@ class DossierWorkflow:
         self._replan = True
         return found
 
-    def _result(self, intervention_id: UUID, status: str, communication_id=None) -> InterventionCommandResult:
+    def _result(
+        self, intervention_id: UUID, status: str, communication_id: UUID | None = None
+    ) -> InterventionCommandResult:
         self._refresh_status()
         return InterventionCommandResult(
             intervention_id=intervention_id, status=status, communication_id=communication_id,
@@ -313,7 +317,6 @@ class DossierWorkflow:
     async def _apply_outcomes(self) -> None:
         """The notifier reported a communication: sent closes its intervention (a printed
         letter too, F-10); otherwise it stays To do for the collector."""
-        state = self._state
         for key in list(self._outcomes):
             outcome = self._outcomes.pop(key)
             found = self._open(UUID(key))
@@ -323,7 +326,7 @@ class DossierWorkflow:
                 await run_activity(
                     contract.COMPLETE_INTERVENTION,
                     CompleteInterventionRequest(intervention_id=found.intervention_id, status="done"),
-                    state.dossier_task_queue,
+                    self._state.dossier_task_queue,
                 )
                 self._forget(found.intervention_id)
             else:

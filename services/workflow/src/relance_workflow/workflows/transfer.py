@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         AgencyPlacementAck,
         AgencyStatus,
         ApplyPaymentRequest,
+        CancellationMode,
         CancelTransfer,
         CancelTransferResult,
         MarkAnswerOverdueRequest,
@@ -34,10 +35,10 @@ with workflow.unsafe.imports_passed_through():
         RefuseCancellationRequest,
         RequestCancellationRequest,
         ReturnItemsRequest,
+        TransferState,
         TransferStatus,
         TransferWorkflowInput,
     )
-    from relance.contracts.transfer import CancellationMode, TransferState
     from relance_workflow.domain.transfers import (
         CancelRefusal,
         cancellation_mode,

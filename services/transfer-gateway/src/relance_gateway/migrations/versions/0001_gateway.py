@@ -6,7 +6,7 @@ Revises:
 Create Date: 2026-11-23
 """
 
-from relance.migrations import MESSAGING_TABLES, DROP_MESSAGING_TABLES
+from relance.migrations import DROP_MESSAGING_TABLES, MESSAGING_TABLES
 from relance.sql_script import run_script
 
 revision = "0001"
