@@ -55,3 +55,39 @@ async def test_a_request_keeps_the_callers_request_id_or_gets_a_new_one() -> Non
     assert given.headers["X-Request-ID"] == "req-42"
     fresh = await _get(app, "/ping")
     assert len(fresh.headers["X-Request-ID"]) == 32
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+async def test_metrics_count_and_time_each_request_by_its_route_template() -> None:
+    app = FastAPI()
+    add_health_and_metrics(app, {}, service="dossier")
+
+    @app.get("/clients/{code}")
+    async def client(code: str) -> dict[str, str]:
+        if code == "missing":
+            from fastapi import HTTPException
+
+            raise HTTPException(404)
+        return {"code": code}
+
+    route = {"service": "dossier", "method": "GET", "route": "/clients/{code}"}
+    before = _sample((await _get(app, "/metrics")).text, "http_requests_total", **route, status="200")
+    await _get(app, "/clients/ACME")
+    await _get(app, "/clients/OTHER")
+    await _get(app, "/clients/missing")
+    await _get(app, "/no/such/path")
+    text = (await _get(app, "/metrics")).text
+    assert _sample(text, "http_requests_total", **route, status="200") == before + 2
+    assert _sample(text, "http_requests_total", **route, status="404") >= 1
+    assert _sample(text, "http_request_duration_seconds_count", **route, status="200") >= 2
+    assert _sample(text, "http_requests_total", service="dossier", route="unmatched", status="404") >= 1
+    assert 'route="/clients/ACME"' not in text

@@ -27,6 +27,10 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     service_name: str = "relance"
+    # Traces go over OTLP/HTTP to this collector (e.g. http://jaeger:4318); off when empty.
+    otel_exporter_otlp_endpoint: str = ""
+    # The service name in the traces (default: relance-<service_name>).
+    otel_service_name: str = ""
 
     # Service-to-service calls (`/internal/...` routes) carry this token when it is set;
     # every service of one deployment is given the same value.

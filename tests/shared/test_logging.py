@@ -1,0 +1,110 @@
+"""One structlog configuration: JSON lines that keep a logged exception's traceback, the
+standard library's loggers (uvicorn, temporalio, aiokafka, faststream) rendered the same
+way, and the trace id, request id, event id and workflow id on each line where known."""
+
+import json
+import logging
+
+import pytest
+import structlog
+from opentelemetry.sdk.trace import TracerProvider
+
+from relance.observability import configure_logging
+
+
+@pytest.fixture
+def json_lines(capsys):
+    configure_logging("notifier", "INFO", json_output=True)
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service="notifier")
+
+    def lines() -> list[dict]:
+        err = capsys.readouterr().err
+        return [json.loads(line) for line in err.splitlines() if line.strip()]
+
+    yield lines
+    structlog.contextvars.clear_contextvars()
+    structlog.reset_defaults()
+
+
+def test_a_logged_exception_carries_its_traceback_in_json(json_lines) -> None:
+    log = structlog.get_logger("relance.test")
+    try:
+        raise ValueError("template missing")
+    except ValueError:
+        log.exception("notifier.failed", event_id="e-1")
+    (line,) = json_lines()
+    assert line["event"] == "notifier.failed"
+    assert line["level"] == "error"
+    assert line["service"] == "notifier"
+    assert "exc_info" not in line
+    assert "Traceback (most recent call last)" in line["exception"]
+    assert "ValueError: template missing" in line["exception"]
+
+
+@pytest.mark.parametrize("name", ["uvicorn.error", "temporalio.worker", "aiokafka.consumer", "faststream"])
+def test_the_standard_librarys_loggers_go_through_the_same_json(json_lines, name) -> None:
+    structlog.contextvars.bind_contextvars(request_id="req-7")
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        logging.getLogger(name).error("something %s", "broke", exc_info=True)
+    (line,) = json_lines()
+    assert line["event"] == "something broke"
+    assert line["logger"] == name
+    assert line["level"] == "error"
+    assert line["service"] == "notifier"
+    assert line["request_id"] == "req-7"
+    assert "ZeroDivisionError" in line["exception"]
+
+
+def test_a_line_carries_the_trace_request_and_event_ids(json_lines) -> None:
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("api") as span, structlog.contextvars.bound_contextvars(
+        request_id="req-1", event_id="ev-1"
+    ):
+        structlog.get_logger("relance.test").info("handled")
+        logging.getLogger("aiokafka").warning("rebalanced")
+    ours, theirs = json_lines()
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    for line in (ours, theirs):
+        assert line["trace_id"] == trace_id
+        assert line["request_id"] == "req-1"
+        assert line["event_id"] == "ev-1"
+
+
+async def test_an_activity_line_carries_its_workflow_id(json_lines) -> None:
+    from temporalio import activity
+    from temporalio.testing import ActivityEnvironment
+
+    @activity.defn
+    async def send_reminder() -> None:
+        structlog.get_logger("relance.test").info("activity.ran")
+
+    env = ActivityEnvironment()
+    env.info = env.info.__class__(**{**env.info.__dict__, "workflow_id": "dossier-42"})
+    await env.run(send_reminder)
+    (line,) = [entry for entry in json_lines() if entry["event"] == "activity.ran"]
+    assert line["workflow_id"] == "dossier-42"
+    assert "activity" in line
+
+
+def test_levels_below_the_configured_one_are_dropped(capsys) -> None:
+    configure_logging("relay", "WARNING", json_output=True)
+    structlog.get_logger("relance.test").info("quiet")
+    logging.getLogger("uvicorn.error").info("quiet too")
+    structlog.get_logger("relance.test").warning("loud")
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert [line["event"] for line in lines] == ["loud"]
+    structlog.reset_defaults()
+
+
+def test_console_output_keeps_the_traceback_too(capsys) -> None:
+    configure_logging("relay", "INFO", json_output=False)
+    try:
+        raise KeyError("k")
+    except KeyError:
+        logging.getLogger("temporalio").exception("boom")
+    err = capsys.readouterr().err
+    assert "boom" in err and "KeyError" in err and "Traceback" in err
+    structlog.reset_defaults()
