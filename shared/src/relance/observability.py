@@ -8,10 +8,12 @@ Traces: OpenTelemetry, exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT
 (off when empty). Metrics: `http_requests_total` and `http_request_duration_seconds` per
 route template on every API."""
 
+import asyncio
 import contextlib
 import logging
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 
@@ -250,7 +252,32 @@ def add_health_and_metrics(app: FastAPI, checks: dict[str, HealthCheck], service
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest()
+        for url in _metric_sources:
+            body += await _scrape(url)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+# Other exposition endpoints of this process (the Temporal runtime's), appended to /metrics.
+_metric_sources: list[str] = []
+
+
+def add_metrics_source(url: str) -> None:
+    if url not in _metric_sources:
+        _metric_sources.append(url)
+
+
+async def _scrape(url: str) -> bytes:
+    def fetch() -> bytes:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310 - a loopback URL of ours
+            return answer.read()
+
+    try:
+        text = await asyncio.to_thread(fetch)
+    except OSError as exc:
+        structlog.get_logger(__name__).warning("metrics.source_unreachable", url=url, error=repr(exc))
+        return b""
+    return text if text.endswith(b"\n") or not text else text + b"\n"
 
 
 def operations_app(service: str, checks: dict[str, HealthCheck]) -> FastAPI:

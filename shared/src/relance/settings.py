@@ -17,6 +17,9 @@ class CommonSettings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "relance"
+    # The Temporal SDK's Prometheus metrics (temporal_*) listen on this loopback port (a free
+    # one when 0) and are appended to the service's /metrics.
+    temporal_metrics_port: int = 0
     # The dossier service's worker runs the activities that change dossier data here;
     # the workflow service names this queue in the workflows it starts.
     temporal_dossier_task_queue: str = DOSSIER_TASK_QUEUE
