@@ -4,7 +4,7 @@ every request carries a request id."""
 import httpx
 from fastapi import FastAPI
 
-from relance.observability import add_health_and_metrics, install_request_logging, operations_app
+from relance.observability import add_health_and_metrics, install_request_logging, instrument_api, operations_app
 
 
 async def _ok() -> None:
@@ -91,3 +91,32 @@ async def test_metrics_count_and_time_each_request_by_its_route_template() -> No
     assert _sample(text, "http_request_duration_seconds_count", **route, status="200") >= 2
     assert _sample(text, "http_requests_total", service="dossier", route="unmatched", status="404") >= 1
     assert 'route="/clients/ACME"' not in text
+
+
+async def test_an_api_request_is_a_span_that_continues_the_callers_trace() -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI()
+    instrument_api(app, "dossier", tracer_provider=provider)
+    install_request_logging(app)
+    add_health_and_metrics(app, {}, service="dossier")
+
+    @app.get("/clients/{code}")
+    async def client(code: str) -> dict[str, str]:
+        return {"trace_id": format(trace.get_current_span().get_span_context().trace_id, "032x")}
+
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await _get(app, "/clients/ACME", headers={
+        "traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01", "X-Request-ID": "req-9"})
+    assert response.json()["trace_id"] == caller_trace
+    server = [s for s in exporter.get_finished_spans() if s.kind == trace.SpanKind.SERVER]
+    assert [s.name for s in server] == ["GET /clients/{code}"]
+    assert server[0].attributes["relance.request_id"] == "req-9"
+    await _get(app, "/health")
+    assert len([s for s in exporter.get_finished_spans() if s.kind == trace.SpanKind.SERVER]) == 1

@@ -218,15 +218,16 @@ class HttpMetricsMiddleware:
             HTTP_REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
 
 
-def instrument_api(app: FastAPI, service: str | None = None) -> None:
-    """HTTP metrics and OpenTelemetry spans (continuing the caller's `traceparent`)."""
+def instrument_api(app: FastAPI, service: str | None = None, tracer_provider=None) -> None:
+    """HTTP metrics and OpenTelemetry spans (continuing the caller's `traceparent`); once
+    per app (`add_health_and_metrics` calls it)."""
     if getattr(app.state, "relance_instrumented", False):
         return
     app.state.relance_instrumented = True
     app.add_middleware(HttpMetricsMiddleware, service=service)
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/metrics")
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/metrics", tracer_provider=tracer_provider)
 
 
 def add_health_and_metrics(app: FastAPI, checks: dict[str, HealthCheck], service: str | None = None) -> None:
@@ -295,6 +296,8 @@ def install_request_logging(app: FastAPI) -> None:
     @app.middleware("http")
     async def request_context(request, call_next):
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        # The request id on the request's span too: from a log line to its trace and back.
+        trace.get_current_span().set_attribute("relance.request_id", request_id)
         started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             response = await call_next(request)
