@@ -65,7 +65,8 @@ async def write_events(conn: asyncpg.Connection, events: Iterable[EventEnvelope]
     """Append events to the outbox. Call inside the transaction of the state change."""
     # The W3C trace context of the change (an API request, an activity): the relay sends it
     # as the message's headers, so the consumers continue the same trace.
-    trace_context = json.dumps(current_trace_context()) if current_trace_context() else None
+    carrier = current_trace_context()
+    trace_context = json.dumps(carrier) if carrier else None
     rows = [
         (e.event_id, e.topic, e.client_id, e.event_type, e.model_dump_json(), trace_context)
         for e in events
