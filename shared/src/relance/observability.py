@@ -179,7 +179,7 @@ def traced(name: str, kind: trace.SpanKind = trace.SpanKind.INTERNAL, **attribut
 
 
 HTTP_REQUESTS = Counter(
-    "http_requests", "HTTP requests served", ["service", "method", "route", "status"]
+    "http_requests_total", "HTTP requests served", ["service", "method", "route", "status"]
 )
 HTTP_REQUEST_DURATION = Histogram(
     "http_request_duration_seconds", "Time to serve an HTTP request",
