@@ -108,3 +108,19 @@ def test_console_output_keeps_the_traceback_too(capsys) -> None:
     err = capsys.readouterr().err
     assert "boom" in err and "KeyError" in err and "Traceback" in err
     structlog.reset_defaults()
+
+
+
+def test_uvicorn_under_the_service_runtime_keeps_the_one_configuration(json_lines) -> None:
+    """The service runtime builds uvicorn's server without uvicorn's own logging setup, so
+    its error and access lines stay JSON through our handler."""
+    from fastapi import FastAPI
+
+    from relance.runtime import server_config
+
+    server_config(FastAPI(), 0)  # uvicorn configures its loggers when its Config is made
+    logging.getLogger("uvicorn.error").warning("port in use")
+    logging.getLogger("uvicorn.access").warning("GET /x 500")
+    lines = json_lines()
+    assert [(line["logger"], line["event"]) for line in lines] == [
+        ("uvicorn.error", "port in use"), ("uvicorn.access", "GET /x 500")]
