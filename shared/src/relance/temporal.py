@@ -7,12 +7,20 @@ The runtime serves its Prometheus metrics on a loopback port of its own
 (`TEMPORAL_METRICS_PORT`, a free one when 0); the service's `/metrics` appends them, so the
 worker's one scrape target carries both (`relance.observability.add_metrics_source`)."""
 
+import logging
 import socket
 
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 
 from relance.observability import add_metrics_source
 from relance.settings import CommonSettings
@@ -32,12 +40,20 @@ def metrics_runtime(port: int = 0, host: str = "127.0.0.1") -> Runtime:
     global _runtime
     if _runtime is None:
         port = port or _free_port()
-        _runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
-            bind_address=f"{host}:{port}",
-            counters_total_suffix=True,
-            unit_suffix=True,
-            durations_as_seconds=True,
-        )))
+        _runtime = Runtime(telemetry=TelemetryConfig(
+            # The SDK core's own lines go to the `temporalio.core` logger, so they render
+            # like every other line of the process (relance.observability).
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            ),
+            metrics=PrometheusConfig(
+                bind_address=f"{host}:{port}",
+                counters_total_suffix=True,
+                unit_suffix=True,
+                durations_as_seconds=True,
+            ),
+        ))
         add_metrics_source(f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}/metrics")
     return _runtime
 
