@@ -12,6 +12,26 @@ from opentelemetry.sdk.trace import TracerProvider
 from relance.observability import configure_logging
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Each test configures logging for a process; the session's own is put back after."""
+    from relance.observability import FOREIGN_LOGGERS
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    foreign = {name: (list(logging.getLogger(name).handlers), logging.getLogger(name).propagate,
+                      logging.getLogger(name).level) for name in FOREIGN_LOGGERS}
+    yield
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    for name, (handlers, propagate, level) in foreign.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
+        logger.setLevel(level)
+    structlog.reset_defaults()
+
+
 @pytest.fixture
 def json_lines(capsys):
     configure_logging("notifier", "INFO", json_output=True)
@@ -124,3 +144,27 @@ def test_uvicorn_under_the_service_runtime_keeps_the_one_configuration(json_line
     lines = json_lines()
     assert [(line["logger"], line["event"]) for line in lines] == [
         ("uvicorn.error", "port in use"), ("uvicorn.access", "GET /x 500")]
+
+
+async def test_a_consumer_line_carries_the_event_id_and_the_trace_of_the_message(json_lines) -> None:
+    """The relay sends the event's id and type and the trace context as headers; our
+    brokers' middlewares bind the first two and continue the trace while it is handled."""
+    from faststream.kafka import TestKafkaBroker
+
+    from relance.kafka import service_broker
+
+    broker = service_broker("127.0.0.1:9092", "notifier")
+
+    @broker.subscriber("communication.commands", group_id="test")
+    async def handle(body: dict) -> None:
+        structlog.get_logger("relance.test").info("handled")
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish({"x": 1}, "communication.commands", headers={
+            "event_id": "5d1b2c3a-0000-4000-8000-000000000001", "event_type": "communication.requested",
+            "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    (line,) = [entry for entry in json_lines() if entry["event"] == "handled"]
+    assert line["event_id"] == "5d1b2c3a-0000-4000-8000-000000000001"
+    assert line["event_type"] == "communication.requested"
+    assert line["trace_id"] == trace_id
