@@ -120,3 +120,13 @@ async def test_an_api_request_is_a_span_that_continues_the_callers_trace() -> No
     assert server[0].attributes["relance.request_id"] == "req-9"
     await _get(app, "/health")
     assert len([s for s in exporter.get_finished_spans() if s.kind == trace.SpanKind.SERVER]) == 1
+
+
+def test_tracing_is_off_when_no_collector_is_set() -> None:
+    from opentelemetry import trace
+
+    from relance.observability import configure_tracing
+
+    before = trace.get_tracer_provider()
+    assert configure_tracing("relance-relay", "") is False
+    assert trace.get_tracer_provider() is before  # no exporter, no SDK provider installed

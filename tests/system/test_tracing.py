@@ -191,3 +191,18 @@ async def test_one_api_call_that_sends_an_email_is_one_trace(traced_platform, ot
     ids = {s.span_id for s in spans}
     orphans = [(s.service, s.name) for s in spans if s.parent_span_id and s.parent_span_id not in ids]
     assert not orphans, orphans
+
+
+async def test_the_real_processes_serve_http_and_temporal_metrics(traced_platform) -> None:
+    """The dossier API counts its requests by route template; the workflow and dossier
+    workers' /metrics carry the Temporal SDK's metrics (their one scrape target)."""
+    running = traced_platform.running
+    async with httpx.AsyncClient(timeout=10, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
+        await http.get(f"{running['dossier'].url}/clients/NO-SUCH-CLIENT")
+        dossier = (await http.get(f"{running['dossier'].url}/metrics")).text
+        workflow = (await http.get(f"{running['workflow'].url}/metrics")).text
+    assert 'http_requests_total{method="GET",route="/clients/{code}",service="dossier",status="404"}' in dossier
+    assert "NO-SUCH-CLIENT" not in dossier
+    assert "temporal_workflow_completed_total" in workflow or "temporal_workflow_task_queue_poll" in workflow
+    assert "temporal_worker_task_slots_available" in workflow
+    assert "temporal_activity_execution_latency_seconds" in dossier  # its worker ran the activities
