@@ -148,6 +148,22 @@ def _event_ids_on(bootstrap: str, topic: str, wanted: str, timeout: float = 30) 
     return asyncio.run(run())
 
 
+def _agency_key_accepted(port: int, demo_agency: dict) -> bool:
+    """The demo agency lists its messages with its key and signing secret (signed request)."""
+    import asyncio
+
+    from tests.gateway.test_gateway_support import AgencyClient
+
+    async def run() -> int:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            agency = AgencyClient(http, "RECOUVEO", demo_agency["api_key"], demo_agency["signing_secret"])
+            return (await agency.get("/agency/v1/messages")).status_code
+
+    status = asyncio.run(run())
+    assert status == 200, status
+    return True
+
+
 def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(tmp_path, ports):
     data_dir = tmp_path / "data"
     all_ports = set(ports.values())
@@ -169,6 +185,11 @@ def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(
         assert httpx.get(f"http://127.0.0.1:{ports['temporal-ui']}/", timeout=10).status_code == 200
         admin = {"Authorization": f"Bearer {(data_dir / 'admin-token').read_text().strip()}"}
         assert "Admin API token" in banner
+        assert "Transfer window     24 h (the default" in banner
+        demo_agency = json.loads((data_dir / "demo-agency.json").read_text())
+        assert oct((data_dir / "demo-agency.json").stat().st_mode & 0o777) == "0o600"
+        assert demo_agency["api_key"] in banner and demo_agency["signing_secret"] in banner
+        assert _agency_key_accepted(ports["transfer-gateway"], demo_agency)
         assert httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", timeout=10).status_code == 401
         card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", headers=admin, timeout=10)
         assert card.status_code == 200 and card.json()["client"]["name"] == "Acme Industries"
@@ -201,9 +222,14 @@ def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(
 
     pending_event_id = _publish_later(data_dir, "C-ACME")
 
-    second = RelanceUp(data_dir, ports, "--no-demo")
+    second = RelanceUp(data_dir, ports, "--no-demo", "--transfer-window", "120")
     try:
-        second.wait_until_up()
+        banner = second.wait_until_up()
+        # The demo agency keeps its key and secret across restarts, and the key still works.
+        assert json.loads((data_dir / "demo-agency.json").read_text()) == demo_agency
+        assert demo_agency["api_key"] in banner
+        assert _agency_key_accepted(ports["transfer-gateway"], demo_agency)
+        assert "Transfer window     2 min (--transfer-window 120)" in banner
         # Postgres kept the clients; Temporal kept the dossier workflows.
         card = httpx.get(f"http://127.0.0.1:{ports['dossier']}/clients/C-ACME", headers=admin, timeout=10)
         assert card.status_code == 200

@@ -277,10 +277,12 @@ def test_relance_outbox_lists_parked_rows_and_replays_them(stack, monkeypatch, c
             client = uuid4()
             event = ClientUpdated(client_id=client, code=str(client), changed={"note": "parked"})
             envelope = event.envelope(aggregate_id=client, client_id=client)
-            await write_events(conn, [envelope])
-            await conn.execute(
-                "UPDATE outbox SET parked_at = now(), attempts = 1, last_error = 'MessageTooLarge: test'"
-                " WHERE event_id = $1", envelope.event_id)
+            # Written and parked in one transaction: the session's relay never sees it unparked.
+            async with conn.transaction():
+                await write_events(conn, [envelope])
+                await conn.execute(
+                    "UPDATE outbox SET parked_at = now(), attempts = 1, last_error = 'MessageTooLarge: test'"
+                    " WHERE event_id = $1", envelope.event_id)
             return await conn.fetchval("SELECT id::text FROM outbox WHERE event_id = $1", envelope.event_id)
         finally:
             await conn.close()
@@ -295,3 +297,45 @@ def test_relance_outbox_lists_parked_rows_and_replays_them(stack, monkeypatch, c
     assert "dossier: 1 parked rows put back in line" in capsys.readouterr().out
     assert main(["outbox", "parked"]) == 0
     assert outbox_id not in capsys.readouterr().out
+
+
+async def test_the_relay_sends_the_trace_context_stored_with_each_row_as_kafka_headers(stack, private_db, producer):
+    from opentelemetry.sdk.trace import TracerProvider
+
+    topic = await _new_topic(stack)
+    client = uuid4()
+    tracer = TracerProvider().get_tracer("test")
+    envelopes = [ClientUpdated(client_id=client, code="T", changed={"seq": n}).envelope(
+        aggregate_id=client, client_id=client) for n in range(2)]
+    with tracer.start_as_current_span("api request") as span:
+        async with private_db.acquire() as conn, conn.transaction():
+            await write_events(conn, envelopes[:1])
+    async with private_db.acquire() as conn, conn.transaction():
+        await write_events(conn, envelopes[1:])  # outside any trace
+    await private_db.execute("UPDATE outbox SET topic = $1", topic)
+    stored = await private_db.fetchval(
+        "SELECT trace_context->>'traceparent' FROM outbox WHERE event_id = $1", envelopes[0].event_id)
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert stored.split("-")[1] == trace_id
+    assert await private_db.fetchval(
+        "SELECT trace_context FROM outbox WHERE event_id = $1", envelopes[1].event_id) is None
+
+    await OutboxRelay(private_db, producer).relay_once()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka_bootstrap_servers,
+                                group_id=f"test-{uuid4().hex[:8]}", auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        messages = []
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(messages) < 2 and asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                messages += batch
+    finally:
+        await consumer.stop()
+    headers = {json.loads(m.value)["event_id"]: {k: v.decode() for k, v in m.headers} for m in messages}
+    traced, untraced = headers[str(envelopes[0].event_id)], headers[str(envelopes[1].event_id)]
+    assert traced["traceparent"].split("-")[1] == trace_id  # the consumer continues this trace
+    assert traced["event_id"] == str(envelopes[0].event_id)
+    assert traced["event_type"] == "client.updated"
+    assert "traceparent" not in untraced or untraced["traceparent"].split("-")[1] != trace_id
+    assert untraced["event_id"] == str(envelopes[1].event_id)

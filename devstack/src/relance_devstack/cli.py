@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -12,6 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relance.settings import CommonSettings
+
+EXIT_CODES = """exit status:
+  0  done
+  1  failed (a refused import, a database that refuses the login, a process that keeps crashing)
+  2  wrong usage (an unknown command or option)
+  3  import: some rows were rejected (the valid ones are kept)
+  4  a server is unreachable (the database or the Kafka broker): one line says which
+"""
+EXIT_UNREACHABLE = 4
 
 
 def _migrate(database_url: str) -> list[str]:
@@ -137,11 +147,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         mail_sink = start_mail_sink(data_dir / "mail", args.smtp_port)
         ports = {spec.name: getattr(args, _port_option(spec.name)) for spec in SERVICES}
         admin_token = _admin_token(data_dir)
+        agency_key, agency_secret = _demo_agency_credentials(data_dir)
         supervisor = Supervisor(
             {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(args.smtp_port),
              "BOOTSTRAP_ADMIN_TOKEN": admin_token},
             stack.logs_dir,
             ports=ports,
+            demo_agency_key=agency_key,
+            demo_agency_secret=agency_secret,
             # A short transfer window lets a demo show a placement without waiting a day.
             extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(args.transfer_window)}}
             if args.transfer_window else {},
@@ -155,7 +168,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         else:
             demo_users = []
         _print_urls(stack, supervisor, data_dir, args.smtp_port, admin_token, time.monotonic() - started,
-                    demo_users)
+                    demo_users, transfer_window=args.transfer_window)
         # A process that dies is restarted with backoff; one that keeps crashing stops all.
         while True:
             try:
@@ -189,8 +202,40 @@ def _admin_token(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _demo_agency_credentials(data_dir: Path) -> tuple[str, str]:
+    """The demo agency's API key and signing secret: made once, kept in the data dir
+    (readable by you only), so a restart keeps them and the agency's key still works."""
+    import base64
+    import json
+    import secrets
+
+    path = data_dir / "demo-agency.json"
+    if path.exists():
+        kept = json.loads(path.read_text())
+        return kept["api_key"], kept["signing_secret"]
+    credentials = {
+        "api_key": f"ak_demo_{secrets.token_urlsafe(24)}",
+        # A Standard Webhooks secret (whsec_ + base64), as the gateway issues them (F-31).
+        "signing_secret": "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    path.write_text(json.dumps(credentials, indent=2) + "\n")
+    path.chmod(0o600)
+    return credentials["api_key"], credentials["signing_secret"]
+
+
+def _transfer_window(seconds: float | None) -> str:
+    """The transfer cancellation window in force, for the banner."""
+    if not seconds:
+        return "24 h (the default; --transfer-window SECONDS for a demo)"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{int(hours)} h" if hours else "", f"{int(minutes)} min" if minutes else "",
+             f"{secs:g} s" if secs else ""]
+    return f"{' '.join(p for p in parts if p)} (--transfer-window {seconds:g})"
+
+
 def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, admin_token: str, seconds: float,
-                demo_users: Sequence[tuple[str, str, str]] = ()) -> None:
+                demo_users: Sequence[tuple[str, str, str]] = (), transfer_window: float | None = None) -> None:
     running = supervisor.running
     users = "".join(
         f"\n                      {name:<13} {password:<18} ({role})" for name, role, password in demo_users
@@ -209,6 +254,8 @@ def _print_urls(stack, supervisor, data_dir: Path, smtp_port: int, admin_token: 
   Agency simulator    {running['agency-simulator'].url}/received   (policy: /policy)
   Demo agency         {supervisor.demo_agency_code}: X-Agency-Key {supervisor.demo_agency_key}
                       signing secret {supervisor.demo_agency_secret}
+                      (kept in {data_dir / 'demo-agency.json'})
+  Transfer window     {_transfer_window(transfer_window)}
   Temporal Web UI     {stack.temporal_ui_url}
   Temporal gRPC       {stack.temporal_address}
   Kafka broker        {stack.kafka_bootstrap_servers}
@@ -229,7 +276,11 @@ def _port_option(service: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from relance_devstack.supervisor import SERVICES
 
-    parser = argparse.ArgumentParser(prog="relance", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="relance", description=__doc__, epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the whole platform on the embedded stack")
@@ -248,28 +299,87 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "migrate", help="apply every service's database migrations, each in its own schema (DATABASE_URL)"
-    ).set_defaults(handler=cmd_migrate)
+    ).set_defaults(handler=cmd_migrate, server="database")
     commands.add_parser(
         "topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)"
-    ).set_defaults(handler=cmd_topics)
+    ).set_defaults(handler=cmd_topics, server="broker")
     outbox = commands.add_parser("outbox", help="the outbox rows the relay parked (DATABASE_URL)")
     outbox.add_argument("action", choices=("parked", "replay"),
                         help="parked: list them with their error; replay: put them back in line")
     outbox.add_argument("--id", type=int, action="append", help="replay only this row (repeatable)")
     outbox.add_argument("--limit", type=int, default=100, help="rows to list per schema (default 100)")
-    outbox.set_defaults(handler=cmd_outbox)
+    outbox.set_defaults(handler=cmd_outbox, server="database")
     imports = commands.add_parser("import", help="import clients, items or payments from CSV or JSON (DATABASE_URL)")
     imports.add_argument("file", help="the CSV or JSON file")
     imports.add_argument("--kind", choices=("clients", "items", "payments"), help="(default: from the columns)")
     imports.add_argument("--format", choices=("csv", "json"), help="(default: from the file name)")
     imports.add_argument("--show-errors", type=int, default=20, help="rejected rows to print (default 20)")
-    imports.set_defaults(handler=cmd_import)
+    imports.set_defaults(handler=cmd_import, server="database")
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("relance-devstack")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    # The Kafka client logs each failed connection attempt itself; the one line below says it.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        return args.handler(args)
+    except Exception as exc:  # noqa: BLE001 - a server out of reach is one line, not a traceback
+        message = unreachable_server(exc, getattr(args, "server", None))
+        if message is None:
+            raise
+        print(f"relance: {message}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+
+
+def unreachable_server(exc: BaseException, server: str | None) -> str | None:
+    """One line naming the server that could not be reached and why, or None when `exc` is
+    not a connection failure (a bug keeps its traceback)."""
+    from aiokafka.errors import KafkaConnectionError
+
+    try:
+        import asyncpg
+        login_errors: tuple[type[BaseException], ...] = (
+            asyncpg.InvalidAuthorizationSpecificationError, asyncpg.InvalidCatalogNameError,
+            asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError,
+        )
+    except (ImportError, AttributeError):
+        login_errors = ()
+    seen: set[int] = set()
+    error: BaseException | None = exc
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, KafkaConnectionError):
+            return _describe_server("broker", error)
+        if isinstance(error, login_errors) or isinstance(error, OSError):
+            return _describe_server(server or "database", error)
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _describe_server(server: str, error: BaseException) -> str:
+    settings = CommonSettings()
+    if server == "broker":
+        where = f"the Kafka broker at {settings.kafka_bootstrap_servers} (KAFKA_BOOTSTRAP_SERVERS)"
+    elif server == "temporal":
+        where = f"Temporal at {settings.temporal_address} (TEMPORAL_ADDRESS)"
+    else:
+        from urllib.parse import urlsplit
+
+        url = urlsplit(settings.database_url)
+        host = f"{url.hostname or 'localhost'}:{url.port or 5432}{url.path}"
+        where = f"the database at {host} (DATABASE_URL)"
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"cannot reach {where}: {reason}"
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream import AckPolicy
+from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
 from relance.topics import ALL_TOPICS, DEFAULT_PARTITIONS
 
@@ -74,7 +75,25 @@ def service_broker(
         client_id=f"relance-{service_name}",
         logger=logging.getLogger(f"relance.{service_name}.faststream"),
         log_level=logging.DEBUG,
+        # The consumer's span continues the trace the relay sent in the message's headers
+        # (`traceparent`), and each log line of the handling carries the event's id.
+        middlewares=(KafkaTelemetryMiddleware(), EventLogContext),
     )
+
+
+class EventLogContext(BaseMiddleware):
+    """Bind the event id and type of the message in hand (the relay's headers) to every log
+    line written while it is handled."""
+
+    async def consume_scope(self, call_next, msg):
+        headers = msg.headers or {}
+        bound = {key: _text(headers[key]) for key in ("event_id", "event_type") if key in headers}
+        with structlog.contextvars.bound_contextvars(**bound):
+            return await call_next(msg)
+
+
+def _text(value: object) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def at_least_once(group_id: str) -> dict:

@@ -142,3 +142,15 @@ ALTER TABLE outbox DROP COLUMN IF EXISTS parked_at;
 ALTER TABLE outbox DROP COLUMN IF EXISTS last_error;
 ALTER TABLE outbox DROP COLUMN IF EXISTS attempts;
 """
+
+
+# The W3C trace context of the change that wrote the row (`traceparent`, `tracestate`): the
+# relay sends it as the message's Kafka headers, so one trace follows a request from the API
+# through the outbox, Kafka and the consumers. Frozen as written, like the above.
+OUTBOX_TRACE_CONTEXT = """
+ALTER TABLE outbox ADD COLUMN trace_context jsonb;
+"""
+
+DROP_OUTBOX_TRACE_CONTEXT = """
+ALTER TABLE outbox DROP COLUMN IF EXISTS trace_context;
+"""

@@ -16,15 +16,18 @@ claim rolls back and the relay waits. Published rows are pruned after `retention
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterable
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge, Histogram
 
 from relance.events import EventEnvelope
+from relance.observability import context_from, current_trace_context, tracer
 from relance.retry import poll_loop
 
 log = structlog.get_logger(__name__)
@@ -60,14 +63,18 @@ OUTBOX_LAG = Histogram(
 
 async def write_events(conn: asyncpg.Connection, events: Iterable[EventEnvelope]) -> None:
     """Append events to the outbox. Call inside the transaction of the state change."""
+    # The W3C trace context of the change (an API request, an activity): the relay sends it
+    # as the message's headers, so the consumers continue the same trace.
+    carrier = current_trace_context()
+    trace_context = json.dumps(carrier) if carrier else None
     rows = [
-        (e.event_id, e.topic, e.client_id, e.event_type, e.model_dump_json())
+        (e.event_id, e.topic, e.client_id, e.event_type, e.model_dump_json(), trace_context)
         for e in events
     ]
     if rows:
         await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, event_type, event)"
-            " VALUES ($1, $2, $3, $4, $5::text::jsonb)",
+            "INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)"
+            " VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb)",
             rows,
         )
 
@@ -104,7 +111,8 @@ class OutboxRelay:
         """Publish one batch; returns how many events went out."""
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "SELECT id, topic, key, event::text AS event, attempts,"
+                "SELECT id, event_id, topic, key, event_type, event::text AS event, attempts,"
+                " trace_context::text AS trace_context,"
                 " extract(epoch FROM now() - created_at) AS age"
                 " FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
                 " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
@@ -138,10 +146,19 @@ class OutboxRelay:
             if len(value) > self._max_message_bytes:
                 outcomes.append(MessageTooLarge(len(value), self._max_message_bytes))
                 continue
-            try:
-                outcomes.append(await self._producer.send(r["topic"], value=value, key=r["key"].encode()))
-            except Exception as exc:  # noqa: BLE001 - the row's own error, recorded below
-                outcomes.append(exc)
+            parent = context_from(json.loads(r["trace_context"]) if r["trace_context"] else None)
+            with tracer().start_as_current_span(
+                f"{r['topic']} publish", context=parent, kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": r["topic"],
+                            "messaging.message.id": str(r["event_id"]), "relance.event_type": r["event_type"],
+                            "relance.outbox.schema": self._schema},
+            ):
+                headers = message_headers(r)
+                try:
+                    outcomes.append(await self._producer.send(
+                        r["topic"], value=value, key=r["key"].encode(), headers=headers))
+                except Exception as exc:  # noqa: BLE001 - the row's own error, recorded below
+                    outcomes.append(exc)
         pending = [o for o in outcomes if isinstance(o, asyncio.Future)]
         results = iter(await asyncio.gather(*pending, return_exceptions=True))
         errors: list[BaseException | None] = []
@@ -246,6 +263,15 @@ class OutboxRelay:
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
+
+
+def message_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
+    """The Kafka headers of an outbox row: the event's id and type, and the W3C trace context
+    (`traceparent`, `tracestate`) of the current span (the relay's publish span)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["event_type"].encode())]
+    return headers + [(k, v.encode()) for k, v in carrier.items()]
 
 
 class MessageTooLarge(Exception):

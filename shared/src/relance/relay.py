@@ -8,7 +8,7 @@ import asyncio
 from relance.db import create_pool
 from relance.health import kafka_check, postgres_check
 from relance.kafka import ensure_topics, new_producer
-from relance.observability import configure_logging, operations_app
+from relance.observability import configure_observability, operations_app
 from relance.outbox import OutboxRelay
 from relance.runtime import serve
 from relance.settings import CommonSettings
@@ -29,7 +29,7 @@ class RelaySettings(CommonSettings):
 
 async def main() -> None:
     settings = RelaySettings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_observability(settings)
     await ensure_topics(settings.kafka_bootstrap_servers)
     pools = {
         schema: await create_pool(settings.database_url, schema=schema, max_size=3)

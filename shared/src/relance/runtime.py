@@ -14,6 +14,12 @@ from fastapi import FastAPI
 log = structlog.get_logger(__name__)
 
 
+def server_config(app: FastAPI, port: int, host: str = "127.0.0.1") -> uvicorn.Config:
+    """log_config=None: uvicorn's loggers keep the process's one configuration
+    (relance.observability.configure_logging) instead of its own handlers."""
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", log_config=None)
+
+
 async def serve(
     app: FastAPI,
     port: int,
@@ -26,9 +32,7 @@ async def serve(
 
     If a background task fails, the service stops (and its supervisor sees the exit)
     rather than running half-alive."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(server_config(app, port, host))
     # The stop event below handles SIGTERM and SIGINT: uvicorn must not take them over
     # (it captures them in `capture_signals` since 0.29; `install_signal_handlers` is gone).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]

@@ -17,6 +17,9 @@ class CommonSettings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "relance"
+    # The Temporal SDK's Prometheus metrics (temporal_*) listen on this loopback port (a free
+    # one when 0) and are appended to the service's /metrics.
+    temporal_metrics_port: int = 0
     # The dossier service's worker runs the activities that change dossier data here;
     # the workflow service names this queue in the workflows it starts.
     temporal_dossier_task_queue: str = DOSSIER_TASK_QUEUE
@@ -27,6 +30,10 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     service_name: str = "relance"
+    # Traces go over OTLP/HTTP to this collector (e.g. http://jaeger:4318); off when empty.
+    otel_exporter_otlp_endpoint: str = ""
+    # The service name in the traces (default: relance-<service_name>).
+    otel_service_name: str = ""
 
     # Service-to-service calls (`/internal/...` routes) carry this token when it is set;
     # every service of one deployment is given the same value.

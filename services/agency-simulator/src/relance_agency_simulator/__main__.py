@@ -2,14 +2,14 @@
 
 import asyncio
 
-from relance.observability import configure_logging
+from relance.observability import configure_observability
 from relance.runtime import serve
 from relance_agency_simulator.app import Settings, create_app
 
 
 def main() -> None:
     settings = Settings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_observability(settings)
     asyncio.run(serve(create_app(settings), settings.http_port, host=settings.http_host))
 
 

@@ -9,7 +9,7 @@ import asyncio
 from relance.db import create_pool
 from relance.health import broker_check
 from relance.kafka import ensure_topics, run_broker
-from relance.observability import configure_logging
+from relance.observability import configure_observability
 from relance.runtime import serve
 from relance.topics import COMMUNICATION_EVENTS
 from relance_dossier.api.app import create_app
@@ -35,7 +35,7 @@ async def run(settings: Settings) -> None:
 
 def main() -> None:
     settings = Settings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_observability(settings)
     if settings.migrate_on_start:
         upgrade(settings.database_url)
     asyncio.run(run(settings))

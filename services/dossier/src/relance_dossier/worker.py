@@ -4,22 +4,13 @@ activities by name on this queue (`relance.contracts`)."""
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from relance.settings import CommonSettings
+from relance.temporal import connect  # noqa: F401 - the service's client (tracing, metrics)
 from relance_dossier.activities.action import ActionActivities
 from relance_dossier.activities.dossier import DossierActivities
 from relance_dossier.activities.transfer import TransferActivities
 from relance_dossier.settings import Settings
-
-
-async def connect(settings: CommonSettings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
 
 
 def activities(pool: asyncpg.Pool, settings: Settings) -> list:

@@ -9,7 +9,7 @@ import structlog
 from relance.db import create_pool
 from relance.health import broker_check, postgres_check
 from relance.kafka import ensure_topics, run_broker
-from relance.observability import configure_logging, operations_app
+from relance.observability import configure_observability, operations_app
 from relance.runtime import serve
 from relance.topics import COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS
 from relance_notifier.api.delivery_reports import install_delivery_reports
@@ -45,7 +45,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
 
 async def main() -> None:
     settings = Settings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_observability(settings)
     await ensure_topics(
         settings.kafka_bootstrap_servers, topics=(COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS)
     )

@@ -11,7 +11,7 @@ import structlog
 from relance.db import create_pool
 from relance.health import broker_check
 from relance.kafka import ensure_topics, run_broker
-from relance.observability import configure_logging
+from relance.observability import configure_observability
 from relance.runtime import serve
 from relance.topics import AGENCY_EVENTS, TRANSFER_EVENTS
 from relance_gateway.api.admins import TokenIntrospection
@@ -46,7 +46,7 @@ def secret_box(settings: Settings) -> SecretBox:
 
 async def main() -> None:
     settings = Settings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_observability(settings)
     await ensure_topics(settings.kafka_bootstrap_servers, topics=(TRANSFER_EVENTS, AGENCY_EVENTS))
     # The gateway's own schema only: admins are checked by the dossier API, not its tables.
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=settings.db_pool_size)

@@ -9,7 +9,7 @@ import structlog
 from relance.events import EventEnvelope
 from relance.health import broker_check, temporal_check
 from relance.kafka import at_least_once, ensure_topics, service_broker
-from relance.observability import configure_logging, operations_app
+from relance.observability import configure_observability, operations_app
 from relance.runtime import serve
 from relance_workflow.messaging.bridge import BRIDGE_GROUP, BRIDGE_TOPICS, SignalBridge
 from relance_workflow.settings import Settings
@@ -20,7 +20,7 @@ log = structlog.get_logger(__name__)
 
 async def main() -> None:
     settings = Settings()
-    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_observability(settings)
     await ensure_topics(settings.kafka_bootstrap_servers)
     client = await connect(settings)
     worker = build_worker(client, settings)

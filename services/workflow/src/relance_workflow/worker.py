@@ -3,23 +3,15 @@ hosts no activity: the activities that change dossier data run in the dossier se
 worker, on the queue the workflows name (`dossier_task_queue` of their input)."""
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
+from relance.temporal import connect  # noqa: F401 - the service's client (tracing, metrics)
 from relance_workflow.settings import Settings
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
 from relance_workflow.workflows.transfer import TransferWorkflow
 
 WORKFLOWS = [DossierWorkflow, ActionWorkflow, TransferWorkflow]
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
 
 
 def build_worker(client: Client, settings: Settings) -> Worker:

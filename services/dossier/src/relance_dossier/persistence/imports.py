@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,7 @@ from relance.events import (
     ItemBatchImported,
     ItemPaymentsApplied,
 )
+from relance.observability import current_trace_context
 from relance_dossier.domain.imports import (
     MAX_REPORTED_ERRORS,
     ImportFileError,
@@ -214,13 +216,17 @@ class _Context:
         """One outbox row per row of `source_sql`, its envelope built in SQL with the same
         fields as `relance.events.EventEnvelope` (one source of truth for the type, the
         version and the topic: the payload model)."""
+        # The import's trace context (an API request's), as `write_events` stores it.
+        carrier = current_trace_context()
+        trace_context = f"${6 + len(args)}::text::jsonb"
         status = await self.conn.execute(
             f"""
-            INSERT INTO outbox (event_id, topic, key, event_type, event)
+            INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)
             SELECT e.event_id, $1, e.client_key, $2, jsonb_build_object(
                 'event_id', e.event_id, 'event_type', $2::text, 'schema_version', $3::int,
                 'occurred_at', $4::text, 'aggregate_id', e.aggregate_key,
-                'client_id', e.client_key, 'actor', $5::text, 'payload', e.payload)
+                'client_id', e.client_key, 'actor', $5::text, 'payload', e.payload),
+                {trace_context}
             FROM (
                 SELECT gen_random_uuid() AS event_id, ({client_sql})::text AS client_key,
                        ({aggregate_sql})::text AS aggregate_key, {payload_sql} AS payload
@@ -229,7 +235,7 @@ class _Context:
             ORDER BY e.client_key
             """,
             model.topic, model.event_type, model.schema_version, self.occurred_at, self.actor,
-            *args,
+            *args, json.dumps(carrier) if carrier else None,
         )
         return int(status.split()[-1])
 

@@ -11,7 +11,9 @@ from email.utils import format_datetime, parseaddr
 from uuid import UUID
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind
 
+from relance.observability import traced
 from relance_notifier.channels.base import (
     OutgoingMessage,
     PermanentSendError,
@@ -86,16 +88,20 @@ class EmailChannel:
         await self._limiter.acquire()
         started = time.perf_counter()
         try:
-            await aiosmtplib.send(
-                email,
-                hostname=s.smtp_host,
-                port=s.smtp_port,
-                username=s.smtp_username or None,
-                password=s.smtp_password or None,
-                start_tls=s.smtp_starttls,
-                use_tls=s.smtp_use_tls,
-                timeout=s.smtp_timeout_seconds,
-            )
+            with traced("smtp send", SpanKind.CLIENT, **{
+                "server.address": s.smtp_host, "server.port": s.smtp_port,
+                "relance.communication_id": str(message.communication_id),
+            }):
+                await aiosmtplib.send(
+                    email,
+                    hostname=s.smtp_host,
+                    port=s.smtp_port,
+                    username=s.smtp_username or None,
+                    password=s.smtp_password or None,
+                    start_tls=s.smtp_starttls,
+                    use_tls=s.smtp_use_tls,
+                    timeout=s.smtp_timeout_seconds,
+                )
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise classify_smtp_error(exc) from exc
         finally:

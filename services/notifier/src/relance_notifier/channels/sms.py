@@ -11,7 +11,9 @@ the message through); any other 4xx permanent (the provider refuses this message
 import time
 
 import httpx
+from opentelemetry.trace import SpanKind
 
+from relance.observability import traced
 from relance.validation import InvalidPhoneNumber, to_e164
 from relance_notifier.channels.base import (
     OutgoingMessage,
@@ -90,7 +92,11 @@ class SmsChannel:
         await self._limiter.acquire()
         started = time.perf_counter()
         try:
-            response = await self._client.post(self._url, json=body, headers=headers)
+            with traced("sms send", SpanKind.CLIENT, **{
+                "url.full": self._url, "relance.communication_id": str(message.communication_id),
+            }) as span:
+                response = await self._client.post(self._url, json=body, headers=headers)
+                span.set_attribute("http.response.status_code", response.status_code)
         except httpx.HTTPError as exc:  # timeouts, refused connections, broken answers
             raise TransientSendError(f"{type(exc).__name__}: {exc}"[:500]) from exc
         finally:

@@ -15,7 +15,9 @@ from http import HTTPStatus
 import asyncpg
 import httpx
 import structlog
+from opentelemetry.trace import SpanKind
 
+from relance.observability import traced
 from relance.retry import backoff_delay, poll_loop
 from relance_gateway.domain.backoff import is_exhausted, is_success
 from relance_gateway.domain.secret_box import SecretBox
@@ -143,11 +145,16 @@ class WebhookDispatcher:
             try:
                 # Streamed and closed unread: the agency's answer body is neither loaded
                 # nor kept (the admin API shows the status code only).
-                async with self._client.stream(
-                    "POST", target.url, content=body, headers={**headers, **target.headers},
-                    extensions=target.extensions, timeout=settings.webhook_timeout_seconds,
-                ) as response:
-                    status_code = response.status_code
+                with traced("webhook send", SpanKind.CLIENT, **{
+                    "url.full": row["url"], "relance.agency_code": row["agency_code"],
+                    "relance.delivery_id": str(row["id"]), "relance.attempt": row["attempts"],
+                }) as span, structlog.contextvars.bound_contextvars(event_id=str(row["message_id"])):
+                    async with self._client.stream(
+                        "POST", target.url, content=body, headers={**headers, **target.headers},
+                        extensions=target.extensions, timeout=settings.webhook_timeout_seconds,
+                    ) as response:
+                        status_code = response.status_code
+                        span.set_attribute("http.response.status_code", status_code)
                 error = "" if is_success(status_code) else status_summary(status_code)
             except httpx.HTTPError as exc:
                 error = error_summary(exc)
