@@ -341,7 +341,10 @@ class DossierWorkflow:
                                     follow_up_id=workflow.uuid4()),
                 state.dossier_task_queue,
             )
-            state.promises.remove(promise)
+            # Issue 10: a `delete` Update may have dropped this promise while the check ran;
+            # remove by id, so the race never raises (nor on any replay of it).
+            state.promises = [p for p in state.promises
+                              if p.intervention_id != promise.intervention_id]
             found = self._open(promise.intervention_id)
             if found is not None:
                 state.open_interventions.remove(found)
@@ -393,9 +396,15 @@ class DossierWorkflow:
             except TimeoutError:
                 pass
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                state.seen_event_ids = self._seen.carried()
-                workflow.continue_as_new(state)
+                # Issue 10: wait for the handlers, but wake for whatever arrives meanwhile (a
+                # notifier outcome, an item event, a prepare_next_step that itself waits on
+                # this loop), and re-check: nothing is carried over as seen yet unapplied.
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() or not self._should_continue_as_new()
+                )
+                if self._should_continue_as_new() and workflow.all_handlers_finished():
+                    state.seen_event_ids = self._seen.carried()
+                    workflow.continue_as_new(state)
 
     def _should_continue_as_new(self) -> bool:
         # Never with a signal not yet applied: it would be lost with this run's memory.
