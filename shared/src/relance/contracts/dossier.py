@@ -118,6 +118,9 @@ class DossierStatus(BaseModel):
     next_action_at: datetime | None = None
     open_interventions: int = 0
     next_step: NextStepPreview | None = None
+    # Issue 10: why the scenario cannot be planned (unknown scenario, no default), shown
+    # with state needs_attention until the data is fixed.
+    problem: str | None = None
 
     @property
     def next_step_available(self) -> bool:

@@ -7,10 +7,11 @@ step waits for the notifier's outcome before marking it Done. Collector commands
 Updates: the answer and the scenario's timers are ordered in one history. Promises to
 pay wait for their date here too."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from relance_workflow.workflows.common import SeenEvents, rejected, run_activity
 
@@ -48,6 +49,12 @@ with workflow.unsafe.imports_passed_through():
         promise_check_moment,
     )
 
+# Issue 10: a scenario that cannot be planned (unknown code, no default scenario) leaves
+# the dossier in needs_attention; planning is tried again at this pace, and at once on any
+# item event, so the dossier recovers when the data is fixed.
+PLAN_RETRY = timedelta(minutes=15)
+UNPLANNABLE = frozenset({Refusal.SCENARIO_NOT_FOUND.value})
+
 
 @workflow.defn(name=contract.WORKFLOW_TYPE)
 class DossierWorkflow:
@@ -62,6 +69,7 @@ class DossierWorkflow:
         self._outcomes: dict[str, CommunicationOutcome] = {}
         self._status = DossierStatus(state="starting")
         self._plan: PlannedStepOut | None = None
+        self._plan_retry_at: datetime | None = None  # set while the scenario cannot be planned
 
     # ---- state helpers --------------------------------------------------------------
 
@@ -170,7 +178,7 @@ class DossierWorkflow:
             ),
             self._state.dossier_task_queue,
         )
-        if plan.step is None or plan.step_index is None or plan.due_at is None:
+        if plan is None or plan.step is None or plan.step_index is None or plan.due_at is None:
             return None
         return NextStepPreview(step_index=plan.step_index, action_type=plan.step.action_type.value,
                                mode=plan.step.mode.value, label=plan.step.label, due_at=plan.due_at)
@@ -293,18 +301,32 @@ class DossierWorkflow:
 
     # ---- the main loop ----------------------------------------------------------------
 
-    async def _plan_now(self) -> PlannedStepOut:
+    async def _plan_now(self) -> PlannedStepOut | None:
         state = self._state
-        plan: PlannedStepOut = await run_activity(
-            contract.PLAN_NEXT_STEP,
-            PlanRequest(
-                dossier_id=state.dossier_id, scenario_code=state.scenario_code,
-                scenario_version=state.scenario_version,
-                completed_steps=state.completed_steps,
-                previous_completed_at=state.previous_completed_at,
-            ),
-            self._state.dossier_task_queue,
-        )
+        try:
+            plan: PlannedStepOut = await run_activity(
+                contract.PLAN_NEXT_STEP,
+                PlanRequest(
+                    dossier_id=state.dossier_id, scenario_code=state.scenario_code,
+                    scenario_version=state.scenario_version,
+                    completed_steps=state.completed_steps,
+                    previous_completed_at=state.previous_completed_at,
+                ),
+                self._state.dossier_task_queue,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type in UNPLANNABLE):
+                raise
+            # Issue 10: not a failed workflow but a visible state, tried again later.
+            self._plan, self._plan_retry_at = None, workflow.now() + PLAN_RETRY
+            if state.scenario_version is None:
+                # Not started yet: the next try takes the client's scenario as it is then.
+                state.scenario_code = None
+            self._status.problem = cause.message
+            self._set_state("needs_attention", self._plan_retry_at)
+            return None
+        self._plan_retry_at, self._status.problem = None, None
         # A running dossier keeps the scenario version it started with (F-9).
         state.scenario_code, state.scenario_version = plan.scenario_code, plan.scenario_version
         self._plan = plan
@@ -363,14 +385,16 @@ class DossierWorkflow:
         while True:
             await self._apply_outcomes()
             await self._check_due_promises()
-            if needs_plan or self._replan or self._plan is None:
+            retry_due = self._plan_retry_at is not None and self._plan_retry_at <= workflow.now()
+            if needs_plan or self._replan or retry_due or (
+                    self._plan is None and self._plan_retry_at is None):
                 self._replan = False
                 needs_plan = False
                 await self._plan_now()
             plan = self._plan
-            assert plan is not None
             step_due: datetime | None = (
-                plan.due_at if plan.step is not None and plan.step_index != state.open_step_index
+                plan.due_at if plan is not None and plan.step is not None
+                and plan.step_index != state.open_step_index
                 else None
             )
             if step_due is not None and (step_due <= workflow.now() or self._open_next_now):
@@ -379,10 +403,13 @@ class DossierWorkflow:
                 continue
             if self._open_next_now:
                 self._open_next_now = False  # nothing to open: the Update answers None
-            deadlines = [d for d in [step_due, *(p.check_at for p in state.promises)] if d]
+            deadlines = [d for d in [step_due, self._plan_retry_at,
+                                     *(p.check_at for p in state.promises)] if d]
             timeout = min(deadlines) - workflow.now() if deadlines else None
             self._refresh_status()
-            if step_due is not None:
+            if plan is None:
+                pass  # needs_attention: the scenario cannot be planned (see _plan_now)
+            elif step_due is not None:
                 self._set_state("scheduled", step_due, plan.collector_code)
             elif self._status.state != "needs_attention" or not state.open_interventions:
                 self._set_state("awaiting" if state.open_interventions else "idle",
