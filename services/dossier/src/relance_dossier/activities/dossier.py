@@ -3,6 +3,7 @@ each activity is one transaction, idempotent under retries (it first looks for w
 earlier attempt already committed)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import UUID, uuid5
 
 import asyncpg
@@ -53,6 +54,23 @@ async def audit(
     await record_audit(conn, client_id=client_id, actor=actor, action=action,
                        entity="intervention", entity_id=str(intervention_id), comment=comment,
                        details=details)
+
+
+async def open_amount_of(conn: asyncpg.Connection, item_ids: list[UUID]) -> Decimal:
+    return await conn.fetchval(
+        "SELECT COALESCE(sum(open_amount), 0) FROM items WHERE id = ANY($1::uuid[])", item_ids)
+
+
+def promise_kept(*, promised: Decimal | None, open_now: Decimal,
+                 open_at_promise: Decimal | None) -> bool:
+    """F-12, issue 10: a promise is kept when the amount promised was paid by its date (what
+    was open when it was made, less what is open now), or when nothing is left to pay. A
+    promise recorded without its opening amount is judged on its items being settled."""
+    if open_now <= 0:
+        return True
+    if promised is None or open_at_promise is None:
+        return False
+    return open_at_promise - open_now >= promised
 
 
 class DossierActivities:
@@ -137,6 +155,7 @@ class DossierActivities:
         out = PlannedStepOut(
             scenario_code=scenario.code, scenario_version=scenario.version,
             collector_code=dossier["collector_code"],
+            business_timezone=self._timezone, business_hour=self._business_hour,
         )
         if planned is not None:
             out.step_index = planned.step_index
@@ -296,13 +315,21 @@ class DossierActivities:
             client_id = await conn.fetchval(
                 "SELECT client_id FROM dossiers WHERE id = $1", request.dossier_id
             )
+            details: dict = {"item_ids": [str(i) for i in new.item_ids], "label": new.label}
+            if new.kind == "promise":
+                # Issue 10: a promise is judged on the amount paid by its date; remember what
+                # was open when it was made (on its items, else the dossier's open invoices).
+                item_ids = list(new.item_ids) or [r["id"] for r in await conn.fetch(
+                    "SELECT id FROM items WHERE dossier_id = $1 AND kind = 'invoice'"
+                    " AND open_amount > 0", request.dossier_id)]
+                details["item_ids"] = [str(i) for i in item_ids]
+                details["open_amount_at_promise"] = str(await open_amount_of(conn, item_ids))
             await conn.execute(
                 "INSERT INTO interventions (id, dossier_id, client_id, origin, action_type, mode,"
                 " priority, due_at, comment, details, created_by, promise_amount, promise_date)"
                 " VALUES ($1,$2,$3,$4,$5,'manual',$6,$7,$8,$9,$10,$11::numeric,$12)",
                 new.intervention_id, request.dossier_id, client_id, new.kind, new.action_type,
-                new.priority, new.due_at, new.comment,
-                {"item_ids": [str(i) for i in new.item_ids], "label": new.label},
+                new.priority, new.due_at, new.comment, details,
                 new.actor, new.promise_amount, new.promise_date,
             )
             await write_events(conn, [InterventionCreated(
@@ -349,12 +376,14 @@ class DossierActivities:
                 )
                 kept = row is not None and row["outcome"] != "broken"
                 return PromiseCheckResult(kept=kept, follow_up_id=follow_up)
-            item_ids = [UUID(i) for i in (row["details"] or {}).get("item_ids", [])]
-            unpaid = await conn.fetchval(
-                "SELECT count(*) FROM items WHERE id = ANY($1::uuid[]) AND open_amount > 0",
-                item_ids,
+            details = row["details"] or {}
+            item_ids = [UUID(i) for i in details.get("item_ids", [])]
+            open_now = await open_amount_of(conn, item_ids)
+            at_promise = details.get("open_amount_at_promise")
+            kept = promise_kept(
+                promised=row["promise_amount"], open_now=open_now,
+                open_at_promise=Decimal(at_promise) if at_promise is not None else None,
             )
-            kept = unpaid == 0
             await conn.execute(
                 "UPDATE interventions SET status = 'done', outcome = $2, completed_at = now()"
                 " WHERE id = $1", row["id"], "kept" if kept else "broken",

@@ -124,6 +124,11 @@ class DossierWorkflow:
             next_step_available=self._status.next_step_available,
         )
 
+    def _business_clock(self) -> tuple[str, int]:
+        plan = self._plan
+        return ((plan.business_timezone if plan and plan.business_timezone else "Europe/Paris"),
+                (plan.business_hour if plan and plan.business_hour is not None else 8))
+
     @workflow.query(name=contract.STATUS.name)
     def status(self) -> DossierStatus:
         self._refresh_status()
@@ -249,7 +254,8 @@ class DossierWorkflow:
             if new.kind == "promise" and new.promise_date is not None:
                 state.promises.append(PendingPromise(
                     intervention_id=new.intervention_id,
-                    check_at=promise_check_moment(new.promise_date),
+                    # Issue 10: in the business time zone and hour the planning uses.
+                    check_at=promise_check_moment(new.promise_date, *self._business_clock()),
                 ))
                 self._replan = True  # wake the main loop to arm the promise's timer
         return self._result(new.intervention_id, "todo")
