@@ -142,7 +142,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             stack.logs_dir,
             ports=ports,
             # A short transfer window lets a demo show a placement without waiting a day.
-            extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(args.transfer_window)}}
+            extra_env={service: {"TRANSFER_WINDOW_SECONDS": str(args.transfer_window)}
+                       for service in ("workflow", "dossier")}
             if args.transfer_window else {},
         )
         print("Starting the outbox relay, the four services and the agency simulator …", flush=True)
