@@ -18,6 +18,7 @@ from relance_dossier.api import imports, introspection
 from relance_dossier.api import actions, agenda, interventions, scenarios
 from relance_dossier.metrics import install_transfer_metrics
 from relance.api.errors import install_error_handlers
+from relance_dossier.api.limits import MULTIPART_OVERHEAD, install_upload_limits
 from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.domain.accounts import DomainError
 from relance_dossier.agency_registry import AgencyRegistry
@@ -63,6 +64,12 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app, field_errors=(DomainError,))
+    # Issue 10: uploads are capped as their bytes arrive (413), never buffered whole.
+    install_upload_limits(app, [
+        (r"/imports/[^/]+", settings.import_max_bytes + MULTIPART_OVERHEAD),
+        (r"/clients/[^/]+/attachments", settings.attachment_max_bytes + MULTIPART_OVERHEAD),
+        (r"/interventions/[^/]+/document", interventions.DOCUMENT_MAX_BYTES + MULTIPART_OVERHEAD),
+    ])
     install_request_logging(app)
     # Fixed paths such as /clients/search come before the /clients/{code} routes.
     app.include_router(search.router)
