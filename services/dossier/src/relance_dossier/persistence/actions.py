@@ -7,12 +7,11 @@ from uuid import UUID
 import asyncpg
 
 from relance.events import (
-    CommunicationItem,
-    CommunicationRequested,
     ItemsStatusSet,
     SpecificActionCreated,
 )
 from relance.outbox import write_events
+from relance_dossier.persistence.communications import communication_command
 from relance_dossier.persistence.clients import record_audit
 
 PENDING = ("scheduled", "todo", "awaiting_confirmation")
@@ -62,15 +61,13 @@ async def request_email(conn, *, communication_id: UUID, client: asyncpg.Record,
                         note: str | None = None) -> None:
     """F-16 step 2: the notifier's command carries only the selected items, so
     `#items_amount_selected` / `#items_list_selected` cover them alone (F-18)."""
-    command = CommunicationRequested(
-        communication_id=communication_id, client_id=client["id"], client_code=client["code"],
-        client_name=client["name"], channel=channel, template_code=template_code,
-        locale=client["locale"], dossier_id=dossier_id, automatic=False,
-        items=[CommunicationItem(
-            number=i["number"], kind=i["kind"], issue_date=i["issue_date"], due_date=i["due_date"],
-            amount=i["amount"], open_amount=i["open_amount"], currency=i["currency"],
-            status=i["status"], status_comment=i["status_comment"]) for i in items],
-        recipient_email=recipient_email, link_url=link_url, sender=sender, note=note,
+    # The notifier's command has one builder (the template and the contact channels
+    # resolved here); a command without them is failed by the notifier.
+    command = await communication_command(
+        conn, communication_id=communication_id, client_id=client["id"], channel=channel,
+        template_code=template_code, item_ids=[i["id"] for i in items], automatic=False,
+        dossier_id=dossier_id, recipient_email=recipient_email, link_url=link_url,
+        sender=sender, note=note,
     )
     await write_events(conn, [command.envelope(aggregate_id=communication_id,
                                                client_id=client["id"], actor=actor)])
