@@ -9,6 +9,7 @@ import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio import activity
@@ -161,3 +162,42 @@ async def test_a_promise_check_racing_a_delete_update_does_not_fail_the_workflow
     assert await _task_failures(handle) == []
     status = await handle.query(DossierWorkflow.status)
     assert status.open_interventions == 2  # the call and the alert; the promise is gone
+
+
+@pytest.fixture
+async def martinique_queues(env, pool):
+    """The dossier service's worker with another business time zone and hour."""
+    suffix = uuid4().hex[:6]
+    workflows, dossier = f"clock-{suffix}", f"clock-dossier-{suffix}"
+    activities = DossierActivities(pool, "America/Martinique", 9).all()
+    async with (
+        workflow_worker.build_worker(env.client, WorkflowSettings(temporal_task_queue=workflows)),
+        Worker(env.client, task_queue=dossier, activities=activities),
+    ):
+        yield workflows, dossier
+
+
+async def test_a_promise_is_judged_at_the_business_time_zone_and_hour_of_the_settings(
+    env, pool, martinique_queues
+):
+    """Issue 10 (F-12): not at a hard-coded 08:00 in Paris."""
+    handle, _, _ = await _start(env, pool, martinique_queues)
+    promise_date = date.today() + timedelta(days=3)
+    await handle.execute_update(DossierWorkflow.create, NewIntervention(
+        intervention_id=uuid4(), actor="user:ana", kind="promise", due_at=datetime.now(UTC),
+        promise_amount="90.00", promise_date=promise_date))
+    expected = datetime.combine(promise_date + timedelta(days=1), datetime.min.time().replace(hour=9),
+                                ZoneInfo("America/Martinique"))
+
+    async def promise_timer():
+        history = await handle.fetch_history()
+        timers = [e for e in history.events
+                  if e.WhichOneof("attributes") == "timer_started_event_attributes"]
+        if not timers:
+            return None
+        last = timers[-1]
+        return (last.event_time.ToDatetime(tzinfo=UTC)
+                + last.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta())
+
+    fires_at = await _until(promise_timer)
+    assert abs(fires_at - expected) < timedelta(seconds=5), (fires_at, expected)
