@@ -24,10 +24,12 @@ from relance.contracts.dossier import (
     CommunicationOutcome,
     DossierWorkflowInput,
     EditRequest,
+    InterventionCommand,
     InterventionDeletion,
     InterventionEdit,
     ItemsChanged,
     NewIntervention,
+    PrepareNextStep,
     PromiseCheckRequest,
     PromiseCheckResult,
 )
@@ -201,3 +203,44 @@ async def test_a_promise_is_judged_at_the_business_time_zone_and_hour_of_the_set
 
     fires_at = await _until(promise_timer)
     assert abs(fires_at - expected) < timedelta(seconds=5), (fires_at, expected)
+
+
+async def test_prepare_next_step_while_continue_as_new_waits_for_handlers_does_not_deadlock(
+    env, pool, queues
+):
+    """Issue 10: a prepare_next_step arriving while continue-as-new waits for the handlers
+    (which include itself) is served by the loop, neither left waiting nor cut short by
+    the continue-as-new."""
+    workflows, dossier = queues
+    scenario = f"races-next-{uuid4().hex[:6]}"
+    await pool.execute(
+        "INSERT INTO scenarios (code, version, name, steps) VALUES ($1, 1, $1, $2)", scenario,
+        [{"action_type": "call", "delay_days": 0, "mode": "manual"},
+         {"action_type": "call", "delay_days": 20, "delay_from": "previous_step", "mode": "manual"}])
+    client_id, dossier_id, code = await seed_dossier(
+        pool, [(date.today() - timedelta(days=3), Decimal("90.00"))], scenario)
+    handle = await env.client.start_workflow(
+        DossierWorkflow.run,
+        DossierWorkflowInput(dossier_id=dossier_id, client_id=client_id, client_code=code,
+                             dossier_task_queue=dossier),
+        id=dossier_workflow_id(dossier_id), task_queue=workflows,
+    )
+    call_id = await _until(lambda: pool.fetchval(
+        "SELECT id FROM interventions WHERE dossier_id = $1 AND status = 'todo'", dossier_id))
+    await handle.execute_update(DossierWorkflow.done, InterventionCommand(
+        intervention_id=call_id, actor="user:ana"))
+    # A slow edit is in flight while item events grow the history past the suggestion.
+    await handle.start_update(
+        DossierWorkflow.edit, InterventionEdit(intervention_id=call_id, actor="user:ana",
+                                               comment="note"),
+        wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    while len((await handle.fetch_history()).events) <= SUGGEST_AFTER_EVENTS:
+        await handle.signal(DossierWorkflow.items_changed, ItemsChanged(event_id=str(uuid4())))
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+
+    result = await asyncio.wait_for(handle.execute_update(
+        DossierWorkflow.prepare_next_step, PrepareNextStep(actor="user:ana")), timeout=SLOW + 15)
+    assert result.intervention_id is not None
+    assert await pool.fetchval("SELECT step_index FROM interventions WHERE id = $1",
+                               result.intervention_id) == 1
