@@ -85,3 +85,29 @@ async def test_f1_ten_thousand_characters_in_a_client_attribute_is_422_naming_it
                                       headers={"If-Match": etag})
     assert patched.status_code == 422, patched.text
     assert field in [f for f, _ in errors_of(patched)]
+
+
+async def test_f9_a_dossier_whose_scenario_is_unknown_shows_needs_attention_and_why(dossier_api, db) -> None:
+    """Data written before the API refused it (or by another path): the dossier workflow
+    does not fail, the prompt shows needs_attention with the reason (issue 10)."""
+    from relance.events import DossierOpened
+    from relance.outbox import write_events
+    from tests.conftest import eventually
+
+    client_id, dossier_id, code = uuid4(), uuid4(), new_code("BAD")
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute("INSERT INTO clients (id, code, name, scenario_code) VALUES ($1, $2, $2, $3)",
+                           client_id, code, "LEGACY-UNKNOWN")
+        await conn.execute("INSERT INTO dossiers (id, client_id, kind) VALUES ($1, $2, 'active')",
+                           dossier_id, client_id)
+        await write_events(conn, [DossierOpened(
+            dossier_id=dossier_id, client_id=client_id, client_code=code,
+            scenario_code="LEGACY-UNKNOWN").envelope(aggregate_id=dossier_id, client_id=client_id)])
+
+    async def attention():
+        response = await dossier_api.get(f"/clients/{code}/dossier/prompt")
+        return response.json() if response.status_code == 200 and \
+            response.json()["state"] == "needs_attention" else None
+
+    prompt = await eventually(attention, timeout=60)
+    assert "LEGACY-UNKNOWN" in prompt["problem"]

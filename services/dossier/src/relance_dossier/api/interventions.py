@@ -116,6 +116,8 @@ class DossierPrompt(BaseModel):
     open_interventions: int
     next_step: NextStep | None
     next_step_available: bool
+    # Issue 10: with state needs_attention, why the scenario cannot be planned.
+    problem: str | None = None
 
 
 class PreparedNext(BaseModel):
@@ -323,7 +325,8 @@ async def dossier_prompt(code: str, request: Request, principal: Principal = Dep
                           contract.STATUS, not_running=ApiError(409, "code", NO_WORKFLOW))
     return DossierPrompt(state=status_.state, open_interventions=status_.open_interventions,
                          next_step=_next_step(status_.next_step),
-                         next_step_available=status_.next_step_available)
+                         next_step_available=status_.next_step_available,
+                         problem=status_.problem)
 
 
 @router.post("/clients/{code}/dossier/prepare-next", response_model=PreparedNext,
