@@ -100,6 +100,10 @@ async def test_f15_f16_f18_three_step_flow_and_items_leave_the_scenario(
     # F-15: the call is done; the next scenario step chases F-2 only (F-1 is under an
     # action, F-3 in dispute).
     assert (await dossier_api.post(f"/interventions/{call['id']}/done")).status_code == 200
+    # The next step lands on the business hour of the day (issue 10): before it, the
+    # collector opens it now (F-11); after it, it is already open (409).
+    opened = await dossier_api.post(f"/clients/{code}/dossier/prepare-next")
+    assert opened.status_code in (200, 409), opened.text
 
     async def email_step():
         rows = await db.fetch("SELECT details FROM interventions WHERE client_id ="

@@ -3,6 +3,7 @@ real stack (dev server), through the dossier API (F-10 .. F-13)."""
 
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,7 +72,9 @@ async def test_f10_f11_manual_step_done_prompts_for_the_next_and_a_printed_lette
     assert (body["open_interventions"], body["next_step_available"]) == (0, True)
     assert body["next_step"]["action_type"] == "letter"
     due = datetime.fromisoformat(body["next_step"]["due_at"])
-    assert timedelta(days=9) < due - datetime.now(UTC) <= timedelta(days=10)
+    # Issue 10: the business hour (Paris) of the local day 10 days after the call was done.
+    assert timedelta(days=9) < due - datetime.now(UTC) <= timedelta(days=11)
+    assert (due.astimezone(ZoneInfo("Europe/Paris")).hour, due.minute) == (8, 0)
 
     async def scheduled():
         prompt = (await dossier_api.get(f"/clients/{code}/dossier/prompt")).json()

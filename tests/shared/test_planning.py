@@ -204,7 +204,8 @@ def test_f9_step_after_the_previous_one_is_due_its_delay_after_the_previous_comp
     assert planned is not None
     assert planned.step_index == 1
     assert planned.step.action_type is ActionType.LETTER
-    assert planned.due_at == completed_at + timedelta(days=15)
+    # Issue 10: the business hour of the local day 15 days after the completion.
+    assert planned.due_at == datetime(2025, 2, 18, 8, 0, tzinfo=PARIS)
 
 
 def test_f9_delay_from_previous_step_does_not_depend_on_item_due_dates() -> None:
@@ -214,7 +215,27 @@ def test_f9_delay_from_previous_step_does_not_depend_on_item_due_dates() -> None
 
     assert early is not None and late is not None
     assert early.step.action_type is ActionType.CALL
-    assert early.due_at == late.due_at == completed_at + timedelta(days=10)
+    assert early.due_at == late.due_at == datetime(2025, 3, 11, 8, 0, tzinfo=PARIS)
+
+
+def test_f9_days_after_the_previous_step_land_on_the_local_business_hour_across_dst() -> None:
+    """Issue 10: completed at 23:40 in Paris the night before the spring DST change, one
+    day later is the next local day at 8:00 (CEST), not 23:40 UTC the next day."""
+    completed_at = datetime(2025, 3, 29, 23, 40, tzinfo=PARIS)
+    scenario = Scenario(code="prev", version=1, name="prev", steps=[
+        ScenarioStep(action_type=ActionType.EMAIL, delay_days=0),
+        ScenarioStep(action_type=ActionType.EMAIL, delay_days=1, delay_from=DelayReference.PREVIOUS_STEP),
+    ])
+    planned = next_step(scenario, [item("F-1")], 1, completed_at.astimezone(UTC))
+    assert planned is not None
+    assert planned.due_at == datetime(2025, 3, 30, 8, 0, tzinfo=PARIS)
+    assert planned.due_at.astimezone(UTC) == datetime(2025, 3, 30, 6, 0, tzinfo=UTC)
+
+    # The business time zone and hour are settings, as for due-date delays.
+    other = next_step(scenario, [item("F-1")], 1, completed_at.astimezone(UTC),
+                      timezone="America/Martinique", hour=9)
+    assert other is not None
+    assert other.due_at == datetime(2025, 3, 30, 9, 0, tzinfo=ZoneInfo("America/Martinique"))
 
 
 def test_f9_later_step_with_delay_from_due_date_ignores_the_previous_completion() -> None:

@@ -156,7 +156,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             demo_agency_key=agency_key,
             demo_agency_secret=agency_secret,
             # A short transfer window lets a demo show a placement without waiting a day.
-            extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(args.transfer_window)}}
+            extra_env={service: {"TRANSFER_WINDOW_SECONDS": str(args.transfer_window)}
+                       for service in ("workflow", "dossier")}
             if args.transfer_window else {},
         )
         print("Starting the outbox relay, the four services, the console and the agency simulator …", flush=True)

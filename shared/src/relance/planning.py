@@ -68,7 +68,11 @@ def next_step(
         return None
     step = scenario.steps[completed_steps]
     if step.delay_from is DelayReference.PREVIOUS_STEP and previous_completed_at is not None:
-        due_at = previous_completed_at + timedelta(days=step.delay_days)
+        # Issue 10: N days after the previous step is the business hour of the local day N
+        # days after it was completed (not the completion instant plus N×24 h: no 23:40
+        # email, no hour lost across a DST change), like the due-date delays.
+        completed_day = previous_completed_at.astimezone(ZoneInfo(timezone)).date()
+        due_at = business_moment(completed_day + timedelta(days=step.delay_days), timezone, hour)
     else:
         earliest_due = min(i.due_date for i in chased)
         due_at = business_moment(earliest_due + timedelta(days=step.delay_days), timezone, hour)

@@ -23,6 +23,12 @@ class CommonSettings(BaseSettings):
     # The dossier service's worker runs the activities that change dossier data here;
     # the workflow service names this queue in the workflows it starts.
     temporal_dossier_task_queue: str = DOSSIER_TASK_QUEUE
+    # F-28: a transfer can be cancelled at once within this window (24 h; shorter for
+    # demos). F-30: an agency that has not answered a cancellation request after the delay
+    # is overdue. Read by the bridge and by the dossier API, which may start the transfer's
+    # workflow itself when a cancel arrives first (update-with-start).
+    transfer_window_seconds: float = 86400
+    transfer_agency_answer_delay_seconds: float = 5 * 86400
 
     # Containers set HTTP_HOST=0.0.0.0; the embedded stack stays on loopback.
     http_host: str = "127.0.0.1"

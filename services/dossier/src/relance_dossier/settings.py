@@ -21,6 +21,9 @@ class Settings(CommonSettings):
     shutdown_grace_seconds: float = 10.0
     # F-35: how long a session opened by signing in with a password lasts.
     session_hours: float = 12.0
+    # F-3, issue 10: an import upload larger than this is refused with 413; uploads are
+    # streamed to DATA_DIR/uploads, never held in memory.
+    import_max_bytes: int = 1024 * 1024 * 1024
     # F-26: files attached to a client are stored under DATA_DIR/attachments/<client id>/.
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_content_types: list[str] = [

@@ -4,7 +4,5 @@ from relance.settings import CommonSettings
 class Settings(CommonSettings):
     service_name: str = "workflow"
     http_port: int = 8300
-    # F-28: a transfer can be cancelled at once within this window (24 h; shorter for demos).
-    transfer_window_seconds: float = 86400
-    # F-30: an agency that has not answered a cancellation request after this is overdue.
-    transfer_agency_answer_delay_seconds: float = 5 * 86400
+    # transfer_window_seconds, transfer_agency_answer_delay_seconds: in CommonSettings
+    # (F-28, F-30), shared with the dossier API.

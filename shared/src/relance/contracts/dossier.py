@@ -61,6 +61,10 @@ class PlannedStepOut(BaseModel):
     step: ScenarioStep | None = None
     due_at: datetime | None = None
     item_ids: list[UUID] = Field(default_factory=list)
+    # The dossier service's business time zone and hour (issue 10): the workflow judges
+    # promises at that local moment. Absent from older results: Europe/Paris, 8 h.
+    business_timezone: str | None = None
+    business_hour: int | None = None
 
 
 class OpenInterventionRequest(BaseModel):
@@ -118,6 +122,9 @@ class DossierStatus(BaseModel):
     next_action_at: datetime | None = None
     open_interventions: int = 0
     next_step: NextStepPreview | None = None
+    # Issue 10: why the scenario cannot be planned (unknown scenario, no default), shown
+    # with state needs_attention until the data is fixed.
+    problem: str | None = None
 
     @property
     def next_step_available(self) -> bool:

@@ -3,6 +3,7 @@ each activity is one transaction, idempotent under retries (it first looks for w
 earlier attempt already committed)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from uuid import UUID, uuid5
 
 import asyncpg
@@ -31,7 +32,7 @@ from relance.events import (
     InterventionCreated,
 )
 from relance.outbox import write_events
-from relance.planning import ChaseableItem, next_step
+from relance.planning import ChaseableItem, eligible_items, next_step
 from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
 from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
 from relance_dossier.domain.scenarios import scenario_for
@@ -54,6 +55,52 @@ async def audit(
     await record_audit(conn, client_id=client_id, actor=actor, action=action,
                        entity="intervention", entity_id=str(intervention_id), comment=comment,
                        details=details)
+
+
+async def open_amount_of(conn: asyncpg.Connection, item_ids: list[UUID]) -> Decimal:
+    return await conn.fetchval(
+        "SELECT COALESCE(sum(open_amount), 0) FROM items WHERE id = ANY($1::uuid[])", item_ids)
+
+
+def promise_kept(*, promised: Decimal | None, open_now: Decimal,
+                 open_at_promise: Decimal | None) -> bool:
+    """F-12, issue 10: a promise is kept when the amount promised was paid by its date (what
+    was open when it was made, less what is open now), or when nothing is left to pay. A
+    promise recorded without its opening amount is judged on its items being settled."""
+    if open_now <= 0:
+        return True
+    if promised is None or open_at_promise is None:
+        return False
+    return open_at_promise - open_now >= promised
+
+
+async def chaseable_items(conn: asyncpg.Connection, client_id: UUID, dossier_id: UUID) -> list[ChaseableItem]:
+    """The client's items with what planning needs to know (F-2, F-15, F-27)."""
+    # F-15: items under a pending specific action leave the scenario.
+    rows = await conn.fetch(
+        "SELECT i.id, i.kind, i.due_date, i.open_amount, i.status,"
+        " i.dossier_id = $2 AS in_active, EXISTS (SELECT 1 FROM specific_action_items"
+        " sai JOIN specific_actions a ON a.id = sai.action_id WHERE sai.item_id = i.id"
+        " AND a.status IN ('scheduled', 'todo', 'awaiting_confirmation'))"
+        " AS under_action FROM items i WHERE i.client_id = $1 ORDER BY i.due_date, i.number",
+        client_id, dossier_id,
+    )
+    return [
+        ChaseableItem(
+            item_id=str(r["id"]), kind=r["kind"], due_date=r["due_date"],
+            open_amount=r["open_amount"], status=r["status"],
+            under_specific_action=r["under_action"], in_active_dossier=r["in_active"],
+        )
+        for r in rows
+    ]
+
+
+async def still_eligible(conn: asyncpg.Connection, client_id: UUID, dossier_id: UUID,
+                         item_ids: list[UUID]) -> list[UUID]:
+    """F-15, issue 10: of a scenario step's items, those it may still chase now (a step
+    sends for the eligible items only, whatever changed since it was planned)."""
+    eligible = {i.item_id for i in eligible_items(await chaseable_items(conn, client_id, dossier_id))}
+    return [i for i in item_ids if str(i) in eligible]
 
 
 class DossierActivities:
@@ -114,23 +161,17 @@ class DossierActivities:
             # A running dossier keeps its scenario; a new one gets the client's (F-9).
             scenario_code = request.scenario_code or await self._client_scenario(conn, dossier)
             scenario = await self._scenario(conn, scenario_code, request.scenario_version)
-            # F-15: items under a pending specific action leave the scenario.
-            rows = await conn.fetch(
-                "SELECT i.id, i.kind, i.due_date, i.open_amount, i.status,"
-                " i.dossier_id = $2 AS in_active, EXISTS (SELECT 1 FROM specific_action_items"
-                " sai JOIN specific_actions a ON a.id = sai.action_id WHERE sai.item_id = i.id"
-                " AND a.status IN ('scheduled', 'todo', 'awaiting_confirmation'))"
-                " AS under_action FROM items i WHERE i.client_id = $1",
-                dossier["client_id"], request.dossier_id,
+            items = await chaseable_items(conn, dossier["client_id"], request.dossier_id)
+            # F-15, issue 10: items put in dispute or under a specific action leave the
+            # scenario at once: the open step's items are re-derived on every item change
+            # (each one re-plans), until it is prepared.
+            await conn.execute(
+                "UPDATE interventions SET details = jsonb_set(COALESCE(details, '{}'),"
+                " '{item_ids}', to_jsonb($2::text[])) WHERE dossier_id = $1"
+                " AND origin = 'scenario' AND status = 'todo' AND prepared_at IS NULL"
+                " AND details->'item_ids' IS DISTINCT FROM to_jsonb($2::text[])",
+                request.dossier_id, [i.item_id for i in eligible_items(items)],
             )
-        items = [
-            ChaseableItem(
-                item_id=str(r["id"]), kind=r["kind"], due_date=r["due_date"],
-                open_amount=r["open_amount"], status=r["status"],
-                under_specific_action=r["under_action"], in_active_dossier=r["in_active"],
-            )
-            for r in rows
-        ]
         planned = next_step(
             scenario, items, request.completed_steps, request.previous_completed_at,
             timezone=self._timezone, hour=self._business_hour,
@@ -138,6 +179,7 @@ class DossierActivities:
         out = PlannedStepOut(
             scenario_code=scenario.code, scenario_version=scenario.version,
             collector_code=dossier["collector_code"],
+            business_timezone=self._timezone, business_hour=self._business_hour,
         )
         if planned is not None:
             out.step_index = planned.step_index
@@ -187,7 +229,9 @@ class DossierActivities:
                 command = await communication_command(
                     conn, communication_id=communication_id, client_id=dossier["client_id"],
                     channel=request.step.action_type.value,
-                    template_code=request.step.template_code, item_ids=request.item_ids,
+                    template_code=request.step.template_code,
+                    item_ids=await still_eligible(conn, dossier["client_id"], request.dossier_id,
+                                                  request.item_ids),
                     automatic=True, dossier_id=request.dossier_id,
                     intervention_id=request.intervention_id,
                 )
@@ -257,10 +301,18 @@ class DossierActivities:
                 " WHERE id = $1", row["id"], {"prepared_communication_id": str(communication_id)},
             )
             if communication_id is not None:
+                item_ids = [UUID(i) for i in details.get("item_ids", [])]
+                if row["origin"] == "scenario":
+                    # F-15, issue 10: the eligible items only, as they are at this Prepare.
+                    item_ids = await still_eligible(conn, row["client_id"], row["dossier_id"],
+                                                    item_ids)
+                    await conn.execute(
+                        "UPDATE interventions SET details = details || $2::jsonb WHERE id = $1",
+                        row["id"], {"item_ids": [str(i) for i in item_ids]})
                 command = await communication_command(
                     conn, communication_id=communication_id, client_id=row["client_id"],
                     channel=row["action_type"], template_code=row["template_code"],
-                    item_ids=(row["details"] or {}).get("item_ids", []), automatic=False,
+                    item_ids=item_ids, automatic=False,
                     dossier_id=row["dossier_id"], intervention_id=row["id"],
                 )
                 await write_events(conn, [command.envelope(
@@ -297,13 +349,21 @@ class DossierActivities:
             client_id = await conn.fetchval(
                 "SELECT client_id FROM dossiers WHERE id = $1", request.dossier_id
             )
+            details: dict = {"item_ids": [str(i) for i in new.item_ids], "label": new.label}
+            if new.kind == "promise":
+                # Issue 10: a promise is judged on the amount paid by its date; remember what
+                # was open when it was made (on its items, else the dossier's open invoices).
+                item_ids = list(new.item_ids) or [r["id"] for r in await conn.fetch(
+                    "SELECT id FROM items WHERE dossier_id = $1 AND kind = 'invoice'"
+                    " AND open_amount > 0", request.dossier_id)]
+                details["item_ids"] = [str(i) for i in item_ids]
+                details["open_amount_at_promise"] = str(await open_amount_of(conn, item_ids))
             await conn.execute(
                 "INSERT INTO interventions (id, dossier_id, client_id, origin, action_type, mode,"
                 " priority, due_at, comment, details, created_by, promise_amount, promise_date)"
                 " VALUES ($1,$2,$3,$4,$5,'manual',$6,$7,$8,$9,$10,$11::numeric,$12)",
                 new.intervention_id, request.dossier_id, client_id, new.kind, new.action_type,
-                new.priority, new.due_at, new.comment,
-                {"item_ids": [str(i) for i in new.item_ids], "label": new.label},
+                new.priority, new.due_at, new.comment, details,
                 new.actor, new.promise_amount, new.promise_date,
             )
             await write_events(conn, [InterventionCreated(
@@ -350,12 +410,14 @@ class DossierActivities:
                 )
                 kept = row is not None and row["outcome"] != "broken"
                 return PromiseCheckResult(kept=kept, follow_up_id=follow_up)
-            item_ids = [UUID(i) for i in (row["details"] or {}).get("item_ids", [])]
-            unpaid = await conn.fetchval(
-                "SELECT count(*) FROM items WHERE id = ANY($1::uuid[]) AND open_amount > 0",
-                item_ids,
+            details = row["details"] or {}
+            item_ids = [UUID(i) for i in details.get("item_ids", [])]
+            open_now = await open_amount_of(conn, item_ids)
+            at_promise = details.get("open_amount_at_promise")
+            kept = promise_kept(
+                promised=row["promise_amount"], open_now=open_now,
+                open_at_promise=Decimal(at_promise) if at_promise is not None else None,
             )
-            kept = unpaid == 0
             await conn.execute(
                 "UPDATE interventions SET status = 'done', outcome = $2, completed_at = now()"
                 " WHERE id = $1", row["id"], "kept" if kept else "broken",

@@ -33,6 +33,7 @@ from relance_dossier.api import (
     users,
 )
 from relance_dossier.api.auth import ensure_bootstrap_admin
+from relance_dossier.api.limits import MULTIPART_OVERHEAD, install_upload_limits
 from relance_dossier.domain.accounts import DomainError
 from relance_dossier.metrics import install_transfer_metrics
 from relance_dossier.persistence.migrations import SCHEMA
@@ -77,6 +78,12 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app, field_errors=(DomainError,))
+    # Issue 10: uploads are capped as their bytes arrive (413), never buffered whole.
+    install_upload_limits(app, [
+        (r"/imports/[^/]+", settings.import_max_bytes + MULTIPART_OVERHEAD),
+        (r"/clients/[^/]+/attachments", settings.attachment_max_bytes + MULTIPART_OVERHEAD),
+        (r"/interventions/[^/]+/document", interventions.DOCUMENT_MAX_BYTES + MULTIPART_OVERHEAD),
+    ])
     install_request_logging(app)
     # Fixed paths such as /clients/search come before the /clients/{code} routes.
     app.include_router(search.router)

@@ -75,6 +75,11 @@ async def create_client(
     if len(numbers) != len(set(numbers)):
         raise ApiError(422, "items", "item numbers must be unique per kind")
     async with db_pool(request).acquire() as conn:
+        # Issue 10 (F-9): an unknown scenario is refused here, not discovered when planning.
+        if body.scenario_code is not None and not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM scenarios WHERE code = $1)", body.scenario_code
+        ):
+            raise ApiError(422, "scenario_code", f"no scenario with code {body.scenario_code!r}")
         try:
             await store.create_client(
                 conn, body, actor=principal.actor,

@@ -3,6 +3,9 @@
 
 import codecs
 import io
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -55,16 +58,53 @@ def report_out(import_id: UUID, fmt: ImportFormat, report: ImportReport) -> Impo
     )
 
 
-async def _uploaded(request: Request) -> tuple[bytes, str | None, str | None]:
-    """(content, file name, content type) from a multipart `file` field or the raw body."""
+class _Upload:
+    """The uploaded file on disk (issue 10): a multipart `file` part, spooled to disk by the
+    form parser, or the raw body streamed to a temporary file under DATA_DIR/uploads. The
+    size cap is enforced as the bytes arrive (api/limits.py)."""
+
+    def __init__(self, file: BinaryIO, filename: str | None, content_type: str | None,
+                 form=None) -> None:
+        self.file, self.filename, self.content_type, self._form = file, filename, content_type, form
+
+    async def close(self) -> None:
+        if self._form is not None:
+            await self._form.close()
+        else:
+            self.file.close()
+
+
+async def _uploaded(request: Request) -> _Upload:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
+        form = await request.form(max_files=1, max_fields=10)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
+            await form.close()
             raise ApiError(422, "file", "a multipart field named 'file' holding the file is required")
-        return await upload.read(), upload.filename, upload.content_type
-    return await request.body(), None, content_type or None
+        return _Upload(upload.file, upload.filename, upload.content_type, form)
+    folder = Path(request.app.state.settings.data_dir) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    spool = tempfile.TemporaryFile(dir=folder)
+    try:
+        async for chunk in request.stream():
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return _Upload(spool, None, content_type or None)
+
+
+def _is_blank(file: BinaryIO) -> bool:
+    """No character other than white space (and a UTF-8 BOM): read in chunks."""
+    file.seek(0)
+    while chunk := file.read(64 * 1024):
+        if chunk.lstrip(b"\xef\xbb\xbf \t\r\n"):
+            file.seek(0)
+            return False
+    file.seek(0)
+    return True
 
 
 @router.post(
@@ -82,26 +122,41 @@ async def import_file(
     format: ImportFormat | None = Query(default=None, description="csv or json"),
     principal: Principal = Depends(can_import),
 ) -> ImportReportOut:
-    content, filename, content_type = await _uploaded(request)
-    if not content.strip():
-        raise ApiError(422, "file", "the file is empty")
-    fmt = format or guess_format(filename, content_type, content[:64])
-    stream = _text_stream(content)
-    parsed = read_file(stream, fmt)
-    if fmt == "csv":
-        check_columns(kind, parsed.columns)
-    async with request.app.state.pool.acquire() as conn:
-        import_id, report = await run_import(
-            conn, kind, fmt, parsed.rows, actor=principal.actor, source=filename,
-        )
+    upload = await _uploaded(request)
+    try:
+        if _is_blank(upload.file):
+            raise ApiError(422, "file", "the file is empty")
+        head = upload.file.read(64)
+        upload.file.seek(0)
+        fmt = format or guess_format(upload.filename, upload.content_type, head)
+        _check_utf8(upload.file)
+        # Read as it streams from disk: one row in memory at a time (JSON incrementally).
+        stream = io.TextIOWrapper(upload.file, encoding="utf-8-sig", newline="")
+        parsed = read_file(stream, fmt)
+        if fmt == "csv":
+            check_columns(kind, parsed.columns)
+        async with request.app.state.pool.acquire() as conn:
+            import_id, report = await run_import(
+                conn, kind, fmt, parsed.rows, actor=principal.actor, source=upload.filename,
+            )
+        stream.detach()
+    finally:
+        await upload.close()
     return report_out(import_id, fmt, report)
 
 
-def _text_stream(content: bytes) -> io.TextIOBase:
+def _check_utf8(file: BinaryIO) -> None:
+    """A bad encoding is one clear error before any row is read, not a failed import half
+    way: checked chunk by chunk with an incremental decoder."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
     try:
-        # Decoding up front answers a bad encoding as one clear error, not a failed row.
-        text = codecs.decode(content, "utf-8-sig")
+        while chunk := file.read(256 * 1024):
+            decoder.decode(chunk)
+            offset += len(chunk)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
-        raise ApiError(422, "file", f"not UTF-8 text (byte {exc.start})")
-    return io.StringIO(text, newline="")
+        raise ApiError(422, "file", f"not UTF-8 text (byte {offset + exc.start})")
+    finally:
+        file.seek(0)
 

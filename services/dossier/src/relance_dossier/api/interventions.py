@@ -121,6 +121,8 @@ class DossierPrompt(BaseModel):
     open_interventions: int
     next_step: NextStep | None
     next_step_available: bool
+    # Issue 10: with state needs_attention, why the scenario cannot be planned.
+    problem: str | None = None
 
 
 class PreparedNext(BaseModel):
@@ -273,6 +275,12 @@ async def delete(intervention_id: UUID, request: Request,
 async def attach_document(intervention_id: UUID, request: Request,
                           file: UploadFile = File(..., description="multipart/form-data"),
                           principal: Principal = Depends(can_write)):
+    # Issue 10: the same content types as the client's attachments (F-26), refused with 415.
+    media_type = (file.content_type or "").split(";", 1)[0].strip().lower()
+    allowed = [t.lower() for t in request.app.state.settings.attachment_content_types]
+    if media_type not in allowed:
+        raise ApiError(415, "file", f"content type {media_type or 'unknown'!r} is not allowed;"
+                       f" allowed: {', '.join(allowed)}")
     content = await file.read(DOCUMENT_MAX_BYTES + 1)
     if len(content) > DOCUMENT_MAX_BYTES:
         raise ApiError(413, "file", f"the document is larger than {DOCUMENT_MAX_BYTES} bytes")
@@ -285,7 +293,7 @@ async def attach_document(intervention_id: UUID, request: Request,
         row = await _visible(conn, intervention_id, principal)
         attached = await store.attach_document(
             conn, intervention_id=intervention_id, client_id=row["client_id"], name=name,
-            content_type=(file.content_type or "application/octet-stream").split(";")[0],
+            content_type=media_type,
             content=content, actor=principal.actor,
         )
     if not attached:
@@ -322,7 +330,8 @@ async def dossier_prompt(code: str, request: Request, principal: Principal = Dep
                           contract.STATUS, not_running=ApiError(409, "code", NO_WORKFLOW))
     return DossierPrompt(state=status_.state, open_interventions=status_.open_interventions,
                          next_step=_next_step(status_.next_step),
-                         next_step_available=status_.next_step_available)
+                         next_step_available=status_.next_step_available,
+                         problem=status_.problem)
 
 
 @router.post("/clients/{code}/dossier/prepare-next", response_model=PreparedNext,

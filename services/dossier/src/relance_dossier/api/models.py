@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -12,6 +12,7 @@ from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
 ChannelType = Literal["postal", "email", "phone"]
 ChannelState = Literal["pending", "validated", "invalid"]
 ItemKind = Literal["invoice", "credit_note", "payment"]
+LOCALE_PATTERN = r"^[a-z]{2}(-[A-Z]{2})?$"  # F-39: fr, fr-BE
 
 
 class ApiInput(BaseModel):
@@ -60,12 +61,13 @@ class ClientIn(ApiInput):
     code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=300)
     country: str | None = Field(default=None, max_length=2)
-    segment: str | None = None
-    category: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    risk: str | None = None
-    scenario_code: str | None = None
-    locale: str = "fr"
+    # Issue 10: bounded like the import's columns, refused when given (422 naming the field).
+    segment: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(default=None, max_length=100)
+    tags: list[Annotated[str, Field(max_length=100)]] = Field(default_factory=list, max_length=100)
+    risk: str | None = Field(default=None, max_length=100)
+    scenario_code: str | None = Field(default=None, max_length=100)
+    locale: str = Field(default="fr", pattern=LOCALE_PATTERN)
     contacts: list[ContactIn] = Field(default_factory=list)
     items: list[ItemIn] = Field(default_factory=list)
 
@@ -169,12 +171,12 @@ class ClientPatch(ApiInput):
 
     name: str | None = Field(default=None, min_length=1, max_length=300)
     country: str | None = Field(default=None, max_length=2)
-    segment: str | None = None
-    category: str | None = None
-    tags: list[str] | None = None
-    risk: str | None = None
-    scenario_code: str | None = None
-    locale: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    segment: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(default=None, max_length=100)
+    tags: list[Annotated[str, Field(max_length=100)]] | None = Field(default=None, max_length=100)
+    risk: str | None = Field(default=None, max_length=100)
+    scenario_code: str | None = Field(default=None, max_length=100)
+    locale: str | None = Field(default=None, pattern=LOCALE_PATTERN)
     comment: str | None = Field(default=None, max_length=2000)
 
 

@@ -11,9 +11,10 @@ from relance.api.errors import ApiError
 from relance.scenarios import ScenarioStep
 from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
 from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool, require
-from relance_dossier.api.models import ApiInput
+from relance_dossier.api.models import LOCALE_PATTERN, ApiInput
 from relance_dossier.domain.assignment import RuleCriteria
 from relance_dossier.domain.scenarios import check_steps
+from relance_dossier.domain.templates import check_template_syntax
 from relance_dossier.persistence import clients as client_store
 from relance_dossier.persistence import scenarios as store
 
@@ -44,7 +45,7 @@ class ScenarioOut(BaseModel):
 
 class TemplateIn(ApiInput):
     channel: Literal["email", "letter", "sms", "internal_email"]
-    locale: str = Field(default="fr", min_length=2, max_length=10)
+    locale: str = Field(default="fr", pattern=LOCALE_PATTERN)
     subject: str = Field(default="", max_length=500)
     body: str = Field(min_length=1, max_length=50_000)
 
@@ -153,6 +154,7 @@ async def get_template(code: str, request: Request, principal: Principal = Depen
                      "#items_list_selected (F-18)")
 async def create_template(body: NewTemplateIn, request: Request,
                           principal: Principal = Depends(can_configure)):
+    check_template_syntax(subject=body.subject, body=body.body)  # issue 10: 422 when given
     async with db_pool(request).acquire() as conn, conn.transaction():
         row = await store.upsert_template(conn, code=body.code, channel=body.channel,
                                           locale=body.locale, subject=body.subject,
@@ -165,6 +167,7 @@ async def create_template(body: NewTemplateIn, request: Request,
 @router.put("/templates/{code}", response_model=TemplateOut)
 async def edit_template(code: str, body: TemplateIn, request: Request,
                         principal: Principal = Depends(can_configure)):
+    check_template_syntax(subject=body.subject, body=body.body)
     async with db_pool(request).acquire() as conn, conn.transaction():
         row = await store.upsert_template(conn, code=code, channel=body.channel,
                                           locale=body.locale, subject=body.subject,

@@ -15,13 +15,13 @@ from pydantic import BaseModel, Field, field_validator
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
 from relance.contracts import transfer as contract
-from relance.contracts.transfer import CancelTransfer, TransferState
+from relance.contracts.transfer import CancelTransfer, TransferWorkflowInput
 from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
 from relance.workflow_ids import transfer_workflow_id
 from relance_dossier.agency_registry import GatewayUnavailable
 from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool, visible_or_404
 from relance_dossier.api.models import ApiInput
-from relance_dossier.api.workflow_calls import execute_update
+from relance_dossier.api.workflow_calls import execute_update_with_start
 from relance_dossier.domain.transfers import RegisteredAgency, check_follow_up_date
 from relance_dossier.persistence import transfers as store
 
@@ -196,18 +196,22 @@ async def cancel_transfer(
         transfer = await _transfer_or_404(conn, transfer_id, principal)
     if transfer["state"] == "closed":
         raise ApiError(409, "state", "the transfer is already closed")
-
-    async def when_missing() -> None:
-        # A closed transfer's workflow has ended: no need to wait for it.
-        async with db_pool(request).acquire() as conn:
-            state = await store.transfer_state(conn, transfer_id)
-        if state == TransferState.CLOSED:
-            raise ApiError(409, "state", "the transfer is already closed")
-
-    result = await execute_update(
+    settings = request.app.state.settings
+    # Issue 10: update-with-start, so a cancel never waits for the bridge to start the
+    # workflow from `transfer.created`; the window runs from the transfer's created_at as
+    # the database clock wrote it (F-28, F-30), the same input the bridge would give.
+    start_input = TransferWorkflowInput(
+        transfer_id=transfer_id, client_id=transfer["client_id"],
+        client_code=transfer["client_code"], agency_code=transfer["agency_code"],
+        created_at=transfer["created_at"], window_seconds=settings.transfer_window_seconds,
+        answer_delay_seconds=settings.transfer_agency_answer_delay_seconds,
+        dossier_task_queue=settings.temporal_dossier_task_queue,
+    )
+    result = await execute_update_with_start(
         request.app.state.temporal, transfer_workflow_id(transfer_id), contract.CANCEL,
         CancelTransfer(comment=body.comment, requested_by=principal.actor),
-        not_running=ApiError(503, None, "the transfer's workflow is not running yet; retry"),
-        when_missing=when_missing,
+        workflow_type=contract.WORKFLOW_TYPE, start_input=start_input,
+        task_queue=settings.temporal_task_queue,
+        closed=ApiError(409, "state", "the transfer is already closed"),
     )
     return CancelOut(mode=result.mode.value, state=result.state.value)

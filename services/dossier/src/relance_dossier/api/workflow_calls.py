@@ -5,10 +5,12 @@ their typed names in `relance.contracts`, and the one mapping of a workflow's re
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from pydantic import BaseModel
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.api.errors import ApiError
@@ -86,6 +88,38 @@ async def execute_update(
             if loop.time() > deadline:
                 raise not_running from None
             await asyncio.sleep(POLL_SECONDS)
+
+
+async def execute_update_with_start(
+    temporal: Client,
+    workflow_id: str,
+    update: Update[In, Out],
+    arg: In,
+    *,
+    workflow_type: str,
+    start_input: BaseModel,
+    task_queue: str,
+    closed: ApiError,
+) -> Out:
+    """Send `update` to the entity's workflow, starting it with `start_input` when it does
+    not exist yet (issue 10): the command never waits for the event that starts the
+    workflow. A running workflow is used as it is (USE_EXISTING); one that already closed
+    is never started again (REJECT_DUPLICATE) and answers `closed`."""
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        workflow_type, start_input, id=workflow_id, task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+    )
+    try:
+        return await temporal.execute_update_with_start_workflow(
+            update.name, arg, start_workflow_operation=start, result_type=update.result)
+    except WorkflowUpdateFailedError as exc:
+        refusal = _application_error(exc.cause)
+        if refusal is None:
+            raise
+        raise refusal_answer(refusal) from None
+    except WorkflowAlreadyStartedError:
+        raise closed from None
 
 
 async def query(

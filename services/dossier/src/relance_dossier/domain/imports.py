@@ -21,6 +21,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, TextIO, TypeVar
 
+import ijson
+
 from relance.validation import CODE_MAX_LENGTH, CODE_RULE, is_code
 from relance_dossier.domain.accounts import DomainError
 
@@ -194,13 +196,9 @@ def read_json(stream: TextIO) -> ParsedFile:
     if not head:
         raise ImportFileError("file", "empty file: a JSON array of records is expected")
     if head == "[":
-        try:
-            records = json.loads(head + stream.read())
-        except json.JSONDecodeError as exc:
-            raise ImportFileError(
-                "file", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            ) from None
-        numbered: Iterator[tuple[int, Any]] = iter(enumerate(records, start=1))
+        # Issue 10: parsed incrementally (one record in memory at a time), never the whole
+        # array: a nightly file of a million items is read as it streams from disk.
+        numbered: Iterator[tuple[int, Any]] = _json_array(_Utf8Reader(head, stream))
     else:
         numbered = _json_lines(head + stream.readline(), stream)
     first = next(numbered, None)
@@ -218,6 +216,27 @@ def read_json(stream: TextIO) -> ParsedFile:
                 yield row_no, {normalize_column(k): v for k, v in record.items()}
 
     return ParsedFile(columns, rows())
+
+
+class _Utf8Reader:
+    """The bytes ijson reads, from a text stream whose first characters were consumed."""
+
+    def __init__(self, head: str, stream: TextIO) -> None:
+        self._head, self._stream = head, stream
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""  # ijson probes the reader's type with read(0)
+        text = self._stream.read(size if size is None or size < 0 else max(size - len(self._head), 1))
+        text, self._head = self._head + text, ""
+        return text.encode("utf-8")
+
+
+def _json_array(reader: _Utf8Reader) -> Iterator[tuple[int, Any]]:
+    try:
+        yield from enumerate(ijson.items(reader, "item", use_float=True), start=1)
+    except ijson.JSONError as exc:
+        raise ImportFileError("file", f"invalid JSON: {exc}") from None
 
 
 def _json_lines(first_line: str, stream: TextIO) -> Iterator[tuple[int, Any]]:

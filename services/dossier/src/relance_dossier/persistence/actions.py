@@ -15,12 +15,21 @@ PENDING = ("scheduled", "todo", "awaiting_confirmation")
 
 
 async def selectable_items(conn: asyncpg.Connection, dossier_id: UUID, item_ids: list[UUID]):
-    """The selected items with whether each is still open and already under an action."""
+    """The selected items with whether each is still open and already under an action.
+
+    Issue 10: two concurrent actions on the same items: exactly one wins. The items are
+    locked first (in id order, so two selections never deadlock), then read again by a
+    statement of its own: under READ COMMITTED it sees what the transaction that held the
+    locks committed (a single locking statement would judge `under_action` on the snapshot
+    taken before it waited, and both actions would pass)."""
+    await conn.execute(
+        "SELECT 1 FROM items WHERE dossier_id = $1 AND id = ANY($2::uuid[])"
+        " ORDER BY id FOR UPDATE", dossier_id, item_ids,
+    )
     return await conn.fetch(
         "SELECT i.*, EXISTS (SELECT 1 FROM specific_action_items s JOIN specific_actions a"
         " ON a.id = s.action_id WHERE s.item_id = i.id AND a.status = ANY($3::text[]))"
-        " AS under_action FROM items i WHERE i.dossier_id = $1 AND i.id = ANY($2::uuid[])"
-        " FOR UPDATE OF i",
+        " AS under_action FROM items i WHERE i.dossier_id = $1 AND i.id = ANY($2::uuid[])",
         dossier_id, item_ids, list(PENDING),
     )
 

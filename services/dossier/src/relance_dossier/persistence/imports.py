@@ -266,6 +266,15 @@ async def _import_clients(ctx: _Context) -> None:
         " RETURNING s.row_no, s.collector_code AS value",
         "collector_code", lambda r: f"unknown collector code {r['value']!r}",
     )
+    # Issue 10 (F-9): an unknown scenario is refused when it is given, not found missing
+    # when the client's dossier is planned.
+    ctx.say("checking scenario codes")
+    await ctx.reject(
+        f"DELETE FROM {STAGE} s WHERE s.scenario_code IS NOT NULL AND NOT EXISTS"
+        " (SELECT 1 FROM scenarios sc WHERE sc.code = s.scenario_code)"
+        " RETURNING s.row_no, s.scenario_code AS value",
+        "scenario_code", lambda r: f"unknown scenario code {r['value']!r}",
+    )
     await conn.execute(
         "CREATE TEMP TABLE import_client_changes (client_id uuid, code text, changed jsonb,"
         " audit jsonb) ON COMMIT DROP"

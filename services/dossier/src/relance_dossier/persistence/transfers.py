@@ -1,7 +1,7 @@
 """SQL for transfers to collection agencies (F-27 … F-30): creation in one transaction
 (transfer dossier, items moved, read-model row, audit, outbox event), and reads."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -37,9 +37,11 @@ async def create_transfer(
     `agency` is what the transfer gateway answered for `agency_code`, asked before this
     transaction (no call to another service while the items are locked)."""
     transfer_id = transfer_id or uuid4()
-    created_at = datetime.now(UTC)
     client_id = client["id"]
     async with conn.transaction():
+        # Issue 10 (F-28, F-30): the window starts at the database clock's time of the
+        # transfer, the one clock every API host shares, not this host's.
+        created_at = await conn.fetchval("SELECT clock_timestamp()")
         active_id = await active_dossier(conn, client_id)
         # Locked, so two transfers racing for the same item cannot both take it.
         rows = await conn.fetch(

@@ -5,7 +5,9 @@ redelivered event lands on the same workflow); `communication.*` and `item.*` �
 `transfer.created` → start of the transfer workflow (F-27, its window from this service's
 settings); `agency.*` → signals to the transfer workflow (F-29, F-31).
 Each signal carries the event id and the workflow ignores ids it has seen, so at-least-once
-delivery applies every event once. Messages are acknowledged after the signal is accepted."""
+delivery applies every event once. Messages are acknowledged after the signal is accepted.
+A redelivered start whose workflow already ran to its end is a no-op (issue 10, F-27):
+the business-key id refuses a second run and the bridge moves on instead of looping."""
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -56,9 +58,9 @@ class SignalBridge:
         if envelope.event_type == DossierOpened.event_type:
             opened = envelope.payload_as(DossierOpened)
             if opened.kind == "active":
-                await self._start_dossier(opened, envelope)
+                await self._once(self._start_dossier(opened, envelope))
         elif envelope.event_type == SpecificActionCreated.event_type:
-            await self._start_action(envelope.payload_as(SpecificActionCreated))
+            await self._once(self._start_action_workflow(envelope.payload_as(SpecificActionCreated)))
         elif envelope.event_type == CommunicationSent.event_type:
             sent = envelope.payload_as(CommunicationSent)
             await self._signal_outcome(sent.dossier_id, CommunicationOutcome(
@@ -74,7 +76,7 @@ class SignalBridge:
                 reason=failed.reason,
             ))
         elif envelope.event_type == TransferCreated.event_type:
-            await self._start_transfer(envelope.payload_as(TransferCreated), envelope)
+            await self._once(self._start_transfer(envelope.payload_as(TransferCreated), envelope))
         elif envelope.event_type.startswith("agency."):
             await self._signal_transfer(envelope)
         elif envelope.event_type.startswith("item.") and envelope.event_type != "item.created":
@@ -83,14 +85,18 @@ class SignalBridge:
                 await self._signal(dossier_id, DossierWorkflow.items_changed,
                                    ItemsChanged(event_id=str(envelope.event_id)))
 
-    async def _start_action(self, created: SpecificActionCreated) -> None:
-        """F-15..F-20: one workflow per specific action; a redelivered event finds it."""
+    @staticmethod
+    async def _once(start) -> None:
+        """A start of a workflow that already closed (completed, cancelled, continued to
+        its end) is refused by REJECT_DUPLICATE: the event was applied by that run, so a
+        redelivery has nothing left to do. A running one is found by USE_EXISTING."""
         try:
-            await self._start_action_workflow(created)
+            await start
         except WorkflowAlreadyStartedError:
-            pass  # the action's workflow already ran to its end: nothing to redo
+            pass  # the entity's workflow already ran to its end: nothing to redo
 
     async def _start_action_workflow(self, created: SpecificActionCreated) -> None:
+        """F-15..F-20: one workflow per specific action; a redelivered event finds it."""
         await self._client.start_workflow(
             ActionWorkflow.run,
             ActionWorkflowInput(

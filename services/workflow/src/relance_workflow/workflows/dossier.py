@@ -7,12 +7,13 @@ step waits for the notifier's outcome before marking it Done. Collector commands
 Updates: the answer and the scenario's timers are ordered in one history. Promises to
 pay wait for their date here too."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from relance_workflow.workflows.common import SeenEvents, rejected, run_activity
 
@@ -50,6 +51,12 @@ with workflow.unsafe.imports_passed_through():
         promise_check_moment,
     )
 
+# Issue 10: a scenario that cannot be planned (unknown code, no default scenario) leaves
+# the dossier in needs_attention; planning is tried again at this pace, and at once on any
+# item event, so the dossier recovers when the data is fixed.
+PLAN_RETRY = timedelta(minutes=15)
+UNPLANNABLE = frozenset({Refusal.SCENARIO_NOT_FOUND.value})
+
 
 @workflow.defn(name=contract.WORKFLOW_TYPE)
 class DossierWorkflow:
@@ -64,6 +71,7 @@ class DossierWorkflow:
         self._outcomes: dict[str, CommunicationOutcome] = {}
         self._status = DossierStatus(state="starting")
         self._plan: PlannedStepOut | None = None
+        self._plan_retry_at: datetime | None = None  # set while the scenario cannot be planned
 
     # ---- state helpers --------------------------------------------------------------
 
@@ -120,6 +128,11 @@ class DossierWorkflow:
             next_step_available=self._status.next_step_available,
         )
 
+    def _business_clock(self) -> tuple[str, int]:
+        plan = self._plan
+        return ((plan.business_timezone if plan and plan.business_timezone else "Europe/Paris"),
+                (plan.business_hour if plan and plan.business_hour is not None else 8))
+
     @workflow.query(name=contract.STATUS.name)
     def status(self) -> DossierStatus:
         self._refresh_status()
@@ -174,7 +187,7 @@ class DossierWorkflow:
             ),
             self._state.dossier_task_queue,
         )
-        if plan.step is None or plan.step_index is None or plan.due_at is None:
+        if plan is None or plan.step is None or plan.step_index is None or plan.due_at is None:
             return None
         return NextStepPreview(step_index=plan.step_index, action_type=plan.step.action_type.value,
                                mode=plan.step.mode.value, label=plan.step.label, due_at=plan.due_at)
@@ -245,7 +258,8 @@ class DossierWorkflow:
             if new.kind == "promise" and new.promise_date is not None:
                 state.promises.append(PendingPromise(
                     intervention_id=new.intervention_id,
-                    check_at=promise_check_moment(new.promise_date),
+                    # Issue 10: in the business time zone and hour the planning uses.
+                    check_at=promise_check_moment(new.promise_date, *self._business_clock()),
                 ))
                 self._replan = True  # wake the main loop to arm the promise's timer
         return self._result(new.intervention_id, "todo")
@@ -297,18 +311,32 @@ class DossierWorkflow:
 
     # ---- the main loop ----------------------------------------------------------------
 
-    async def _plan_now(self) -> PlannedStepOut:
+    async def _plan_now(self) -> PlannedStepOut | None:
         state = self._state
-        plan: PlannedStepOut = await run_activity(
-            contract.PLAN_NEXT_STEP,
-            PlanRequest(
-                dossier_id=state.dossier_id, scenario_code=state.scenario_code,
-                scenario_version=state.scenario_version,
-                completed_steps=state.completed_steps,
-                previous_completed_at=state.previous_completed_at,
-            ),
-            self._state.dossier_task_queue,
-        )
+        try:
+            plan: PlannedStepOut = await run_activity(
+                contract.PLAN_NEXT_STEP,
+                PlanRequest(
+                    dossier_id=state.dossier_id, scenario_code=state.scenario_code,
+                    scenario_version=state.scenario_version,
+                    completed_steps=state.completed_steps,
+                    previous_completed_at=state.previous_completed_at,
+                ),
+                self._state.dossier_task_queue,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if not (isinstance(cause, ApplicationError) and cause.type in UNPLANNABLE):
+                raise
+            # Issue 10: not a failed workflow but a visible state, tried again later.
+            self._plan, self._plan_retry_at = None, workflow.now() + PLAN_RETRY
+            if state.scenario_version is None:
+                # Not started yet: the next try takes the client's scenario as it is then.
+                state.scenario_code = None
+            self._status.problem = cause.message
+            self._set_state("needs_attention", self._plan_retry_at)
+            return None
+        self._plan_retry_at, self._status.problem = None, None
         # A running dossier keeps the scenario version it started with (F-9).
         state.scenario_code, state.scenario_version = plan.scenario_code, plan.scenario_version
         self._plan = plan
@@ -344,7 +372,10 @@ class DossierWorkflow:
                                     follow_up_id=workflow.uuid4()),
                 state.dossier_task_queue,
             )
-            state.promises.remove(promise)
+            # Issue 10: a `delete` Update may have dropped this promise while the check ran;
+            # remove by id, so the race never raises (nor on any replay of it).
+            state.promises = [p for p in state.promises
+                              if p.intervention_id != promise.intervention_id]
             found = self._open(promise.intervention_id)
             if found is not None:
                 state.open_interventions.remove(found)
@@ -363,26 +394,31 @@ class DossierWorkflow:
         while True:
             await self._apply_outcomes()
             await self._check_due_promises()
-            if needs_plan or self._replan or self._plan is None:
+            retry_due = self._plan_retry_at is not None and self._plan_retry_at <= workflow.now()
+            if needs_plan or self._replan or retry_due or (
+                    self._plan is None and self._plan_retry_at is None):
                 self._replan = False
                 needs_plan = False
                 await self._plan_now()
             plan = self._plan
-            assert plan is not None
             step_due: datetime | None = (
-                plan.due_at if plan.step is not None and plan.step_index != state.open_step_index
+                plan.due_at if plan is not None and plan.step is not None
+                and plan.step_index != state.open_step_index
                 else None
             )
-            if step_due is not None and (step_due <= workflow.now() or self._open_next_now):
+            if plan is not None and step_due is not None and (step_due <= workflow.now() or self._open_next_now):
                 await self._run_step(plan)
                 needs_plan = True
                 continue
             if self._open_next_now:
                 self._open_next_now = False  # nothing to open: the Update answers None
-            deadlines = [d for d in [step_due, *(p.check_at for p in state.promises)] if d]
+            deadlines = [d for d in [step_due, self._plan_retry_at,
+                                     *(p.check_at for p in state.promises)] if d]
             timeout = min(deadlines) - workflow.now() if deadlines else None
             self._refresh_status()
-            if step_due is not None:
+            if plan is None:
+                pass  # needs_attention: the scenario cannot be planned (see _plan_now)
+            elif step_due is not None:
                 self._set_state("scheduled", step_due, plan.collector_code)
             elif self._status.state != "needs_attention" or not state.open_interventions:
                 self._set_state("awaiting" if state.open_interventions else "idle",
@@ -396,9 +432,15 @@ class DossierWorkflow:
             except TimeoutError:
                 pass
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                state.seen_event_ids = self._seen.carried()
-                workflow.continue_as_new(state)
+                # Issue 10: wait for the handlers, but wake for whatever arrives meanwhile (a
+                # notifier outcome, an item event, a prepare_next_step that itself waits on
+                # this loop), and re-check: nothing is carried over as seen yet unapplied.
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() or not self._should_continue_as_new()
+                )
+                if self._should_continue_as_new() and workflow.all_handlers_finished():
+                    state.seen_event_ids = self._seen.carried()
+                    workflow.continue_as_new(state)
 
     def _should_continue_as_new(self) -> bool:
         # Never with a signal not yet applied: it would be lost with this run's memory.
