@@ -1,5 +1,5 @@
 """`python -m relance_notifier`: the Kafka subscriber and the HTTP server (/health,
-/metrics, the SMS provider's delivery reports) in one asyncio loop, stopped cleanly on
+/metrics, the SMS provider's delivery reports, /operations/dead-letters) in one asyncio loop, stopped cleanly on
 SIGTERM / SIGINT."""
 
 import asyncio
@@ -7,6 +7,7 @@ import asyncio
 import structlog
 
 from relance.db import create_pool
+from relance.dead_letters import DeadLetters, install_dead_letter_routes
 from relance.health import broker_check, postgres_check
 from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_logging, operations_app
@@ -52,11 +53,14 @@ async def main() -> None:
     # Its own schema only: everything it needs of the dossier comes in the command.
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=settings.db_pool_size)
     notifier = Notifier(pool, build_channels(settings), settings)
-    broker = build_broker(settings, notifier)
+    dead_letters = DeadLetters.from_settings(pool, settings)
+    broker = build_broker(settings, notifier, dead_letters)
     app = operations_app(
         settings.service_name,
         {"postgres": postgres_check(pool), "kafka": broker_check(broker)},
     )
+    install_dead_letter_routes(app, dead_letters, settings.kafka_bootstrap_servers,
+                               settings.internal_api_token)
     install_delivery_reports(app, notifier, settings)
 
     async def on_stop() -> None:
@@ -71,7 +75,7 @@ async def main() -> None:
         app,
         settings.http_port,
         host=settings.http_host,
-        background=[run_broker(broker, "notifier")],
+        background=[run_broker(broker, "notifier"), dead_letters.refresh_periodically()],
         on_stop=on_stop,
     )
 
