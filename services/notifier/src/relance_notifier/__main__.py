@@ -7,14 +7,14 @@ import asyncio
 import structlog
 
 from relance.db import create_pool
-from relance.dead_letters import DeadLetters, install_dead_letter_routes
+from relance.dead_letters import DeadLetters, default_transient, install_dead_letter_routes
 from relance.health import broker_check, postgres_check
 from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_logging, operations_app
 from relance.runtime import serve
 from relance.topics import COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS
 from relance_notifier.api.delivery_reports import install_delivery_reports
-from relance_notifier.channels.base import Channel
+from relance_notifier.channels.base import Channel, TransientSendError
 from relance_notifier.channels.email import EmailChannel
 from relance_notifier.channels.letter import LetterChannel
 from relance_notifier.channels.sms import SmsChannel
@@ -53,7 +53,12 @@ async def main() -> None:
     # Its own schema only: everything it needs of the dossier comes in the command.
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=settings.db_pool_size)
     notifier = Notifier(pool, build_channels(settings), settings)
-    dead_letters = DeadLetters.from_settings(pool, settings)
+    # A channel that keeps failing transiently (the provider down, our own SMTP settings)
+    # fails every command alike: an outage, retried until it ends, never a dead letter.
+    dead_letters = DeadLetters.from_settings(
+        pool, settings,
+        transient=lambda error: isinstance(error, TransientSendError) or default_transient(error),
+    )
     broker = build_broker(settings, notifier, dead_letters)
     app = operations_app(
         settings.service_name,
