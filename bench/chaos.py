@@ -22,9 +22,8 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import subprocess
+import signal
 import sys
 import tempfile
 import threading
@@ -82,6 +81,10 @@ def _invoice(number: str, amount: str, due_in_days: int) -> dict:
             "amount": amount}
 
 
+def _status(response) -> str:
+    return str(response.status_code) if isinstance(response, httpx.Response) else type(response).__name__
+
+
 async def _retrying(call, attempts: int = 20):
     """An API call through the faults: a 5xx or a refused connection is tried again (the
     dossier API may be waiting on PostgreSQL or Temporal coming back)."""
@@ -109,7 +112,7 @@ async def new_client(api: httpx.AsyncClient, load: Load) -> str | None:
                   _invoice("F-3", "120.00", 30)]}
     response = await _retrying(lambda: api.post("/clients", json=body))
     if not isinstance(response, httpx.Response) or response.status_code != 201:
-        load.failures["client"] += 1
+        load.failures[f"client {_status(response)}"] += 1
         return None
     card = response.json()
     load.counts["clients"] += 1
@@ -138,7 +141,7 @@ async def update_client(api: httpx.AsyncClient, load: Load, code: str) -> None:
     elif isinstance(response, httpx.Response) and response.status_code == 412:
         load.counts["updates_conflicted"] += 1
     else:
-        load.failures["update"] += 1
+        load.failures[f"update {_status(response)}"] += 1
 
 
 async def import_items(api: httpx.AsyncClient, load: Load, code: str) -> None:
@@ -150,7 +153,7 @@ async def import_items(api: httpx.AsyncClient, load: Load, code: str) -> None:
     if isinstance(response, httpx.Response) and response.status_code == 200:
         load.counts["imports"] += 1
     else:
-        load.failures["import"] += 1
+        load.failures[f"import {_status(response)}"] += 1
 
 
 async def communicate(api: httpx.AsyncClient, load: Load, code: str) -> None:
@@ -164,7 +167,7 @@ async def communicate(api: httpx.AsyncClient, load: Load, code: str) -> None:
         load.counts["communications"] += 1
         load.communications.add(response.json()["communication_id"])
     else:
-        load.failures["communication"] += 1
+        load.failures[f"communication {_status(response)}"] += 1
 
 
 async def transfer(api: httpx.AsyncClient, load: Load, code: str) -> None:
@@ -176,7 +179,7 @@ async def transfer(api: httpx.AsyncClient, load: Load, code: str) -> None:
             "opening_comment": "Chaos run"}
     response = await _retrying(lambda: api.post(f"/clients/{code}/transfers", json=body))
     if not isinstance(response, httpx.Response) or response.status_code != 201:
-        load.failures["transfer"] += 1
+        load.failures[f"transfer {_status(response)}"] += 1
         return
     transfer_id = response.json()["id"]
     load.counts["transfers"] += 1
@@ -261,8 +264,17 @@ class Faults:
         self.kills["postgres"] += 1
         self.log.append("restart postgres (immediate)")
 
-    def rotate(self, until: float, every: float, servers: bool) -> None:
-        """kill -9 the services in rotation, and the servers now and then."""
+    def rotate(self, until: float, every: float, servers: bool, done: threading.Event) -> None:
+        """kill -9 the services in rotation, and the servers now and then. The thread then
+        stays until the run ends: a server it restarted dies with the thread that started
+        it (PR_SET_PDEATHSIG)."""
+        try:
+            self._rotate(until, every, servers)
+        finally:
+            done.set()
+        self.stop.wait()
+
+    def _rotate(self, until: float, every: float, servers: bool) -> None:
         plan = list(KILLED) + (["temporal", "postgres"] if servers else [])
         n = 0
         while time.monotonic() < until and not self.stop.is_set():
@@ -439,6 +451,31 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             bad.append((transfer_id, status.name))
     v.check("every transfer workflow in its expected state", not bad,
             "; ".join(f"{t[:8]} {s}" for t, s in bad[:5]))
+    # dossier.opened applied by the bridge: each client's active dossier has its workflow,
+    # running (its first step is not due yet).
+    from relance.workflow_ids import dossier_workflow_id
+
+    active = await pool.fetch(
+        "SELECT d.id FROM dossier.dossiers d JOIN dossier.clients c ON c.id = d.client_id"
+        " WHERE c.code = ANY($1::text[]) AND d.kind = 'active'", load.clients)
+    deadline = time.monotonic() + 60  # the bridge may still be catching up after the faults
+    while True:
+        not_running = []
+        for row in active:
+            try:
+                status = (await client.get_workflow_handle(dossier_workflow_id(row["id"])).describe()).status
+            except Exception as exc:  # noqa: BLE001 - reported as a failed check
+                not_running.append((str(row["id"]), type(exc).__name__))
+                continue
+            if status != WorkflowExecutionStatus.RUNNING:
+                not_running.append((str(row["id"]), status.name))
+        if not not_running or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(2)
+    v.written += len(active)
+    v.applied += len(active) - len(not_running)
+    v.check("every client's dossier workflow running", not not_running and len(active) == len(load.clients),
+            f"{len(active) - len(not_running)}/{len(load.clients)}")
 
     # No dead letter left unexplained (this run writes no poison message: none expected).
     dead = []
@@ -495,13 +532,15 @@ async def chaos(seconds: float, kill_every: float, servers: bool, data_dir: Path
         watcher = threading.Thread(target=faults.supervise_forever, daemon=True)
         watcher.start()
         until = time.monotonic() + seconds
-        rotation = threading.Thread(target=faults.rotate, args=(until, kill_every, servers), daemon=True)
+        rotated = threading.Event()
+        rotation = threading.Thread(target=faults.rotate, args=(until, kill_every, servers, rotated),
+                                    daemon=True)
         rotation.start()
         load = Load()
         async with httpx.AsyncClient(base_url=supervisor.url_of("dossier"), timeout=30,
                                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as api:
             await run_load(api, load, until)
-        await asyncio.to_thread(rotation.join)
+        await asyncio.to_thread(rotated.wait)
         out(f"chaos: load done ({load.figures()}); faults: {dict(faults.kills)}; settling")
         pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=3)
         try:
@@ -550,6 +589,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="relance-chaos-"))
+
+    def stop(*_: object) -> None:  # SIGTERM stops the stack like Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     verdict, load, faults = asyncio.run(chaos(args.seconds, args.kill_every, not args.services_only, data_dir))
     report(verdict, load, faults)
     return 0 if verdict.ok else 1
