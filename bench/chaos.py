@@ -2,8 +2,8 @@
 
 It starts its own embedded stack and the platform's processes under the supervisor, then
 runs a steady load through the dossier API (new clients with overdue items, client
-updates, item imports, manual communications, transfers to the demo agency, cancels
-inside the transfer window and some left to be placed) while it `kill -9`s in rotation
+updates, item imports, payment imports sent twice, manual communications, transfers to
+the demo agency, cancels inside the transfer window and some left to be placed) while it `kill -9`s in rotation
 the workflow worker, the relay, the notifier and the transfer gateway (the supervisor
 restarts them), kills the Temporal server (restarted on its data) and restarts
 PostgreSQL (immediate mode: a crash for the clients). The broker is not killed: the
@@ -12,7 +12,7 @@ themselves, which a real Kafka does not.
 
 Then it lets the platform settle and checks: every event written was applied by its
 consumer (none lost), no effect twice (one email per communication id, one placement
-per transfer), every transfer placed or cancelled and never both, every item in exactly
+per transfer, one application per payment), every transfer placed or cancelled and never both, every item in exactly
 one open dossier of its client, every workflow in its expected state, no dead letter.
 It prints one figures line and exits non-zero on any failed check."""
 
@@ -71,6 +71,7 @@ class Load:
     # id -> "cancel" (cancelled in the window: never placed), "request" (cancelled after
     # it: placed, then a cancellation request to the agency) or "place".
     transfers: dict[str, str] = field(default_factory=dict)
+    paid: list[str] = field(default_factory=list)  # clients whose F-3 got one 50.00 payment
 
     def figures(self) -> str:
         return " ".join(f"{k}={v}" for k, v in sorted(self.counts.items()))
@@ -156,6 +157,23 @@ async def import_items(api: httpx.AsyncClient, load: Load, code: str) -> None:
         load.failures[f"import {_status(response)}"] += 1
 
 
+async def pay(api: httpx.AsyncClient, load: Load, code: str) -> None:
+    """One 50.00 payment on F-3, imported twice (as an ERP resending its file after a
+    lost answer): applied once."""
+    rows = ("client_code,item_number,amount,date,reference\n"
+            f"{code},F-3,50.00,{date.today()},{code}-PAY\n")
+    answers = []
+    for _ in range(2):
+        response = await _retrying(lambda: api.post(
+            "/imports/payments", content=rows, headers={"Content-Type": "text/csv"}))
+        answers.append(isinstance(response, httpx.Response) and response.status_code == 200)
+    if all(answers):
+        load.counts["payments"] += 1
+        load.paid.append(code)
+    else:
+        load.failures["payment"] += 1
+
+
 async def communicate(api: httpx.AsyncClient, load: Load, code: str) -> None:
     channel = load.channel_of.get(code)
     if channel is None:
@@ -208,6 +226,7 @@ async def run_load(api: httpx.AsyncClient, load: Load, until: float, workers: in
             await update_client(api, load, code)
             await communicate(api, load, code)
             await import_items(api, load, code)
+            await pay(api, load, code)
             if random.random() < 0.6:
                 await transfer(api, load, code)
             await asyncio.sleep(0.2)
@@ -418,8 +437,21 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             "; ".join(f"{t[:8]} {why}" for t, why in wrong[:5]))
     twice_placed = [t for t, n in placed_per_transfer.items() if n > 1] + \
         [t for t, n in messages.items() if n > 1]
-    v.duplicated = len(twice) + len(twice_outcome) + len(twice_placed)
+    v.duplicated += len(twice) + len(twice_outcome) + len(twice_placed)
     v.check("no placement sent twice", not twice_placed, f"{len(twice_placed)} twice")
+
+    # Every payment applied once: F-3 (120.00) is at 70.00 after its one 50.00 payment.
+    amounts = Counter(str(r["open_amount"]) for r in await pool.fetch(
+        "SELECT i.open_amount FROM dossier.items i JOIN dossier.clients c ON c.id = i.client_id"
+        " WHERE c.code = ANY($1::text[]) AND i.number = 'F-3' AND i.kind = 'invoice'", load.paid))
+    paid_twice = sum(n for amount, n in amounts.items() if amount != "70.00" and float(amount) < 70)
+    unpaid = sum(n for amount, n in amounts.items() if amount != "70.00" and float(amount) > 70)
+    v.written += len(load.paid)
+    v.applied += amounts.get("70.00", 0) + paid_twice
+    v.duplicated += paid_twice
+    v.check("every payment applied once", paid_twice == 0 and unpaid == 0
+            and sum(amounts.values()) == len(load.paid),
+            f"{amounts.get('70.00', 0)}/{len(load.paid)} once, {paid_twice} twice")
 
     # Every item of the load's clients in exactly one open dossier of its client.
     misplaced = await pool.fetchval(
