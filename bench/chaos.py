@@ -354,7 +354,10 @@ async def _settled(pool: asyncpg.Pool, load: Load) -> bool:
     placed = [UUID(t) for t, want in load.transfers.items() if want != "cancel"]
     at_gateway = await pool.fetchval(
         "SELECT count(*) FROM gateway.gateway_placements WHERE transfer_id = ANY($1::uuid[])", placed)
-    return open_window == 0 and at_gateway == len(placed)
+    requests = [UUID(t) for t, want in load.transfers.items() if want == "request"]
+    closed = await pool.fetchval(
+        "SELECT count(*) FROM dossier.transfers WHERE id = ANY($1::uuid[]) AND state = 'closed'", requests)
+    return open_window == 0 and at_gateway == len(placed) and closed == len(requests)
 
 
 async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address: str) -> Verdict:
@@ -430,8 +433,7 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
         elif want == "place" and (row["state"] not in ("placed", "placed_acknowledged")
                                   or transfer_id not in at_gateway):
             wrong.append((transfer_id, f"to place but {row['state']}"))
-        elif want == "request" and (transfer_id not in at_gateway or row["state"] not in (
-                "cancellation_pending", "closed")):
+        elif want == "request" and (transfer_id not in at_gateway or row["state"] != "closed"):
             wrong.append((transfer_id, f"cancellation requested but {row['state']}"))
     v.check("every transfer placed or cancelled, never both", not wrong,
             "; ".join(f"{t[:8]} {why}" for t, why in wrong[:5]))
@@ -453,13 +455,15 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             and sum(amounts.values()) == len(load.paid),
             f"{amounts.get('70.00', 0)}/{len(load.paid)} once, {paid_twice} twice")
 
-    # Every item of the load's clients in exactly one open dossier of its client.
+    # Every item of the load's clients in exactly one dossier of its client, never a closed
+    # one (a cancelled transfer gives its items back to the active dossier).
     misplaced = await pool.fetchval(
         "SELECT count(*) FROM dossier.items i JOIN dossier.clients c ON c.id = i.client_id"
         " JOIN dossier.dossiers d ON d.id = i.dossier_id"
-        " WHERE c.code = ANY($1::text[]) AND (d.client_id <> i.client_id OR d.state <> 'open')",
+        " WHERE c.code = ANY($1::text[]) AND (d.client_id <> i.client_id OR d.state = 'closed')",
         load.clients)
-    v.check("every item in exactly one open dossier of its client", misplaced == 0, f"{misplaced} misplaced")
+    v.check("every item in exactly one dossier of its client, none closed", misplaced == 0,
+            f"{misplaced} misplaced")
 
     # Every workflow in its expected state.
     from temporalio.client import Client, WorkflowExecutionStatus
@@ -478,7 +482,7 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
         expected = {"cancel": (WorkflowExecutionStatus.COMPLETED,),
                     "place": (WorkflowExecutionStatus.RUNNING,),
                     # The simulator validates the request: the workflow then ends.
-                    "request": (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)}[want]
+                    "request": (WorkflowExecutionStatus.COMPLETED,)}[want]
         if status not in expected:
             bad.append((transfer_id, status.name))
     v.check("every transfer workflow in its expected state", not bad,
