@@ -182,6 +182,12 @@ async def test_an_invalid_payload_is_parked_without_retries(stack, private_pool)
     rows = await list_dead_letters(private_pool)
     assert len(rows) == 1 and "ValidationError" in rows[0]["error"]
 
+    # A broker that lost its log reuses offsets: another message at the same offset is
+    # still parked, not taken for a redelivery.
+    other = SimpleNamespace(raw_message=_record(), body=b"not an envelope")
+    await dead_letters.handle(other, handler)
+    assert len(await list_dead_letters(private_pool)) == 2
+
 
 async def test_each_consuming_service_parks_its_unreadable_messages(
     platform, stack, producer, db

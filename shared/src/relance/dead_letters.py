@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -162,7 +163,7 @@ class DeadLetters:
     async def park(
         self, record: Any, body: bytes, envelope: EventEnvelope | None, error: str, attempts: int
     ) -> None:
-        """Store the message as a dead letter (once per topic, partition and offset). While
+        """Store the message as a dead letter (once per topic, partition, offset and payload). While
         the database cannot be written the message stays in hand, retried with backoff."""
         key = record.key
         if isinstance(key, bytes):
@@ -172,11 +173,12 @@ class DeadLetters:
             try:
                 inserted = await self.pool.fetchval(
                     "INSERT INTO dead_letters (consumer, topic, partition, \"offset\", key, payload,"
-                    " event_id, event_type, error, attempts)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                    " ON CONFLICT (consumer, topic, partition, \"offset\") DO NOTHING RETURNING true",
+                    " payload_sha256, event_id, event_type, error, attempts)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    " ON CONFLICT (consumer, topic, partition, \"offset\", payload_sha256)"
+                    " DO NOTHING RETURNING true",
                     self.service, record.topic, record.partition, record.offset, key, body,
-                    envelope.event_id if envelope else None,
+                    hashlib.sha256(body).hexdigest(), envelope.event_id if envelope else None,
                     envelope.event_type if envelope else None, error[:4000], attempts,
                 )
                 break
@@ -224,7 +226,7 @@ async def list_dead_letters(
     )
     return [
         {
-            **{k: row[k] for k in row.keys() if k != "payload"},
+            **{k: row[k] for k in row.keys() if k not in ("payload", "payload_sha256")},
             "event_id": str(row["event_id"]) if row["event_id"] else None,
             "size_bytes": len(row["payload"]),
             "payload": bytes(row["payload"]).decode("utf-8", "replace")[:10_000],

@@ -155,13 +155,16 @@ CREATE TABLE dead_letters (
     "offset"     bigint NOT NULL,
     key          text,
     payload      bytea NOT NULL,
+    -- sha256 of the payload: a redelivery of the same message is parked once, while a
+    -- broker that lost its log and reuses offsets still parks a new message.
+    payload_sha256 text NOT NULL,
     event_id     uuid,
     event_type   text,
     error        text NOT NULL,
     attempts     integer NOT NULL DEFAULT 0,
     created_at   timestamptz NOT NULL DEFAULT now(),
     replayed_at  timestamptz,
-    UNIQUE (consumer, topic, partition, "offset")
+    UNIQUE (consumer, topic, partition, "offset", payload_sha256)
 );
 CREATE INDEX dead_letters_waiting ON dead_letters (id) WHERE replayed_at IS NULL;
 """
