@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -632,6 +633,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     verdict, load, faults = asyncio.run(chaos(args.seconds, args.kill_every, not args.services_only, data_dir))
     report(verdict, load, faults)
+    if verdict.ok and args.data_dir is None:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    elif not verdict.ok:
+        print(f"chaos: the stack's data and logs are kept in {data_dir}")
     return 0 if verdict.ok else 1
 
 
