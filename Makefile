@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install up test test-unit test-integration test-deploy test-console deploy-tools browser lint bench clean
+.PHONY: install up test test-unit test-integration test-deploy test-console deploy-tools browser lint bench chaos clean
 
 # Every distribution of the workspace, installed editable: the shared library, each service,
 # the development launcher, then the root with its extras.
@@ -70,6 +70,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# The platform under faults (kill -9 of the services in rotation, Temporal killed and
+# PostgreSQL restarted) with a steady load; checks nothing lost or applied twice, exits
+# non-zero otherwise. `make chaos ARGS="--seconds 120"`; a short run is part of `make test`.
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos $(ARGS)
 
 clean:
 	rm -rf $(VENV) .relance .pytest_cache .mypy_cache .ruff_cache bench/results

@@ -17,7 +17,7 @@ from relance_devstack.embedded import EmbeddedStack, StackPorts
 
 # What tests read and seed directly: every service's schema, the dossier's first (its
 # outbox, audit trail and processed events are the ones a bare table name means).
-SEARCH_PATH = "dossier,notifier,gateway"
+SEARCH_PATH = "dossier,notifier,gateway,workflow"
 # Every service's outbox at once, for a test that follows events across services.
 ALL_OUTBOXES = (
     "(SELECT * FROM dossier.outbox UNION ALL SELECT * FROM gateway.outbox"

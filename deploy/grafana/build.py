@@ -432,6 +432,16 @@ def business() -> dict:
             timeseries("Consumer lag", "Messages not yet consumed, by consumer group and topic.",
                        [('sum by (consumergroup, topic) (kafka_consumergroup_lag{consumergroup=~"$consumergroup"})',
                          "{{consumergroup}} {{topic}}")], w=8),
+            stat("Consumer dead letters", "Messages the consumers parked after their retries (or could not read), "
+                 "waiting for a replay (RelanceConsumerDeadLetters; relance dead-letters list).",
+                 "sum(max by (service) (relance_dead_letters_waiting)) or vector(0)", w=8, red_above=1),
+            timeseries("Consumer dead letters by topic", "Messages parked per hour, by consuming service and topic.",
+                       [("sum by (service, topic) (increase(relance_dead_letters_total[1h]))", "{{service}} {{topic}}")],
+                       w=8),
+            timeseries("Consumer retries", "Messages handled again after a failure per second: the message's "
+                       "own error (bounded, then parked) or an outage (retried until it ends).",
+                       [(f"sum by (service, kind) (rate(relance_consumer_retries_total[{RATE}]))", "{{service}} {{kind}}")],
+                       unit="ops", w=8),
             row("Agencies"),
             timeseries("Dead letters", "New webhook dead letters per hour, and those waiting for a replay.",
                        [("sum(increase(relance_gateway_dead_letters_total[1h]))", "new per hour"),

@@ -64,6 +64,54 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+# The schemas of the services that consume Kafka messages, each with its dead letters.
+DEAD_LETTER_SCHEMAS = ("workflow", "notifier", "gateway", "dossier")
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    """`relance dead-letters list | replay`: the messages each consumer parked after its
+    retries (or could not read), and re-publishing them to their topic."""
+    from relance.db import create_pool
+    from relance.dead_letters import list_dead_letters, replay_dead_letters
+    from relance.kafka import new_producer
+
+    settings = CommonSettings()
+    if args.id and not args.service:
+        print("--id names a dead letter of one service: give --service too", file=sys.stderr)
+        return 2
+    schemas = [args.service] if args.service else list(DEAD_LETTER_SCHEMAS)
+
+    async def run() -> int:
+        producer = None
+        if args.action == "replay":
+            producer = new_producer(settings.kafka_bootstrap_servers)
+            await producer.start()
+        try:
+            for schema in schemas:
+                pool = await create_pool(settings.database_url, schema=schema, max_size=1)
+                try:
+                    if args.action == "list":
+                        for row in await list_dead_letters(
+                                pool, include_replayed=args.all, limit=args.limit):
+                            replayed = f"replayed {row['replayed_at']:%Y-%m-%d %H:%M:%S}" \
+                                if row["replayed_at"] else "waiting"
+                            print(f"{schema}\t{row['id']}\t{row['topic']}[{row['partition']}]@{row['offset']}"
+                                  f"\tkey={row['key']}\t{row['event_type'] or '-'}\t{row['event_id'] or '-'}"
+                                  f"\t{row['attempts']} attempts\t{row['created_at']:%Y-%m-%d %H:%M:%S}"
+                                  f"\t{replayed}\t{row['error']}")
+                    else:
+                        count = await replay_dead_letters(pool, producer, args.id or None)
+                        print(f"{schema}: {count} dead letters re-published to their topic")
+                finally:
+                    await pool.close()
+        finally:
+            if producer is not None:
+                await producer.stop()
+        return 0
+
+    return asyncio.run(run())
+
+
 def cmd_topics(_: argparse.Namespace) -> int:
     from relance.kafka import ensure_topics
 
@@ -310,6 +358,20 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--id", type=int, action="append", help="replay only this row (repeatable)")
     outbox.add_argument("--limit", type=int, default=100, help="rows to list per schema (default 100)")
     outbox.set_defaults(handler=cmd_outbox, server="database")
+    dead = commands.add_parser(
+        "dead-letters",
+        help="the messages the consumers parked after their retries (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS)",
+    )
+    dead.add_argument("action", choices=("list", "replay"),
+                      help="list: with their error, topic, partition, offset and key;"
+                           " replay: re-publish them to their topic")
+    dead.add_argument("--service", choices=DEAD_LETTER_SCHEMAS,
+                      help="only this service's dead letters (its schema)")
+    dead.add_argument("--id", type=int, action="append",
+                      help="replay only this dead letter (repeatable; with --service)")
+    dead.add_argument("--all", action="store_true", help="list the replayed ones too")
+    dead.add_argument("--limit", type=int, default=100, help="dead letters to list per service (default 100)")
+    dead.set_defaults(handler=cmd_dead_letters, server="database")
     imports = commands.add_parser("import", help="import clients, items or payments from CSV or JSON (DATABASE_URL)")
     imports.add_argument("file", help="the CSV or JSON file")
     imports.add_argument("--kind", choices=("clients", "items", "payments"), help="(default: from the columns)")

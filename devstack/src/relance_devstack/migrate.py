@@ -3,7 +3,7 @@
 from importlib import import_module
 
 # The services that own tables, each with `persistence.migrations.upgrade` and `SCHEMA`.
-HISTORIES = ("relance_dossier", "relance_gateway", "relance_notifier")
+HISTORIES = ("relance_dossier", "relance_gateway", "relance_notifier", "relance_workflow")
 
 
 def upgrade_all(database_url: str) -> list[str]:

@@ -154,3 +154,33 @@ ALTER TABLE outbox ADD COLUMN trace_context jsonb;
 DROP_OUTBOX_TRACE_CONTEXT = """
 ALTER TABLE outbox DROP COLUMN IF EXISTS trace_context;
 """
+
+
+# A consumer parks a message it keeps failing on (or cannot read) here, in its own schema,
+# and moves on (Failure rules); replayed rows keep their `replayed_at`. Frozen as written.
+DEAD_LETTERS_TABLE = """
+CREATE TABLE dead_letters (
+    id           bigserial PRIMARY KEY,
+    consumer     text NOT NULL,
+    topic        text NOT NULL,
+    partition    integer NOT NULL,
+    "offset"     bigint NOT NULL,
+    key          text,
+    payload      bytea NOT NULL,
+    -- sha256 of the payload: a redelivery of the same message is parked once, while a
+    -- broker that lost its log and reuses offsets still parks a new message.
+    payload_sha256 text NOT NULL,
+    event_id     uuid,
+    event_type   text,
+    error        text NOT NULL,
+    attempts     integer NOT NULL DEFAULT 0,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    replayed_at  timestamptz,
+    UNIQUE (consumer, topic, partition, "offset", payload_sha256)
+);
+CREATE INDEX dead_letters_waiting ON dead_letters (id) WHERE replayed_at IS NULL;
+"""
+
+DROP_DEAD_LETTERS_TABLE = """
+DROP TABLE IF EXISTS dead_letters;
+"""

@@ -44,3 +44,10 @@ class CommonSettings(BaseSettings):
     # Service-to-service calls (`/internal/...` routes) carry this token when it is set;
     # every service of one deployment is given the same value.
     internal_api_token: str | None = None
+
+    # A consumed message that keeps failing: this many attempts with exponential backoff
+    # (base, doubling, up to max), then it is parked as a dead letter and the partition
+    # moves on. An outage (database, Temporal) is retried without limit and parks nothing.
+    consumer_max_attempts: int = 5
+    consumer_retry_base_seconds: float = 0.5
+    consumer_retry_max_seconds: float = 10.0

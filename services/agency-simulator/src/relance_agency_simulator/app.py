@@ -53,6 +53,17 @@ Policy = Literal["accept", "refuse", "delay", "never", "flaky"]
 KEPT = 1000  # what /received and /answers keep, newest last
 
 
+def _body(result: httpx.Response):
+    """The gateway's JSON answer; a 5xx from a proxy or a server going down may be plain
+    text, kept as it is (the answer is then tried again, never given up on a parse)."""
+    if not result.content:
+        return None
+    try:
+        return result.json()
+    except ValueError:
+        return result.text[:500]
+
+
 class Settings(CommonSettings):
     service_name: str = "agency-simulator"
     http_port: int = 8400
@@ -165,7 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
                     result = await client.post(path, content=body, headers=signed_headers(
                         settings, "POST", path, body, f"sim-{event_id}"))
                     status_code = result.status_code
-                    response = result.json() if result.content else None
+                    response = _body(result)
                     if status_code < 500:
                         break
                 except httpx.HTTPError as exc:

@@ -7,6 +7,7 @@ own database pool, so a burst of activities never starves the API of connections
 import asyncio
 
 from relance.db import create_pool
+from relance.dead_letters import DeadLetters, install_dead_letter_routes
 from relance.health import broker_check
 from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_observability
@@ -24,12 +25,16 @@ async def run(settings: Settings) -> None:
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=10)
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
-    broker = build_broker(settings, pool)
+    dead_letters = DeadLetters.from_settings(pool, settings)
+    broker = build_broker(settings, pool, dead_letters)
     app = create_app(settings, temporal_client=client, checks={"kafka": broker_check(broker)})
+    install_dead_letter_routes(app, dead_letters, settings.kafka_bootstrap_servers,
+                               settings.internal_api_token)
 
     await serve(
         app, settings.http_port, host=settings.http_host,
-        background=[worker.run(), run_broker(broker, "dossier")], on_stop=pool.close,
+        background=[worker.run(), run_broker(broker, "dossier"),
+                    dead_letters.refresh_periodically()], on_stop=pool.close,
     )
 
 

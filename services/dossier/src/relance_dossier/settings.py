@@ -15,9 +15,8 @@ class Settings(CommonSettings):
     # of its internal API (GET /internal/agencies/{code}).
     gateway_api_url: str = "http://127.0.0.1:8100"
     gateway_api_timeout_seconds: float = 5.0
-    # The trace's consumer of communication.events (F-23): pause before a failed event is
-    # redelivered, and how long a stopping consumer waits for the event in hand.
-    redelivery_delay_seconds: float = 2.0
+    # The trace's consumer of communication.events (F-23): how long a stopping consumer
+    # waits for the event in hand (retries: CONSUMER_MAX_ATTEMPTS and its backoff).
     shutdown_grace_seconds: float = 10.0
     # F-35: how long a session opened by signing in with a password lasts.
     session_hours: float = 12.0

@@ -1,5 +1,5 @@
 """`python -m relance_notifier`: the Kafka subscriber and the HTTP server (/health,
-/metrics, the SMS provider's delivery reports) in one asyncio loop, stopped cleanly on
+/metrics, the SMS provider's delivery reports, /operations/dead-letters) in one asyncio loop, stopped cleanly on
 SIGTERM / SIGINT."""
 
 import asyncio
@@ -7,13 +7,14 @@ import asyncio
 import structlog
 
 from relance.db import create_pool
+from relance.dead_letters import DeadLetters, default_transient, install_dead_letter_routes
 from relance.health import broker_check, postgres_check
 from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_observability, operations_app
 from relance.runtime import serve
 from relance.topics import COMMUNICATION_COMMANDS, COMMUNICATION_EVENTS
 from relance_notifier.api.delivery_reports import install_delivery_reports
-from relance_notifier.channels.base import Channel
+from relance_notifier.channels.base import Channel, TransientSendError
 from relance_notifier.channels.email import EmailChannel
 from relance_notifier.channels.letter import LetterChannel
 from relance_notifier.channels.sms import SmsChannel
@@ -52,11 +53,19 @@ async def main() -> None:
     # Its own schema only: everything it needs of the dossier comes in the command.
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=settings.db_pool_size)
     notifier = Notifier(pool, build_channels(settings), settings)
-    broker = build_broker(settings, notifier)
+    # A channel that keeps failing transiently (the provider down, our own SMTP settings)
+    # fails every command alike: an outage, retried until it ends, never a dead letter.
+    dead_letters = DeadLetters.from_settings(
+        pool, settings,
+        transient=lambda error: isinstance(error, TransientSendError) or default_transient(error),
+    )
+    broker = build_broker(settings, notifier, dead_letters)
     app = operations_app(
         settings.service_name,
         {"postgres": postgres_check(pool), "kafka": broker_check(broker)},
     )
+    install_dead_letter_routes(app, dead_letters, settings.kafka_bootstrap_servers,
+                               settings.internal_api_token)
     install_delivery_reports(app, notifier, settings)
 
     async def on_stop() -> None:
@@ -71,7 +80,7 @@ async def main() -> None:
         app,
         settings.http_port,
         host=settings.http_host,
-        background=[run_broker(broker, "notifier")],
+        background=[run_broker(broker, "notifier"), dead_letters.refresh_periodically()],
         on_stop=on_stop,
     )
 

@@ -41,8 +41,6 @@ class Settings(CommonSettings):
     send_max_attempts: int = 4
     send_retry_base_seconds: float = 0.5
     send_retry_max_seconds: float = 10.0
-    # Pause before a failed message is redelivered, so a broken dependency is not hammered.
-    redelivery_delay_seconds: float = 2.0
     # How long a stopping consumer waits for the message in hand.
     shutdown_grace_seconds: float = 15.0
 

@@ -9,6 +9,7 @@ import httpx
 import structlog
 
 from relance.db import create_pool
+from relance.dead_letters import DeadLetters, install_dead_letter_routes
 from relance.health import broker_check
 from relance.kafka import ensure_topics, run_broker
 from relance.observability import configure_observability
@@ -64,12 +65,15 @@ async def main() -> None:
         log.info("gateway.demo_agency", code=settings.demo_agency_code)
     http = httpx.AsyncClient(follow_redirects=False)
     dispatcher = WebhookDispatcher(pool, settings, http, box)
-    broker = build_broker(settings, pool, dispatcher.wake)
+    dead_letters = DeadLetters.from_settings(pool, settings)
+    broker = build_broker(settings, pool, dispatcher.wake, dead_letters)
     introspection = TokenIntrospection(
         http, settings.dossier_api_url, cache_seconds=settings.admin_token_cache_seconds,
         timeout_seconds=settings.dossier_api_timeout_seconds,
     )
     app = create_app(settings, pool, dispatcher, box, introspection, {"kafka": broker_check(broker)})
+    install_dead_letter_routes(app, dead_letters, settings.kafka_bootstrap_servers,
+                               settings.internal_api_token)
 
     async def on_stop() -> None:
         await http.aclose()
@@ -79,7 +83,8 @@ async def main() -> None:
     await serve(
         app, settings.http_port, host=settings.http_host,
         background=[run_broker(broker, "gateway"), dispatcher.run(),
-                    run_pruning(pool, settings.replay_cache_prune_seconds)],
+                    run_pruning(pool, settings.replay_cache_prune_seconds),
+                    dead_letters.refresh_periodically()],
         on_stop=on_stop,
     )
 

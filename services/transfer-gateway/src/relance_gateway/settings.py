@@ -37,8 +37,6 @@ class Settings(CommonSettings):
     # a single machine; set it explicitly wherever DATA_DIR does not persist).
     credentials_encryption_keys: str = ""
 
-    # A transfer event that cannot be handled is retried after this pause.
-    redelivery_delay_seconds: float = 1.0
     shutdown_grace_seconds: float = 10.0
 
     # A demo agency registered on start when a code is given (`relance up` sets these and

@@ -1,21 +1,37 @@
 """`python -m relance_workflow`: the Temporal worker (workflows only: their dossier
 activities run in the dossier service), the Kafka signal bridge, and /health + /metrics
-on HTTP_PORT (8300). The service holds no database connection."""
+(and the bridge's dead letters, /operations/dead-letters) on HTTP_PORT (8300). Its own
+schema holds only the bridge's dead letters; the workflows' state is in Temporal."""
 
 import asyncio
 
 import structlog
+from faststream.kafka.annotations import KafkaMessage
+from temporalio.service import RPCError, RPCStatusCode
 
+from relance.db import create_pool
+from relance.dead_letters import DeadLetters, default_transient, install_dead_letter_routes
 from relance.events import EventEnvelope
-from relance.health import broker_check, temporal_check
+from relance.health import broker_check, postgres_check, temporal_check
 from relance.kafka import at_least_once, ensure_topics, service_broker
 from relance.observability import configure_observability, operations_app
 from relance.runtime import serve
 from relance_workflow.messaging.bridge import BRIDGE_GROUP, BRIDGE_TOPICS, SignalBridge
+from relance_workflow.persistence.migrations import SCHEMA
 from relance_workflow.settings import Settings
 from relance_workflow.worker import build_worker, connect
 
 log = structlog.get_logger(__name__)
+
+# Temporal not answering is an outage, not a poison message: retried, never parked.
+TEMPORAL_OUTAGE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED,
+                   RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.CANCELLED}
+
+
+def bridge_transient(error: BaseException) -> bool:
+    if isinstance(error, RPCError) and error.status in TEMPORAL_OUTAGE:
+        return True
+    return default_transient(error)
 
 
 async def main() -> None:
@@ -26,23 +42,34 @@ async def main() -> None:
     worker = build_worker(client, settings)
     bridge = SignalBridge(client, settings.temporal_task_queue, settings)
 
+    pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=3)
+    dead_letters = DeadLetters.from_settings(pool, settings, transient=bridge_transient)
+
     broker = service_broker(settings.kafka_bootstrap_servers, settings.service_name)
 
-    @broker.subscriber(*BRIDGE_TOPICS, **at_least_once(BRIDGE_GROUP))
-    async def on_event(envelope: EventEnvelope) -> None:
+    async def handle(envelope: EventEnvelope) -> None:
         with structlog.contextvars.bound_contextvars(event_id=str(envelope.event_id)):
             await bridge.handle(envelope)
 
+    @broker.subscriber(*BRIDGE_TOPICS, **at_least_once(BRIDGE_GROUP))
+    async def on_event(message: KafkaMessage) -> None:
+        await dead_letters.handle(message, handle)
+
     app = operations_app(
         "workflow",
-        {"temporal": temporal_check(client), "kafka": broker_check(broker)},
+        {"temporal": temporal_check(client), "kafka": broker_check(broker),
+         "postgres": postgres_check(pool)},
     )
+    install_dead_letter_routes(app, dead_letters, settings.kafka_bootstrap_servers,
+                               settings.internal_api_token)
     await broker.start()
 
     async def on_stop() -> None:
         await broker.stop()
+        await pool.close()
 
-    await serve(app, settings.http_port, host=settings.http_host, background=[worker.run()], on_stop=on_stop)
+    await serve(app, settings.http_port, host=settings.http_host,
+                background=[worker.run(), dead_letters.refresh_periodically()], on_stop=on_stop)
 
 
 if __name__ == "__main__":

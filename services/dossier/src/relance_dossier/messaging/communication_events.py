@@ -7,7 +7,6 @@ communication's, source 'letter'); communication.delivery_updated sets the final
 delivery status. The effect and the processed event id commit in one transaction and
 the Kafka offset is committed only afterwards: a redelivered event changes nothing."""
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from uuid import UUID
 
@@ -16,9 +15,9 @@ import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import Counter
-from pydantic import ValidationError
 
 from relance.consumer import claim_event
+from relance.dead_letters import DeadLetters
 from relance.events import (
     CommunicationDeliveryUpdated,
     CommunicationFailed,
@@ -92,29 +91,18 @@ async def handle_communication_event(pool: asyncpg.Pool, envelope: EventEnvelope
     return outcome
 
 
-def build_broker(settings: Settings, pool: asyncpg.Pool) -> KafkaBroker:
+def build_broker(settings: Settings, pool: asyncpg.Pool, dead_letters: DeadLetters) -> KafkaBroker:
+    """An event that keeps failing (or cannot be read) becomes one of the dossier's dead
+    letters after its retries (`relance.dead_letters`); the partition moves on."""
     broker = service_broker(
         settings.kafka_bootstrap_servers, settings.service_name, settings.shutdown_grace_seconds
     )
 
+    async def handle(envelope: EventEnvelope) -> None:
+        await handle_communication_event(pool, envelope)
+
     @broker.subscriber(COMMUNICATION_EVENTS, **at_least_once(CONSUMER))
     async def on_communication_event(message: KafkaMessage) -> None:
-        try:
-            envelope = EventEnvelope.model_validate_json(message.body)
-        except ValidationError as exc:
-            COMMUNICATION_EVENTS_HANDLED.labels("unreadable", "invalid").inc()
-            log.error("dossier.message_unreadable", error=str(exc)[:500])
-            return
-        try:
-            await handle_communication_event(pool, envelope)
-        except ValidationError as exc:  # a known type whose payload cannot be read
-            COMMUNICATION_EVENTS_HANDLED.labels(envelope.event_type, "invalid").inc()
-            log.error("dossier.payload_invalid", event_id=str(envelope.event_id),
-                      error=str(exc)[:500])
-        except Exception as exc:
-            log.warning("dossier.redelivery", event_id=str(envelope.event_id),
-                        error=repr(exc)[:500])
-            await asyncio.sleep(settings.redelivery_delay_seconds)
-            raise
+        await dead_letters.handle(message, handle)
 
     return broker

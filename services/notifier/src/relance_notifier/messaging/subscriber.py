@@ -1,21 +1,19 @@
 """The Kafka side of the notifier: a FastStream subscriber on `communication.commands`.
 
-Messages are acknowledged (offset committed) only after the command was handled; an
-error leaves the message unacknowledged (NACK_ON_ERROR seeks back to it) so Kafka
-delivers it again after a short pause. A message that can never be read (not an event
-envelope) is logged, counted and acknowledged: a dead-letter topic is not there yet."""
-
-import asyncio
+Messages are acknowledged (offset committed) only after the command was handled. A
+command that keeps failing is retried a bounded number of times with backoff, then
+parked in the notifier's dead letters (`relance.dead_letters`), as is at once a message
+that is not an event envelope: the partition moves on."""
 
 import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
+from relance.dead_letters import DeadLetters
 from relance.events import EventEnvelope
 from relance.kafka import at_least_once, service_broker
 from relance.topics import COMMUNICATION_COMMANDS
-from relance_notifier.metrics import COMMANDS_SKIPPED, HANDLER_FAILURES
+from relance_notifier.metrics import HANDLER_FAILURES
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
 
@@ -24,53 +22,23 @@ log = structlog.get_logger(__name__)
 GROUP_ID = "notifier"
 
 
-def decode_envelope(body: bytes) -> EventEnvelope | None:
-    try:
-        return EventEnvelope.model_validate_json(body)
-    except ValidationError as exc:
-        log.error("notifier.message_unreadable", error=str(exc)[:500], size=len(body))
-        return None
-
-
-async def handle_message(notifier: Notifier, body: bytes, *, redelivery_delay: float) -> None:
-    envelope = decode_envelope(body)
-    if envelope is None:
-        COMMANDS_SKIPPED.labels("invalid").inc()
-        return
-    try:
-        await notifier.handle(envelope)
-    except ValidationError as exc:  # a known event type whose payload cannot be read
-        COMMANDS_SKIPPED.labels("invalid").inc()
-        log.error(
-            "notifier.payload_invalid",
-            event_id=str(envelope.event_id),
-            event_type=envelope.event_type,
-            error=str(exc)[:500],
-        )
-    except Exception as exc:
-        HANDLER_FAILURES.inc()
-        log.warning(
-            "notifier.redelivery",
-            event_id=str(envelope.event_id),
-            error=repr(exc)[:500],
-            retry_in=redelivery_delay,
-        )
-        await asyncio.sleep(redelivery_delay)
-        raise
-
-
-def build_broker(settings: Settings, notifier: Notifier) -> KafkaBroker:
+def build_broker(settings: Settings, notifier: Notifier, dead_letters: DeadLetters) -> KafkaBroker:
     broker = service_broker(
         settings.kafka_bootstrap_servers, settings.service_name, settings.shutdown_grace_seconds
     )
+
+    async def handle(envelope: EventEnvelope) -> None:
+        try:
+            await notifier.handle(envelope)
+        except Exception:
+            HANDLER_FAILURES.inc()
+            raise
 
     @broker.subscriber(
         COMMUNICATION_COMMANDS,
         **at_least_once(GROUP_ID),
     )
     async def on_communication_command(message: KafkaMessage) -> None:
-        await handle_message(
-            notifier, message.body, redelivery_delay=settings.redelivery_delay_seconds
-        )
+        await dead_letters.handle(message, handle)
 
     return broker

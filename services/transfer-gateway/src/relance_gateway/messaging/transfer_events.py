@@ -5,16 +5,15 @@ the agency API, or pushed by webhook when the agency has a URL). The message, th
 placement's state and the processed event id commit in one transaction, and the Kafka
 offset is committed only afterwards: a redelivered event changes nothing."""
 
-import asyncio
 from collections.abc import Callable
 
 import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from relance.consumer import claim_event
+from relance.dead_letters import DeadLetters
 from relance.events import (
     EventEnvelope,
     TransferCancellationRequested,
@@ -127,33 +126,24 @@ HANDLERS = {
 }
 
 
-def build_broker(settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[], None]) -> KafkaBroker:
+def build_broker(
+    settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[], None], dead_letters: DeadLetters
+) -> KafkaBroker:
+    """A transfer event that keeps failing (or cannot be read) becomes one of the gateway's
+    dead letters after its retries (`relance.dead_letters`); the partition moves on."""
     broker = service_broker(
         settings.kafka_bootstrap_servers, settings.service_name, settings.shutdown_grace_seconds
     )
+
+    async def handle(envelope: EventEnvelope) -> None:
+        if await handle_transfer_event(pool, envelope) == "stored":
+            on_stored()
 
     @broker.subscriber(
         TRANSFER_EVENTS,
         **at_least_once(CONSUMER),
     )
     async def on_transfer_event(message: KafkaMessage) -> None:
-        try:
-            envelope = EventEnvelope.model_validate_json(message.body)
-        except ValidationError as exc:
-            TRANSFER_EVENTS_HANDLED.labels("unreadable", "invalid").inc()
-            log.error("gateway.message_unreadable", error=str(exc)[:500])
-            return
-        try:
-            outcome = await handle_transfer_event(pool, envelope)
-        except ValidationError as exc:  # a known type whose payload cannot be read
-            TRANSFER_EVENTS_HANDLED.labels(envelope.event_type, "invalid").inc()
-            log.error("gateway.payload_invalid", event_id=str(envelope.event_id), error=str(exc)[:500])
-            return
-        except Exception as exc:
-            log.warning("gateway.redelivery", event_id=str(envelope.event_id), error=repr(exc)[:500])
-            await asyncio.sleep(settings.redelivery_delay_seconds)
-            raise
-        if outcome == "stored":
-            on_stored()
+        await dead_letters.handle(message, handle)
 
     return broker
