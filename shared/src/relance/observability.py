@@ -36,7 +36,11 @@ def configure_logging(service: str, level: str = "INFO", json_output: bool = Fal
 
 
 def add_health_and_metrics(app: FastAPI, checks: dict[str, HealthCheck]) -> None:
-    """Mount `/health` (each named check must pass) and `/metrics` on `app`."""
+    """Mount `/health` (each named check must pass), `/metrics` and `/asyncapi` (the
+    events contract) on `app`."""
+    from relance.asyncapi import add_asyncapi_route
+
+    add_asyncapi_route(app)
 
     @app.get("/health", tags=["operations"], summary="Ready when every dependency answers")
     async def health() -> JSONResponse:
