@@ -18,6 +18,7 @@ from relance_dossier.api import imports, introspection
 from relance_dossier.api import actions, agenda, interventions, scenarios
 from relance_dossier.metrics import install_transfer_metrics
 from relance.api.errors import install_error_handlers
+from relance.api.openapi import document_api
 from relance_dossier.api.auth import ensure_bootstrap_admin
 from relance_dossier.domain.accounts import DomainError
 from relance_dossier.agency_registry import AgencyRegistry
@@ -61,6 +62,9 @@ def create_app(
         description="Client accounts, items, dossiers, contacts, interventions and the "
         "client's communication trace. Rule ids (F-…) refer to the product specification.",
         lifespan=lifespan,
+        # Served from the service itself (relance.api.openapi), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app, field_errors=(DomainError,))
     install_request_logging(app)
@@ -91,4 +95,5 @@ def create_app(
         await temporal_check(app.state.temporal)()
 
     add_health_and_metrics(app, {"postgres": database, "temporal": temporal, **(checks or {})})
+    document_api(app)
     return app
