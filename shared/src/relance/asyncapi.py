@@ -177,7 +177,7 @@ def add_asyncapi_route(app: FastAPI) -> None:
         "/asyncapi",
         tags=["operations"],
         summary="The AsyncAPI 3 document of every Kafka topic and event",
-        responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}},
+        responses={200: {"content": {"application/yaml": {"schema": {"type": "object"}},
                                      "application/json": {"schema": {"type": "object"}}},
                          "description": "The AsyncAPI document"}},
         response_class=Response,

@@ -55,7 +55,8 @@ class ErrorBody(BaseModel):
 
 
 STATUS_DESCRIPTIONS = {
-    400: "Bad request (a required header is missing or malformed)",
+    400: "The request could not be read: a body that is not UTF-8 JSON or form data, or a "
+         "required header missing or malformed",
     401: "No bearer API token, or an unknown or revoked one",
     403: "The caller's role may not do this",
     404: "No such resource, or one the caller may not see",
@@ -120,6 +121,8 @@ def route_statuses(route: APIRoute) -> tuple[set[int], bool]:
         statuses.add(403)
     if route.dependant.path_params:
         statuses.add(404)
+    if route.dependant.body_params:
+        statuses.add(400)  # a body that cannot be read (not UTF-8, not form data)
     if route.dependant.query_params or route.dependant.body_params or route.dependant.header_params \
             or route.dependant.path_params or route.dependant.cookie_params:
         statuses.add(422)
@@ -224,7 +227,13 @@ def schema_example(schema: dict, components: dict, name: str = "", depth: int = 
 
 
 def _add_examples(operation: dict, components: dict) -> None:
-    """An example for the request body (every media type) and the JSON success answer."""
+    """An example for each path parameter, the request body (every media type) and the
+    JSON success answer."""
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "path" and "example" not in parameter and "examples" not in parameter:
+            example = schema_example(parameter.get("schema", {}), components, parameter["name"])
+            if example is not None:
+                parameter["example"] = example
     media_types = list(operation.get("requestBody", {}).get("content", {}).values())
     for status, response in operation.get("responses", {}).items():
         if status.startswith("2") and "application/json" in response.get("content", {}):
