@@ -168,13 +168,16 @@ _FORMATS = {
 }
 
 
-def schema_example(schema: dict, components: dict, name: str = "", depth: int = 0) -> Any:
-    """A plausible value valid for `schema` (a JSON schema of the OpenAPI document)."""
+def schema_example(schema: dict, components: dict, name: str = "", depth: int = 0,
+                   full: bool = True) -> Any:
+    """A plausible value valid for `schema` (a JSON schema of the OpenAPI document). With
+    `full` False (a request body), objects carry their required properties and those with
+    a default only, so that the example never combines options that exclude each other."""
     if depth > 8:
         return None
     if "$ref" in schema:
         target = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
-        return schema_example(target, components, name, depth + 1)
+        return schema_example(target, components, name, depth + 1, full)
     for key in ("example", "default", "const"):
         if key in schema and schema[key] is not None:
             return schema[key]
@@ -185,11 +188,11 @@ def schema_example(schema: dict, components: dict, name: str = "", depth: int = 
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return schema_example(options[0], components, name, depth + 1)
+            return schema_example(options[0], components, name, depth + 1, full)
     if "allOf" in schema:
         merged: dict = {}
         for part in schema["allOf"]:
-            value = schema_example(part, components, name, depth + 1)
+            value = schema_example(part, components, name, depth + 1, full)
             if isinstance(value, dict):
                 merged.update(value)
             else:
@@ -197,10 +200,13 @@ def schema_example(schema: dict, components: dict, name: str = "", depth: int = 
         return merged
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
-        return {prop: schema_example(sub, components, prop, depth + 1)
-                for prop, sub in schema.get("properties", {}).items()}
+        required = set(schema.get("required", ()))
+        properties = schema.get("properties", {})
+        chosen = [p for p, sub in properties.items()
+                  if full or p in required or sub.get("default") is not None] or list(properties)[:1]
+        return {prop: schema_example(properties[prop], components, prop, depth + 1, full) for prop in chosen}
     if kind == "array":
-        item = schema_example(schema.get("items", {}), components, name.rstrip("s"), depth + 1)
+        item = schema_example(schema.get("items", {}), components, name.rstrip("s"), depth + 1, full)
         return [item] * max(1, schema.get("minItems", 1))
     if kind == "integer":
         return max(schema.get("minimum", 1), min(schema.get("maximum", 30), 30))
@@ -234,14 +240,14 @@ def _add_examples(operation: dict, components: dict) -> None:
             example = schema_example(parameter.get("schema", {}), components, parameter["name"])
             if example is not None:
                 parameter["example"] = example
-    media_types = list(operation.get("requestBody", {}).get("content", {}).values())
+    media_types = [(m, False) for m in operation.get("requestBody", {}).get("content", {}).values()]
     for status, response in operation.get("responses", {}).items():
         if status.startswith("2") and "application/json" in response.get("content", {}):
-            media_types.append(response["content"]["application/json"])
-    for media in media_types:
+            media_types.append((response["content"]["application/json"], True))
+    for media, full in media_types:
         if "example" in media or "examples" in media or not media.get("schema"):
             continue
-        example = schema_example(media["schema"], components)
+        example = schema_example(media["schema"], components, full=full)
         if example is not None and example != {}:
             media["example"] = example
 
