@@ -160,3 +160,13 @@ async def test_every_api_serves_the_document_at_asyncapi() -> None:
     assert as_yaml.text == render_yaml()
     assert as_json.json() == json.loads(json.dumps(build_document()))
 
+
+
+def test_every_running_service_serves_the_document(platform) -> None:
+    """The dossier, the gateway, the notifier, the workflow worker, the relay and the
+    agency simulator, as the real processes of the stack."""
+    assert {"dossier", "transfer-gateway", "notifier", "workflow", "relay"} <= set(platform.running)
+    for name, service in platform.running.items():
+        response = httpx.get(f"{service.url}/asyncapi", timeout=10)
+        assert response.status_code == 200, name
+        assert response.text == render_yaml(), name
