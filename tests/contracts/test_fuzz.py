@@ -23,10 +23,12 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from relance_devstack.supervisor import Supervisor
@@ -37,8 +39,11 @@ pytestmark = pytest.mark.fuzz
 EXAMPLES = int(os.environ.get("RELANCE_FUZZ_EXAMPLES", "6"))
 # An Update to a workflow that is not running waits for it (20 s) before its answer.
 TIMEOUT = 40
+# A method the document does not list answers 405 with an `Allow` header that lists
+# exactly the documented ones (the coverage phase tries them).
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+          response_headers_conformance, response_schema_conformance, unsupported_method,
+          allow_header_conformance]
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
     suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],

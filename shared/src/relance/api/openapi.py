@@ -307,16 +307,23 @@ def install_method_and_path_errors(app: FastAPI) -> None:
     route's); 404 and 405 answer the error body like every other error."""
 
     @cache
-    def _path_methods() -> list[tuple[re.Pattern, set[str]]]:
-        return [(compile_path(route.path)[0], set(route.methods or ())) for route in api_routes(app)]
+    def _path_methods() -> list[tuple[re.Pattern, str, set[str]]]:
+        return [(compile_path(route.path)[0], route.path_format, set(route.methods or ()))
+                for route in api_routes(app)]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
+            # The methods of the path's own template: /clients/search also matches
+            # /clients/{code}, but its document (and its caller) mean the literal one.
+            matching = [(template.count("{"), route_methods)
+                        for path_regex, template, route_methods in _path_methods()
+                        if path_regex.match(request.url.path)]
+            fewest = min((params for params, _ in matching), default=0)
             methods: set[str] = set()
-            for path_regex, route_methods in _path_methods():
-                if path_regex.match(request.url.path):
+            for params, route_methods in matching:
+                if params == fewest:
                     methods |= route_methods
             headers["Allow"] = ", ".join(sorted(methods))
             reason = f"method {request.method} is not allowed here; allowed: {headers['Allow']}"
