@@ -55,4 +55,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .relance .pytest_cache bench/results
+	rm -rf $(VENV) .relance .pytest_cache .hypothesis bench/results

