@@ -4,7 +4,7 @@ collectors, assignment rules) never meets another test's expectations."""
 
 import pytest
 
-LAST = ("test_fuzz.py", "test_access_matrix.py")
+LAST = ("test_fuzz.py", "test_access_matrix.py", "test_asyncapi_events.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
