@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from relance.api.auth import Role, WRITERS
-from relance.api.openapi import ROLES_MARK, _dependency_calls, api_routes, schema_example
+from relance.api.openapi import ROLES_MARK, dependency_calls, api_routes, schema_example
 from relance_devstack.supervisor import Supervisor
 from tests.conftest import ADMIN_TOKEN
 from tests.gateway.test_gateway_support import AgencyClient, register_agency, write_placement
@@ -45,7 +45,7 @@ def route_roles(app) -> dict[tuple[str, str], tuple[Role, ...]]:
     """(method, path) → the roles its guard lets through (every role when it has none)."""
     roles: dict[tuple[str, str], tuple[Role, ...]] = {}
     for route in api_routes(app):
-        marked = [getattr(c, ROLES_MARK) for c in _dependency_calls(route) if hasattr(c, ROLES_MARK)]
+        marked = [getattr(c, ROLES_MARK) for c in dependency_calls(route) if hasattr(c, ROLES_MARK)]
         for method in route.methods:
             roles[(method.lower(), route.path_format)] = marked[0] if marked else ANY_ROLE
     return roles

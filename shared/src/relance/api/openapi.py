@@ -91,7 +91,7 @@ def api_routes(app: FastAPI) -> list:
     return [r for r in app.routes if isinstance(r, APIRoute)]
 
 
-def _dependency_calls(route: APIRoute) -> list[Callable]:
+def dependency_calls(route: APIRoute) -> list[Callable]:
     calls: list[Callable] = []
     stack = [route.dependant]
     while stack:
@@ -113,7 +113,7 @@ def _raised_statuses(route: APIRoute) -> set[int]:
 def route_statuses(route: APIRoute) -> tuple[set[int], bool]:
     """The error statuses a route may answer, and whether it needs a bearer token."""
     statuses = _raised_statuses(route)
-    calls = _dependency_calls(route)
+    calls = dependency_calls(route)
     bearer = any(getattr(c, AUTH_MARK, None) == "bearer" for c in calls)
     if any(getattr(c, AUTH_MARK, None) for c in calls):
         statuses.add(401)
