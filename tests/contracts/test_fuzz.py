@@ -9,12 +9,14 @@ others of a session (tests/contracts/conftest.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import os
 import time
 import uuid
+from uuid import UUID
 
 import httpx
 import pytest
@@ -31,11 +33,15 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
+from relance.api.openapi import _FORMATS
+from relance.db import create_pool
 from relance_devstack.supervisor import Supervisor
+from tests.stack import SEARCH_PATH
 from tests.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.fuzz
 
+EXAMPLE_UUID = _FORMATS["uuid"]
 EXAMPLES = int(os.environ.get("RELANCE_FUZZ_EXAMPLES", "6"))
 # An Update to a workflow that is not running waits for it (20 s) before its answer.
 TIMEOUT = 40
@@ -75,10 +81,21 @@ class AgencySignature(requests.auth.AuthBase):
         return request
 
 
+async def _place(database_url: str, agency_code: str, transfer_id: UUID) -> None:
+    from tests.gateway.test_gateway_support import write_placement
+
+    pool = await create_pool(database_url, schema=SEARCH_PATH, max_size=1)
+    try:
+        await write_placement(pool, agency_code, transfer_id=transfer_id)
+    finally:
+        await pool.close()
+
+
 @pytest.fixture(scope="session")
-def seeded(platform: Supervisor) -> dict:
+def seeded(platform: Supervisor, stack) -> dict:
     """What the documents' examples name exists, so their cases reach past the 404s: the
-    client C-ACME with an invoice, and an agency whose credentials sign the fuzzing."""
+    client C-ACME with an invoice, an agency whose credentials sign the fuzzing, and its
+    placement under the example transfer id."""
     dossier = platform.running["dossier"].url
     gateway = platform.running["transfer-gateway"].url
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -93,6 +110,14 @@ def seeded(platform: Supervisor) -> dict:
         agency = http.post(f"{gateway}/admin/agencies", json={"code": code, "name": "Fuzzing agency"})
         assert agency.status_code == 201, agency.text
     credentials = agency.json()["credentials"]
+    # A placement of that agency under the id the document's examples use.
+    asyncio.run(_place(stack.database_url, code, UUID(EXAMPLE_UUID)))
+    with requests.Session() as signed:
+        signed.auth = AgencySignature(credentials["api_key"], credentials["signing_secret"])
+        deadline = time.monotonic() + 60
+        while signed.get(f"{gateway}/agency/v1/placements/{EXAMPLE_UUID}", timeout=30).status_code != 200:
+            assert time.monotonic() < deadline, "the example placement never reached the gateway"
+            time.sleep(0.3)
     return {"dossier": dossier, "gateway": gateway, "agency": code,
             "api_key": credentials["api_key"], "secret": credentials["signing_secret"]}
 
