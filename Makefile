@@ -78,4 +78,4 @@ chaos: $(STAMP)
 	$(BIN)/python -m bench.chaos $(ARGS)
 
 clean:
-	rm -rf $(VENV) .relance .pytest_cache .mypy_cache .ruff_cache bench/results
+	rm -rf $(VENV) .relance .pytest_cache .mypy_cache .ruff_cache .hypothesis bench/results

@@ -93,9 +93,10 @@ class PlacedTransfer:
     event_id: UUID
 
 
-async def write_placement(db: asyncpg.Pool, agency_code: str, items: tuple[str, ...] = ("INV-1",)) -> PlacedTransfer:
+async def write_placement(db: asyncpg.Pool, agency_code: str, items: tuple[str, ...] = ("INV-1",),
+                          transfer_id: UUID | None = None) -> PlacedTransfer:
     """A TransferPlaced event in the outbox, as the transfer workflow writes it."""
-    transfer_id, client_id = uuid4(), uuid4()
+    transfer_id, client_id = transfer_id or uuid4(), uuid4()
     placed = TransferPlaced(
         transfer_id=transfer_id, client_id=client_id, client_code=f"C-{transfer_id.hex[:6]}",
         client_name="Acme SA", agency_code=agency_code,

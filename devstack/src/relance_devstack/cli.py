@@ -112,6 +112,28 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_asyncapi(args: argparse.Namespace) -> int:
+    """Write the AsyncAPI document of every topic and event (generated from the event
+    models); `--check` exits 1 when the file differs from the models instead."""
+    from relance.asyncapi import render_yaml
+
+    text = render_yaml()
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.output)
+    if args.check:
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            print(f"{path} is out of date: run `relance asyncapi`", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_topics(_: argparse.Namespace) -> int:
     from relance.kafka import ensure_topics
 
@@ -352,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)"
     ).set_defaults(handler=cmd_topics, server="broker")
+    asyncapi = commands.add_parser("asyncapi", help="write the AsyncAPI document of every topic and event")
+    asyncapi.add_argument("--output", "-o", default="docs/asyncapi.yaml",
+                          help="where to write it, - for standard output (default docs/asyncapi.yaml)")
+    asyncapi.add_argument("--check", action="store_true",
+                          help="exit 1 when the file differs from the event models, write nothing")
+    asyncapi.set_defaults(handler=cmd_asyncapi)
     outbox = commands.add_parser("outbox", help="the outbox rows the relay parked (DATABASE_URL)")
     outbox.add_argument("action", choices=("parked", "replay"),
                         help="parked: list them with their error; replay: put them back in line")

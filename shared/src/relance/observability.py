@@ -231,9 +231,12 @@ def instrument_api(app: FastAPI, service: str | None = None, tracer_provider=Non
 
 
 def add_health_and_metrics(app: FastAPI, checks: dict[str, HealthCheck], service: str | None = None) -> None:
-    """Mount `/health` (each named check must pass) and `/metrics` on `app`, and instrument
-    the app (HTTP metrics per route, traces)."""
+    """Mount `/health` (each named check must pass), `/metrics` and `/asyncapi` (the
+    events contract) on `app`, and instrument the app (HTTP metrics per route, traces)."""
+    from relance.asyncapi import add_asyncapi_route
+
     instrument_api(app, service)
+    add_asyncapi_route(app)
 
     @app.get("/health", tags=["operations"], summary="Ready when every dependency answers")
     async def health() -> JSONResponse:

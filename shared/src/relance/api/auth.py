@@ -89,6 +89,8 @@ def authenticated_by(lookup: TokenLookup) -> PrincipalDependency:
             raise ApiError(401, "Authorization", "unknown or revoked API token")
         return principal
 
+    # Read by relance.api.openapi: the route declares the bearer scheme and its 401.
+    current_principal.__relance_openapi_auth__ = "bearer"  # type: ignore[attr-defined]
     return current_principal
 
 
@@ -100,4 +102,6 @@ def role_guard(authenticate: PrincipalDependency, *roles: Role) -> PrincipalDepe
             raise ApiError(403, None, f"role {principal.role.value} may not do this")
         return principal
 
+    # Read by relance.api.openapi: the route declares its 403.
+    check.__relance_openapi_roles__ = tuple(roles)  # type: ignore[attr-defined]
     return check

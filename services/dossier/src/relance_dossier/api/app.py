@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from relance.api.errors import install_error_handlers
+from relance.api.openapi import document_api
 from relance.db import create_pool
 from relance.health import postgres_check, temporal_check
 from relance.observability import add_health_and_metrics, install_request_logging
@@ -76,6 +77,9 @@ def create_app(
         description="Client accounts, items, dossiers, contacts, interventions and the "
         "client's communication trace. Rule ids (F-…) refer to the product specification.",
         lifespan=lifespan,
+        # Served from the service itself (relance.api.openapi), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app, field_errors=(DomainError,))
     # Issue 10: uploads are capped as their bytes arrive (413), never buffered whole.
@@ -113,4 +117,5 @@ def create_app(
         await temporal_check(app.state.temporal)()
 
     add_health_and_metrics(app, {"postgres": database, "temporal": temporal, **(checks or {})})
+    document_api(app)
     return app

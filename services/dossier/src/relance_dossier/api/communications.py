@@ -7,7 +7,7 @@ from typing import Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Depends, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
@@ -25,6 +25,10 @@ router = APIRouter(tags=["communications"])
 
 
 class ContactClientIn(ApiInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"channel": "email", "template_code": "REMINDER_1"},
+        {"channel": "call", "note": "Promised to pay by the 15th"}]})
+
     channel: Literal["email", "sms", "letter", "call"]
     channel_id: UUID | None = Field(
         default=None,

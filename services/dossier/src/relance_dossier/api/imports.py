@@ -115,6 +115,23 @@ def _is_blank(file: BinaryIO) -> bool:
     "row is kept; each rejected row is reported with its row number, field and reason. CSV: "
     "a header row, `,` `;` or tab separated, tags as `a|b`. JSON: an array of objects or JSON "
     "Lines. The format comes from `format`, else the file name or content type.",
+    # The body is read by `_uploaded` (streamed, no pydantic model): described here.
+    openapi_extra={"requestBody": {
+        "required": True,
+        "description": "The file: a multipart upload (field `file`), or the raw CSV or JSON body.",
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary",
+                             "description": "The CSV or JSON file"}}},
+                "encoding": {"file": {"contentType": "text/csv, application/json, application/x-ndjson"}},
+            },
+            "text/csv": {"schema": {"type": "string"},
+                         "example": "code;name;currency\nC-ACME;Acme SA;EUR\n"},
+            "application/json": {"schema": {"type": "array", "items": {"type": "object"}},
+                                 "example": [{"code": "C-ACME", "name": "Acme SA", "currency": "EUR"}]},
+        },
+    }},
 )
 async def import_file(
     kind: ImportKind,

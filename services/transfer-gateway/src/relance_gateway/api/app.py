@@ -5,10 +5,12 @@ import asyncpg
 from fastapi import FastAPI
 
 from relance.api.errors import install_error_handlers
+from relance.api.openapi import document_api
 from relance.health import postgres_check
 from relance.observability import HealthCheck, add_health_and_metrics
 from relance_gateway.api import admin, agency, internal
 from relance_gateway.api.admins import TokenIntrospection
+from relance_gateway.api.webhooks_doc import describe_webhooks
 from relance_gateway.domain.secret_box import SecretBox
 from relance_gateway.messaging.webhooks import WebhookDispatcher
 from relance_gateway.settings import Settings
@@ -118,6 +120,9 @@ def create_app(
             {"name": "agency API v1", "description": "Signed requests from collection agencies"},
             {"name": "admin", "description": "Agencies registry and webhook deliveries (admins)"},
         ],
+        # Served from the service itself (relance.api.openapi), not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.pool = pool
@@ -130,6 +135,7 @@ def create_app(
     app.include_router(admin.choices)
     app.include_router(internal.router)
     add_health_and_metrics(app, {"postgres": postgres_check(pool), **(extra_checks or {})})
+    document_api(app, extend=describe_webhooks)
     _require_all_agency_headers_together(app)
     return app
 

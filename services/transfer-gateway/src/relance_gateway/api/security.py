@@ -94,3 +94,7 @@ async def authenticated_agency(
                          f"this signed request was already received in the last {tolerance} s;"
                          " sign every request afresh, with a new nonce")
     return caller
+
+
+# Read by relance.api.openapi: every agency route declares its 401.
+authenticated_agency.__relance_openapi_auth__ = "agency"  # type: ignore[attr-defined]
