@@ -21,6 +21,7 @@ from relance.events import CommunicationItem, CommunicationRequested, EventEnvel
 from relance.kafka import new_producer
 from relance.outbox import write_events
 from relance.topics import COMMUNICATION_COMMANDS
+from relance.validation import is_phone_number
 from relance_dossier.persistence.communications import communication_command
 from tests.conftest import SMS_CALLBACK_TOKEN, SMS_PROVIDER_TOKEN, eventually
 
@@ -109,10 +110,13 @@ async def ensure_sms_template(db) -> None:
 
 
 def phone_number() -> tuple[str, str]:
-    """A unique French mobile number, as typed and as sent."""
-    digits = f"{uuid4().int % 10**8:08d}"
-    typed = "+33 6 " + " ".join(digits[i:i + 2] for i in range(0, 8, 2))
-    return typed, "+336" + digits
+    """A unique French mobile number, as typed and as sent: one of the numbering plan's
+    (the SMS channel sends only valid E.164 numbers, and some 06 ranges are unassigned)."""
+    while True:
+        digits = f"{uuid4().int % 10**8:08d}"
+        if is_phone_number("+336" + digits):
+            typed = "+33 6 " + " ".join(digits[i:i + 2] for i in range(0, 8, 2))
+            return typed, "+336" + digits
 
 
 def subject_of(message) -> str:
