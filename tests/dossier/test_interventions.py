@@ -117,7 +117,12 @@ async def test_f10_f11_manual_step_done_prompts_for_the_next_and_a_printed_lette
         return [(c["channel"], c["status"]) for c in trace if c["status"] == "sent"]
 
     assert await eventually(letter_traced, timeout=60) == [("letter", "sent")]
-    prompt = (await dossier_api.get(f"/clients/{code}/dossier/prompt")).json()
+
+    async def email_next():  # the workflow records the letter's outcome after its row
+        prompt = (await dossier_api.get(f"/clients/{code}/dossier/prompt")).json()
+        return prompt if (prompt["next_step"] or {}).get("action_type") == "email" else None
+
+    prompt = await eventually(email_next, timeout=30)
     assert prompt["next_step"]["action_type"] == "email"
     audit = await db.fetch(
         "SELECT actor, action FROM audit_log WHERE entity = 'intervention' AND entity_id = $1"

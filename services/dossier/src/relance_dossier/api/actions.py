@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
-from relance.contracts import Update
+from relance.contracts import Refusal, Update
 from relance.contracts import action as contract
 from relance.contracts.action import ActionCommand, ActionDueResult
 from relance.scenarios import ActionType, StepMode
@@ -244,10 +244,15 @@ async def _command(request: Request, action_id: UUID,
     row = await _visible_action(request, action_id, principal)
     if row["status"] not in store.PENDING:
         raise ApiError(409, "status", f"the action is already {row['status']}")
+    async def catching_up(refusal: Refusal) -> bool:
+        # The row says awaiting confirmation before the workflow has recorded its step.
+        return refusal is Refusal.NOT_AWAITING_CONFIRMATION and row["status"] == "awaiting_confirmation"
+
     await execute_update(
         request.app.state.temporal, action_workflow_id(action_id), update,
         ActionCommand(actor=principal.actor, comment=comment, confirm=confirm),
-        not_running=ApiError(409, None, "no running workflow for this action"))
+        not_running=ApiError(409, None, "no running workflow for this action"),
+        catching_up=catching_up)
     return ActionOut(**dict(await _visible_action(request, action_id, principal)))
 
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
-from relance.contracts import Update
+from relance.contracts import Refusal, Update
 from relance.contracts import dossier as contract
 from relance.contracts.dossier import (
     InterventionCommand,
@@ -129,10 +129,28 @@ class PreparedNext(BaseModel):
     intervention: InterventionDetail
 
 
-async def _update(request: Request, dossier_id: UUID, update: Update, arg: Any) -> Any:
-    """An Update on the dossier's workflow (F-10 .. F-13)."""
+async def _update(request: Request, dossier_id: UUID, update: Update, arg: Any,
+                  intervention_id: UUID | None = None) -> Any:
+    """An Update on the dossier's workflow (F-10 .. F-13). The activities commit their rows
+    before the workflow records their results, so a refusal that the rows contradict is the
+    workflow catching up, not an answer: an intervention refused as closed or unknown while
+    its row is still To do, or a next step refused while no intervention is To do."""
+
+    async def catching_up(refusal: Refusal) -> bool:
+        pool = db_pool(request)
+        if intervention_id is not None and refusal in (
+                Refusal.INTERVENTION_CLOSED, Refusal.INTERVENTION_NOT_FOUND):
+            return await pool.fetchval(
+                "SELECT status = 'todo' FROM interventions WHERE id = $1", intervention_id) is True
+        if refusal is Refusal.INTERVENTIONS_OPEN:
+            return not await pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM interventions WHERE dossier_id = $1 AND status = 'todo')",
+                dossier_id)
+        return False
+
     return await execute_update(request.app.state.temporal, dossier_workflow_id(dossier_id),
-                                update, arg, not_running=ApiError(409, None, NO_WORKFLOW))
+                                update, arg, not_running=ApiError(409, None, NO_WORKFLOW),
+                                catching_up=catching_up)
 
 
 async def _visible(conn, intervention_id: UUID, principal: Principal):
@@ -166,7 +184,8 @@ async def _command(request: Request, intervention_id: UUID,
     row = await _todo(request, intervention_id, principal)
     result: InterventionCommandResult = await _update(
         request, row["dossier_id"], update, InterventionCommand(
-            intervention_id=intervention_id, actor=principal.actor, comment=body.comment))
+            intervention_id=intervention_id, actor=principal.actor, comment=body.comment),
+        intervention_id)
     return CommandOut(
         intervention=await _detail(request, intervention_id),
         communication_id=result.communication_id,
@@ -211,7 +230,8 @@ async def edit(intervention_id: UUID, body: EditIn, request: Request,
     async with db_pool(request).acquire() as conn:
         row = await _visible(conn, intervention_id, principal)
     await _update(request, row["dossier_id"], contract.EDIT, InterventionEdit(
-        intervention_id=intervention_id, actor=principal.actor, **body.model_dump()))
+        intervention_id=intervention_id, actor=principal.actor, **body.model_dump()),
+        intervention_id)
     return await _detail(request, intervention_id)
 
 
@@ -265,7 +285,8 @@ async def delete(intervention_id: UUID, request: Request,
     if row["document_size"] is not None:
         raise ApiError(409, "document", "an intervention with a document is never deleted (F-13)")
     await _update(request, row["dossier_id"], contract.DELETE, InterventionDeletion(
-        intervention_id=intervention_id, actor=principal.actor, confirm=True, comment=comment))
+        intervention_id=intervention_id, actor=principal.actor, confirm=True, comment=comment),
+        intervention_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -23,6 +23,9 @@ Out = TypeVar("Out")
 # after that commit: an Update sent in that moment waits for it rather than failing.
 WORKFLOW_START_WAIT_SECONDS = 20.0
 POLL_SECONDS = 0.2
+# An activity commits its row before its workflow records the result: a caller that read
+# the row may be ahead of the workflow by that much.
+CATCH_UP_SECONDS = 10.0
 
 # Refusals that are bad input: 422, naming the field. Every other refusal is a state
 # conflict: 409, naming the field of STATE_FIELDS when there is one.
@@ -40,9 +43,13 @@ STATE_FIELDS: dict[Refusal, str] = {
 }
 
 
+def _refusal_kind(error: ApplicationError) -> Refusal | None:
+    return Refusal(error.type) if error.type and error.type in Refusal._value2member_map_ else None
+
+
 def refusal_answer(error: ApplicationError) -> ApiError:
     """The HTTP answer to a workflow's refusal; its reason goes to the caller as is."""
-    kind = Refusal(error.type) if error.type and error.type in Refusal._value2member_map_ else None
+    kind = _refusal_kind(error)
     if kind in INPUT_REFUSALS:
         return ApiError(422, INPUT_REFUSALS[kind], error.message)
     return ApiError(409, STATE_FIELDS.get(kind) if kind else None, error.message)
@@ -64,14 +71,18 @@ async def execute_update(
     *,
     not_running: ApiError,
     when_missing: Callable[[], Awaitable[None]] | None = None,
+    catching_up: Callable[[Refusal], Awaitable[bool]] | None = None,
 ) -> Out:
     """Send `update` and return its typed answer. A refusal becomes its HTTP answer; a
     workflow not (yet) running is waited for up to WORKFLOW_START_WAIT_SECONDS, then
     answered with `not_running`. `when_missing` may answer sooner (it raises an ApiError,
-    e.g. when the transfer is already closed)."""
+    e.g. when the transfer is already closed). `catching_up` says whether a refusal only
+    means the workflow has not yet recorded what an activity committed (the caller read
+    the row that activity wrote): the Update is then sent again, for CATCH_UP_SECONDS."""
     handle = temporal.get_workflow_handle(workflow_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WORKFLOW_START_WAIT_SECONDS
+    catch_up_until = loop.time() + CATCH_UP_SECONDS
     while True:
         try:
             return await handle.execute_update(update.name, arg, result_type=update.result)
@@ -79,6 +90,11 @@ async def execute_update(
             refusal = _application_error(exc.cause)
             if refusal is None:
                 raise
+            kind = _refusal_kind(refusal)
+            if (catching_up is not None and kind is not None and loop.time() < catch_up_until
+                    and await catching_up(kind)):
+                await asyncio.sleep(POLL_SECONDS)
+                continue
             raise refusal_answer(refusal) from None
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
