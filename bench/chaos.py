@@ -213,9 +213,28 @@ async def transfer(api: httpx.AsyncClient, load: Load, code: str) -> None:
         load.transfers[transfer_id] = "cancel" if immediate else "request"
         load.counts["cancels" if immediate else "cancellation_requests"] += 1
     else:
-        # Not cancelled in time (the window ended under faults): it must then be placed.
-        load.transfers[transfer_id] = "place"
+        # No 200: either the cancel never went through (the window ended under faults, so
+        # the transfer must be placed) or it did and its answer was lost, the retry then
+        # hearing 409 "already closed". The transfer's own record tells which.
         load.failures["cancel"] += 1
+        load.transfers[transfer_id] = await _cancelled_as(api, transfer_id)
+
+
+async def _cancelled_as(api: httpx.AsyncClient, transfer_id: str) -> str:
+    """What a cancel whose answer is unknown turned out to be, read from the transfer once
+    the platform answers again: "cancel", "request" or "place"."""
+    for _ in range(30):  # the workflow's decision may still be on its way to the row
+        read = await _retrying(lambda: api.get(f"/transfers/{transfer_id}"))
+        if isinstance(read, httpx.Response) and read.status_code == 200:
+            transfer = read.json()
+            if transfer["state"] == "cancellation_pending" or transfer["cancellation_mode"] == "request":
+                return "request"
+            if transfer["cancellation_mode"] == "immediate":
+                return "cancel"
+            if transfer["state"] != "in_window":
+                return "place"
+        await asyncio.sleep(1)
+    return "place"
 
 
 async def run_load(api: httpx.AsyncClient, load: Load, until: float, workers: int = 3) -> None:
