@@ -10,6 +10,7 @@ workflow already running (same business-key id) and leaves it alone. Agency answ
 written to the outbox as the transfer gateway writes them."""
 
 import asyncio
+import json
 import random
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -535,3 +536,49 @@ async def test_f29_f31_end_to_end_with_the_transfer_gateway_and_the_simulated_ag
         ("acknowledge_placement", acknowledged["agency_reference"]),
         ("cancel_agency_validated", "Validated by the simulated agency"),
     ]
+
+
+# ---- an oversized transfer: 10,000 items, placed like any other (issue 10) -----------------
+
+
+async def test_a_10000_item_transfer_is_placed_through_a_claim_check_and_nothing_is_parked(
+    dossier_api, db, short_window
+):
+    """The placement of 10,000 items is about 2 MB, over the broker's 1 MiB message limit:
+    before claim checks its outbox row was parked and the agency never got it. Now the
+    event travels as its id, the gateway reads the payload back from the dossier, and the
+    agency receives all 10,000 items."""
+    card = await new_client(dossier_api, "10.00")
+    code = card["client"]["code"]
+    due = str(date.today() - timedelta(days=45))
+    rows = "\n".join(
+        f'{{"client_code": "{code}", "number": "BIG-{n:05d}", "due_date": "{due}", "amount": "12.50"}}'
+        for n in range(10_000))
+    imported = await dossier_api.post("/imports/items", content=rows,
+                                      headers={"Content-Type": "application/x-ndjson"})
+    assert imported.status_code == 200, imported.text
+    item_ids = [str(i) for i in await db.fetchval(
+        "SELECT array_agg(i.id ORDER BY i.number) FROM items i JOIN clients c ON c.id = i.client_id"
+        " WHERE c.code = $1 AND i.number LIKE 'BIG-%'", code)]
+    assert len(item_ids) == 10_000
+
+    transfer_id, _ = await short_window(card, item_ids)
+
+    placement = await eventually(lambda: db.fetchval(
+        "SELECT placement FROM gateway_placements WHERE transfer_id = $1", UUID(transfer_id)), timeout=90)
+    assert len(placement["items"]) == 10_000
+    assert {i["item_id"] for i in placement["items"]} == set(item_ids)
+    assert sum(Decimal(i["open_amount"]) for i in placement["items"]) == Decimal("125000.00")
+    assert (await dossier_api.get(f"/transfers/{transfer_id}")).json()["state"] == "placed"
+
+    # What went through the broker: the envelope and its claim, far under the limit.
+    [published] = await events(db, transfer_id, "transfer.placed")
+    assert published["payload"] == {}
+    assert published["payload_claim"]["size_bytes"] > 1_048_576
+    assert len(json.dumps(published)) < 10_000
+    assert await db.fetchval(
+        f"SELECT count(*) FROM {ALL_OUTBOXES} WHERE parked_at IS NOT NULL"
+        " AND event->>'aggregate_id' = $1", transfer_id) == 0
+    # The transfer's creation (10,000 item ids, about 400 kB) went the same way.
+    [created] = await events(db, transfer_id, "transfer.created")
+    assert created["payload"] == {} and created["payload_claim"] is not None

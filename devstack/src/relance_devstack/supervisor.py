@@ -133,13 +133,12 @@ class Supervisor:
         return f"http://127.0.0.1:{self.ports.get(name, spec.default_port)}"
 
     def _service_urls_env(self, service: str) -> dict[str, str]:
-        """Where a service finds the APIs of the others it asks: the gateway asks the
-        dossier who an admin's token is, the dossier asks the gateway about agencies."""
-        if service == "transfer-gateway":
-            return {"DOSSIER_API_URL": self.url_of("dossier")}
+        """Where a service finds the APIs of the others it asks: the dossier asks the
+        gateway about agencies; the others ask the dossier (who an admin's token is, the
+        payload of an event too large for a message)."""
         if service == "dossier":
             return {"GATEWAY_API_URL": self.url_of("transfer-gateway")}
-        return {}
+        return {"DOSSIER_API_URL": self.url_of("dossier")}
 
     def _demo_agency_env(self, service: str) -> dict[str, str]:
         """The same demo agency credentials for the gateway and the agency simulator."""

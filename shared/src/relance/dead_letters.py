@@ -36,6 +36,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 
 from relance.api.internal import INTERNAL_TOKEN_HEADER
+from relance.claims import ClaimInvalid, ClaimResolver
 from relance.events import EventEnvelope
 from relance.kafka import new_producer
 
@@ -98,8 +99,10 @@ class DeadLetters:
         backoff_max: float = 10.0,
         transient: Callable[[BaseException], bool] = default_transient,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        claims: ClaimResolver | None = None,
     ) -> None:
         self.pool = pool
+        self.claims = claims
         self.service = service
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
@@ -114,6 +117,7 @@ class DeadLetters:
             max_attempts=settings.consumer_max_attempts,
             backoff_base=settings.consumer_retry_base_seconds,
             backoff_max=settings.consumer_retry_max_seconds,
+            claims=ClaimResolver.from_settings(settings),
             **kwargs,
         )
 
@@ -136,7 +140,7 @@ class DeadLetters:
         outages = 0
         while True:
             try:
-                await handler(envelope)
+                await handler(await self._with_payload(envelope))
                 return
             except asyncio.CancelledError:
                 raise
@@ -159,6 +163,15 @@ class DeadLetters:
                 log.warning("consumer.retry", event_id=str(envelope.event_id), topic=record.topic,
                             attempt=attempt, error=describe(exc)[:500], retry_in=delay)
                 await self._sleep(delay)
+
+    async def _with_payload(self, envelope: EventEnvelope) -> EventEnvelope:
+        """The envelope with its payload, read back from its writer when it was too large
+        for a message (relance.claims)."""
+        if envelope.payload_claim is None:
+            return envelope
+        if self.claims is None:
+            raise ClaimInvalid(f"{self.service} has no way to read a claim-checked payload")
+        return await self.claims.resolve(envelope)
 
     async def park(
         self, record: Any, body: bytes, envelope: EventEnvelope | None, error: str, attempts: int

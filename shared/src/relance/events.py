@@ -14,6 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from relance import topics
 
 
+class PayloadClaim(BaseModel):
+    """Stands for a payload too large for a message, kept by the event's writer and read
+    back by the consumer (relance.claims)."""
+
+    size_bytes: int
+    sha256: str
+
+
 class EventEnvelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -25,6 +33,8 @@ class EventEnvelope(BaseModel):
     client_id: str
     actor: str | None = None
     payload: dict[str, Any]
+    # Set, with an empty payload, when the payload stayed with the writer (relance.claims).
+    payload_claim: PayloadClaim | None = None
 
     @property
     def topic(self) -> str:

@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge, Histogram
 
+from relance.claims import claim_if_large
 from relance.events import EventEnvelope
 from relance.observability import context_from, current_trace_context, tracer
 from relance.retry import poll_loop
@@ -67,10 +68,17 @@ async def write_events(conn: asyncpg.Connection, events: Iterable[EventEnvelope]
     # as the message's headers, so the consumers continue the same trace.
     carrier = current_trace_context()
     trace_context = json.dumps(carrier) if carrier else None
-    rows = [
-        (e.event_id, e.topic, e.client_id, e.event_type, e.model_dump_json(), trace_context)
-        for e in events
-    ]
+    rows, claimed = [], []
+    for event in events:
+        # An event too large for a message travels as a claim check (relance.claims).
+        published, large_payload = claim_if_large(event)
+        if large_payload is not None:
+            claimed.append((event.event_id, large_payload.decode()))
+        rows.append((event.event_id, event.topic, event.client_id, event.event_type,
+                     published.model_dump_json(), trace_context))
+    if claimed:
+        await conn.executemany(
+            "INSERT INTO event_payloads (event_id, payload) VALUES ($1, $2)", claimed)
     if rows:
         await conn.executemany(
             "INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)"
@@ -191,10 +199,14 @@ class OutboxRelay:
         """Delete, in small batches, published rows and processed-event ids older than the
         retention, so both tables stay flat under steady load; returns how many went."""
         removed = 0
-        for table, condition in (
+        tables = [
             ("outbox", "published_at < now() - make_interval(secs => $1)"),
             ("processed_events", "processed_at < now() - make_interval(secs => $1)"),
-        ):
+        ]
+        if await self._pool.fetchval("SELECT to_regclass('event_payloads') IS NOT NULL"):
+            # Claim-checked payloads (relance.claims): kept as long as their outbox rows.
+            tables.append(("event_payloads", "created_at < now() - make_interval(secs => $1)"))
+        for table, condition in tables:
             while True:
                 status = await self._pool.execute(
                     f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("

@@ -44,6 +44,9 @@ class CommonSettings(BaseSettings):
     # Service-to-service calls (`/internal/...` routes) carry this token when it is set;
     # every service of one deployment is given the same value.
     internal_api_token: str | None = None
+    # The dossier API: consumers read back the payload of an event too large for a message
+    # there (relance.claims); the gateway also asks it who an admin's token is.
+    dossier_api_url: str = "http://127.0.0.1:8000"
 
     # A consumed message that keeps failing: this many attempts with exponential backoff
     # (base, doubling, up to max), then it is parked as a dead letter and the partition

@@ -6,9 +6,8 @@ class Settings(CommonSettings):
     http_port: int = 8100
     db_pool_size: int = 5
 
-    # Admins' bearer tokens are checked by the dossier service, which owns the users
-    # (GET /auth/introspect); a positive answer is kept this long.
-    dossier_api_url: str = "http://127.0.0.1:8000"
+    # Admins' bearer tokens are checked by the dossier service (DOSSIER_API_URL), which owns
+    # the users (GET /auth/introspect); a positive answer is kept this long.
     dossier_api_timeout_seconds: float = 5.0
     admin_token_cache_seconds: float = 30.0
 

@@ -9,6 +9,7 @@ from temporalio.client import Client
 
 from relance.api.errors import install_error_handlers
 from relance.api.openapi import document_api
+from relance.claims import payload_router
 from relance.db import create_pool
 from relance.health import postgres_check, temporal_check
 from relance.observability import add_health_and_metrics, install_request_logging
@@ -108,6 +109,8 @@ def create_app(
     app.include_router(interventions.router)
     app.include_router(actions.router)
     app.include_router(agenda.router)
+    # Issue 10: the payloads of events too large for a message, read back by their consumers.
+    app.include_router(payload_router())
     install_transfer_metrics(app)
 
     async def database() -> None:
