@@ -175,7 +175,10 @@ def platform(
         {**stack.env(), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_inbox.port),
          "BOOTSTRAP_ADMIN_TOKEN": ADMIN_TOKEN,
          "SMS_PROVIDER_URL": sms_provider.url, "SMS_PROVIDER_TOKEN": SMS_PROVIDER_TOKEN,
-         "SMS_CALLBACK_TOKEN": SMS_CALLBACK_TOKEN},
+         "SMS_CALLBACK_TOKEN": SMS_CALLBACK_TOKEN,
+         # The strict scope, walked by the access matrix and the console tests; the seeds'
+         # default (`all`) and `team` are in tests/dossier/test_visibility_scope.py.
+         "CLIENT_VISIBILITY": "own"},
         stack.logs_dir,
         extra_env={**GATEWAY_TEST_ENV},
     )

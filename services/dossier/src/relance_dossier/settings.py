@@ -1,3 +1,5 @@
+from typing import Literal
+
 from relance.settings import CommonSettings
 
 
@@ -18,6 +20,12 @@ class Settings(CommonSettings):
     # The trace's consumer of communication.events (F-23): how long a stopping consumer
     # waits for the event in hand (retries: CONSUMER_MAX_ATTEMPTS and its backoff).
     shutdown_grace_seconds: float = 10.0
+    # F-4, seeds 001 and 004: which clients a collector may open. `all` (the seeds: any
+    # collector opens any client card and reads its note pad), `team` (the clients of the
+    # collectors of their team) or `own` (only their own). Lists and agendas show a
+    # collector's own clients by default (`mine`) in every scope; opening another
+    # collector's client is written to the audit trail.
+    client_visibility: Literal["own", "team", "all"] = "all"
     # F-35: how long a session opened by signing in with a password lasts.
     session_hours: float = 12.0
     # F-3, issue 10: an import upload larger than this is refused with 413; uploads are

@@ -31,6 +31,10 @@ class Principal(BaseModel):
     name: str
     role: Role
     collector_id: UUID | None = None
+    # Whose clients a collector may also open, from the dossier's CLIENT_VISIBILITY: None
+    # for every client (scope `all`), else these collectors' (none for `own`, the team's
+    # for `team`). Lists and agendas still default to the collector's own clients.
+    also_sees: frozenset[UUID] | None = frozenset()
 
     @property
     def actor(self) -> str:

@@ -230,7 +230,7 @@ async def client_actions(code: str, request: Request, principal: Principal = Dep
 async def _visible_action(request: Request, action_id: UUID, principal: Principal):
     async with db_pool(request).acquire() as conn:
         row = await store.action(conn, action_id)
-    return visible_or_404(row, principal, "action_id", f"no specific action {action_id}")
+        return await visible_or_404(conn, row, principal, "action_id", f"no specific action {action_id}")
 
 
 @router.get("/specific-actions/{action_id}", response_model=ActionOut)

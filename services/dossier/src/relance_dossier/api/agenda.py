@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
-from relance_dossier.api.auth import can_read
+from relance_dossier.api.auth import can_read, sees_collector
 from relance_dossier.domain.actions import sort_clause
 from relance_dossier.persistence import agenda as store
 from relance_dossier.persistence.collectors import collector_by_code
@@ -54,12 +54,19 @@ async def _collector_id(conn: asyncpg.Connection, code: str | None) -> UUID | No
 async def _list(request: Request, principal: Principal, *, collector_id: UUID | None,
                 client: str | None, action_type: str | None, due_before: datetime | None,
                 kind: str | None, sort: str, desc: bool, limit: int, offset: int) -> list[ActionDue]:
-    visible = None if principal.sees_all_clients else (principal.collector_id or NOBODY)
+    # F-4: a collector's lists show their own clients unless they name a collector they
+    # may see (CLIENT_VISIBILITY); the others see every client.
+    visible = None
+    if not principal.sees_all_clients:
+        if collector_id is not None and sees_collector(principal, collector_id):
+            visible = [collector_id]
+        else:
+            visible = [principal.collector_id or NOBODY]
     async with request.app.state.pool.acquire() as conn:
         rows = await store.actions_due(
             conn, order_by=sort_clause(sort, desc), collector_id=collector_id,
             client_code=client, action_type=action_type, due_before=due_before, kind=kind,
-            visible_to_collector=visible, limit=limit, offset=offset,
+            visible_to_collectors=visible, limit=limit, offset=offset,
         )
     return [ActionDue(**dict(r)) for r in rows]
 
@@ -105,7 +112,7 @@ async def agenda(
         collector_id = principal.collector_id
     if collector_id is None:
         raise ApiError(422, "collector", "the user is not linked to a collector: give ?collector=")
-    if not principal.sees_all_clients and collector_id != principal.collector_id:
+    if not sees_collector(principal, collector_id):
         raise ApiError(404, "collector", f"no collector with code {collector!r}")
     return await _list(request, principal, collector_id=collector_id, client=None,
                        action_type=None, due_before=due_before, kind=None, sort=sort,

@@ -22,6 +22,7 @@ from fastapi import Request
 
 from relance.api.auth import WRITERS, Principal, Role, authenticated_by, role_guard, token_sha256
 from relance.api.errors import ApiError
+from relance.audit import record_audit
 
 
 def new_token() -> str:
@@ -106,8 +107,24 @@ async def user_by_token(request: Request, token: str) -> Principal | None:
             raise ApiError(401, "Authorization", "session expired: sign in again")
     if row is None:
         return None
-    return Principal(user_id=row["id"], name=row["name"], role=Role(row["role"]),
-                     collector_id=row["collector_id"])
+    role = Role(row["role"])
+    also_sees = await _also_sees(pool, request.app.state.settings.client_visibility,
+                                 row["collector_id"]) if role is Role.COLLECTOR else frozenset()
+    return Principal(user_id=row["id"], name=row["name"], role=role,
+                     collector_id=row["collector_id"], also_sees=also_sees)
+
+
+async def _also_sees(pool: asyncpg.Pool, scope: str, collector_id: UUID | None) -> frozenset[UUID] | None:
+    """Whose clients a collector may open besides their own (CLIENT_VISIBILITY, F-4)."""
+    if scope == "all":
+        return None
+    if scope == "own" or collector_id is None:
+        return frozenset()
+    rows = await pool.fetch(
+        "SELECT id FROM collectors WHERE id <> $1 AND team IS NOT NULL"
+        " AND team = (SELECT team FROM collectors WHERE id = $1)", collector_id,
+    )
+    return frozenset(r["id"] for r in rows)
 
 
 current_principal = authenticated_by(user_by_token)
@@ -127,19 +144,28 @@ def db_pool(request: Request) -> asyncpg.Pool:
     return request.app.state.pool
 
 
-def visible_or_404(row, principal: Principal, field: str, reason: str):
+async def visible_or_404(conn: asyncpg.Connection, row, principal: Principal, field: str, reason: str):
     """A row of a client the caller may not see answers exactly like one that does not
-    exist (F-4); `row` carries the client's `collector_id`."""
+    exist (F-4); `row` carries the client's `collector_id` (and `client_id`, or is the
+    client). A collector opening another collector's client is written to the audit trail."""
     if row is None or not may_see_client(principal, row["collector_id"]):
         raise ApiError(404, field, reason)
+    if principal.role is Role.COLLECTOR and row["collector_id"] != principal.collector_id:
+        client_id = row["client_id"] if "client_id" in row.keys() else row["id"]
+        await record_audit(
+            conn, client_id=client_id, actor=principal.actor, action="read_other_collectors_client",
+            entity="client", entity_id=str(client_id),
+            details={"collector_id": str(row["collector_id"]) if row["collector_id"] else None,
+                     "through": field},
+        )
     return row
 
 
 async def client_or_404(conn: asyncpg.Connection, code: str, principal: Principal) -> asyncpg.Record:
     from relance_dossier.persistence.clients import client_by_code
 
-    return visible_or_404(
-        await client_by_code(conn, code), principal, "code", f"no client with code {code!r}"
+    return await visible_or_404(
+        conn, await client_by_code(conn, code), principal, "code", f"no client with code {code!r}"
     )
 
 
@@ -153,7 +179,15 @@ async def active_dossier_or_409(conn: asyncpg.Connection, client: asyncpg.Record
 
 
 def may_see_client(principal: Principal, client_collector_id: UUID | None) -> bool:
-    """A collector sees only the clients assigned to their collector (F-4)."""
-    return principal.sees_all_clients or (
-        principal.collector_id is not None and client_collector_id == principal.collector_id
+    """F-4: a collector opens the clients assigned to their collector, and those the
+    visibility scope adds (every client for `all`, the team's for `team`)."""
+    if principal.sees_all_clients or principal.also_sees is None:
+        return True
+    return client_collector_id is not None and (
+        client_collector_id == principal.collector_id or client_collector_id in principal.also_sees
     )
+
+
+def sees_collector(principal: Principal, collector_id: UUID | None) -> bool:
+    """Whether the caller may open a collector's agenda and list their clients."""
+    return may_see_client(principal, collector_id)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
 from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN, EmailAddress
-from relance_dossier.api.auth import can_read, db_pool, require
+from relance_dossier.api.auth import can_read, db_pool, require, sees_collector
 from relance_dossier.api.models import ApiInput, InterventionOut
 from relance_dossier.persistence import collectors as store
 from relance_dossier.persistence.clients import record_audit
@@ -21,16 +21,23 @@ router = APIRouter(prefix="/collectors", tags=["collectors"])
 managers = require(Role.ADMIN, Role.MANAGER)
 
 
+TEAM_DOC = ("The collector's team: with CLIENT_VISIBILITY=team a collector opens the clients of "
+            "their team's collectors (F-4)")
+
+
 class CollectorIn(ApiInput):
     code: str = Field(min_length=1, max_length=CODE_MAX_LENGTH, pattern=CODE_PATTERN,
                       description="The collector's key, as the ERP import names it")
     name: str = Field(min_length=1, max_length=200)
     email: EmailAddress | None = None
+    team: str | None = Field(default=None, min_length=1, max_length=100, description=TEAM_DOC)
 
 
 class CollectorPatch(ApiInput):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: EmailAddress | None = Field(default=None, description="null removes the address")
+    team: str | None = Field(default=None, min_length=1, max_length=100,
+                             description=TEAM_DOC + "; null takes the collector out of any team")
 
 
 class CollectorOut(BaseModel):
@@ -38,6 +45,7 @@ class CollectorOut(BaseModel):
     code: str
     name: str
     email: str | None
+    team: str | None = None
     created_at: datetime
     client_count: int = 0
 
@@ -64,7 +72,8 @@ def _audit(conn, principal: Principal, action: str, code: str, details: dict | N
 async def create(body: CollectorIn, request: Request, principal: Principal = Depends(managers)) -> CollectorOut:
     async with db_pool(request).acquire() as conn, conn.transaction():
         try:
-            row = await store.create_collector(conn, code=body.code, name=body.name, email=body.email)
+            row = await store.create_collector(conn, code=body.code, name=body.name, email=body.email,
+                                               team=body.team)
         except store.CollectorCodeTaken:
             raise ApiError(409, "code", f"a collector with code {body.code!r} already exists")
         await _audit(conn, principal, "create", body.code)
@@ -83,7 +92,7 @@ async def get(code: str, request: Request, principal: Principal = Depends(can_re
         return CollectorOut(**dict(await _collector_or_404(conn, code)))
 
 
-@router.patch("/{code}", response_model=CollectorOut, summary="Change a collector's name or email")
+@router.patch("/{code}", response_model=CollectorOut, summary="Change a collector's name, email or team")
 async def update(
     code: str, body: CollectorPatch, request: Request, principal: Principal = Depends(managers)
 ) -> CollectorOut:
@@ -94,6 +103,7 @@ async def update(
         row = await store.update_collector(
             conn, collector["id"], name=body.name, email=body.email,
             clear_email="email" in body.model_fields_set and body.email is None,
+            team=body.team, clear_team="team" in body.model_fields_set and body.team is None,
         )
         await _audit(conn, principal, "update", code, body.model_dump(exclude_unset=True))
     return CollectorOut(**dict(row))
@@ -124,9 +134,7 @@ async def agenda(
     async with db_pool(request).acquire() as conn:
         collector = await store.collector_by_code(conn, code)
         # A collector reads only their own agenda; another one answers like an unknown code.
-        if collector is None or (
-            not principal.sees_all_clients and collector["id"] != principal.collector_id
-        ):
+        if collector is None or not sees_collector(principal, collector["id"]):
             raise ApiError(404, "code", f"no collector with code {code!r}")
         rows = await store.pending_interventions_of_collector(
             conn, collector["id"], limit=limit, offset=offset

@@ -155,7 +155,7 @@ async def _update(request: Request, dossier_id: UUID, update: Update, arg: Any,
 
 async def _visible(conn, intervention_id: UUID, principal: Principal):
     row = await store.intervention(conn, intervention_id)
-    return visible_or_404(row, principal, "intervention_id", f"no intervention {intervention_id}")
+    return await visible_or_404(conn, row, principal, "intervention_id", f"no intervention {intervention_id}")
 
 
 async def _detail(request: Request, intervention_id: UUID) -> InterventionDetail:

@@ -87,14 +87,17 @@ class SavedSearchOut(BaseModel):
 
 
 def visibility_of(principal: Principal, mine: bool | None) -> Visibility:
-    """F-4: collectors are always limited to their collector; a linked user defaults to it."""
-    if not principal.sees_all_clients:
-        return Visibility(restricted=True, only_collector_id=principal.collector_id)
+    """F-4: a user linked to a collector lists that collector's clients by default
+    (`mine`); `mine=false` lists every client they may open (for a collector, what the
+    visibility scope allows: their own, their team's or every client)."""
+    own = [principal.collector_id] if principal.collector_id is not None else []
     if mine is None:
-        mine = principal.collector_id is not None
-    if mine and principal.collector_id is not None:
-        return Visibility(restricted=True, only_collector_id=principal.collector_id)
-    return Visibility(restricted=False)
+        mine = bool(own) or not principal.sees_all_clients
+    if mine and (own or not principal.sees_all_clients):
+        return Visibility(restricted=True, only_collector_ids=own)
+    if principal.sees_all_clients or principal.also_sees is None:
+        return Visibility(restricted=False)
+    return Visibility(restricted=True, only_collector_ids=own + sorted(principal.also_sees))
 
 
 def parsed_codes(codes: str | list[str] | None, field: str = "codes") -> list[str] | None:

@@ -127,7 +127,7 @@ async def _transfer_or_404(
     conn: asyncpg.Connection, transfer_id: UUID, principal: Principal
 ) -> asyncpg.Record:
     transfer = await store.transfer_by_id(conn, transfer_id)
-    return visible_or_404(transfer, principal, "transfer_id", f"no transfer {transfer_id}")
+    return await visible_or_404(conn, transfer, principal, "transfer_id", f"no transfer {transfer_id}")
 
 
 async def _detail(conn: asyncpg.Connection, transfer: asyncpg.Record) -> TransferDetail:

@@ -33,18 +33,18 @@ WHERE ($1::uuid IS NULL OR collector_id = $1)
   AND ($3::text IS NULL OR action_type = $3)
   AND ($4::timestamptz IS NULL OR due_at < $4)
   AND ($5::text IS NULL OR kind = $5)
-  AND ($6::uuid IS NULL OR collector_id = $6)
+  AND ($6::uuid[] IS NULL OR collector_id = ANY($6))
 """
 
 
 async def actions_due(
     conn: asyncpg.Connection, *, order_by: str, collector_id: UUID | None,
     client_code: str | None, action_type: str | None, due_before: datetime | None,
-    kind: str | None, visible_to_collector: UUID | None, limit: int, offset: int,
+    kind: str | None, visible_to_collectors: list[UUID] | None, limit: int, offset: int,
 ) -> list[asyncpg.Record]:
     """`order_by` comes from domain.actions.sort_clause (a fixed list of columns)."""
     return await conn.fetch(
         f"{ACTIONS_DUE} ORDER BY {order_by} LIMIT $7 OFFSET $8",
-        collector_id, client_code, action_type, due_before, kind, visible_to_collector,
+        collector_id, client_code, action_type, due_before, kind, visible_to_collectors,
         limit, offset,
     )

@@ -10,12 +10,12 @@ class CollectorCodeTaken(Exception):
 
 
 async def create_collector(
-    conn: asyncpg.Connection, *, code: str, name: str, email: str | None
+    conn: asyncpg.Connection, *, code: str, name: str, email: str | None, team: str | None = None
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
-        "INSERT INTO collectors (id, code, name, email) VALUES ($1, $2, $3, $4)"
+        "INSERT INTO collectors (id, code, name, email, team) VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (code) DO NOTHING RETURNING *",
-        uuid4(), code, name, email,
+        uuid4(), code, name, email, team,
     )
     if row is None:
         raise CollectorCodeTaken(code)
@@ -39,13 +39,15 @@ async def list_collectors(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 async def update_collector(
-    conn: asyncpg.Connection, collector_id: UUID, *, name: str | None, email: str | None, clear_email: bool
+    conn: asyncpg.Connection, collector_id: UUID, *, name: str | None, email: str | None,
+    clear_email: bool, team: str | None = None, clear_team: bool = False,
 ) -> asyncpg.Record:
     return await conn.fetchrow(
         "UPDATE collectors SET name = COALESCE($2, name),"
-        " email = CASE WHEN $4 THEN NULL ELSE COALESCE($3, email) END"
+        " email = CASE WHEN $4 THEN NULL ELSE COALESCE($3, email) END,"
+        " team = CASE WHEN $6 THEN NULL ELSE COALESCE($5, team) END"
         " WHERE id = $1 RETURNING *",
-        collector_id, name, email, clear_email,
+        collector_id, name, email, clear_email, team, clear_team,
     )
 
 

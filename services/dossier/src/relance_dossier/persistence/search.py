@@ -23,11 +23,11 @@ BALANCE_SQL = (
 
 @dataclass(frozen=True)
 class Visibility:
-    """`only_collector_id` set: only that collector's clients; `restricted` with no
-    collector (a collector user not linked to one): nothing."""
+    """`restricted`: only the clients of `only_collector_ids` (none: nothing, as for a
+    collector user not linked to a collector)."""
 
     restricted: bool
-    only_collector_id: UUID | None = None
+    only_collector_ids: list[UUID] = field(default_factory=list)
 
 
 @dataclass
@@ -49,7 +49,7 @@ class _Where:
 def _where(criteria: ClientCriteria, codes: list[str] | None, visibility: Visibility) -> _Where:
     where = _Where()
     if visibility.restricted:
-        where.add("c.collector_id = $?::uuid", visibility.only_collector_id)
+        where.add("c.collector_id = ANY($?::uuid[])", visibility.only_collector_ids)
     if codes is not None:
         where.add("c.code = ANY($?::text[])", codes)
     for column in ("country", "segment", "category", "risk"):
