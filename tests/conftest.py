@@ -178,7 +178,10 @@ def platform(
          "SMS_CALLBACK_TOKEN": SMS_CALLBACK_TOKEN,
          # The strict scope, walked by the access matrix and the console tests; the seeds'
          # default (`all`) and `team` are in tests/dossier/test_visibility_scope.py.
-         "CLIENT_VISIBILITY": "own"},
+         "CLIENT_VISIBILITY": "own",
+         # Every day a working day, so no test depends on the weekday it runs on (the
+         # working-day rule is tested on the planning itself, tests/shared/test_planning.py).
+         "BUSINESS_DAYS": "[1,2,3,4,5,6,7]"},
         stack.logs_dir,
         extra_env={**GATEWAY_TEST_ENV},
     )

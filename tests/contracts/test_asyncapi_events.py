@@ -41,6 +41,8 @@ async def test_every_event_written_matches_its_documented_message(dossier_api, d
         event = row["event"] if isinstance(row["event"], dict) else json.loads(row["event"])
         key = (event["event_type"], event["schema_version"])
         seen[key] += 1
+        if event.get("payload_claim"):
+            continue  # its payload stays with the dossier (relance.claims): nothing to check here
         if key not in validators:
             problems.append(f"undocumented event type {key}")
             continue

@@ -170,3 +170,4 @@ async def test_f23_f32_the_trace_consumer_applies_each_event_once(db):
         "letter", "notifier", "cd" * 32)
     assert await db.fetchval("SELECT count(*) FROM dossier.communications WHERE client_id = $1",
                              stranger) == 0
+

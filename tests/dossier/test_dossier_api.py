@@ -24,6 +24,18 @@ def invoice(number: str, amount: str, *, due_in_days: int = 30, **extra: Any) ->
     return {"number": number, "due_date": str(TODAY + timedelta(days=due_in_days)), "amount": amount, **extra}
 
 
+async def import_many_invoices(api: httpx.AsyncClient, code: str, count: int, *, amount: str,
+                               due_in_days: int, prefix: str = "BIG-") -> None:
+    """`count` invoices numbered prefix00000… for client `code`, through the JSON Lines import."""
+    due = str(TODAY + timedelta(days=due_in_days))
+    rows = "\n".join(
+        f'{{"client_code": "{code}", "number": "{prefix}{n:05d}", "due_date": "{due}", "amount": "{amount}"}}'
+        for n in range(count))
+    imported = await api.post("/imports/items", content=rows, headers={"Content-Type": "application/x-ndjson"})
+    assert imported.status_code == 200, imported.text
+    assert imported.json()["error_count"] == 0, imported.text
+
+
 def client_body(code: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "code": code,

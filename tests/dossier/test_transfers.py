@@ -41,7 +41,7 @@ from relance_workflow.worker import build_worker
 from relance_workflow.workflows.transfer import TransferWorkflow
 from tests.conftest import ADMIN_TOKEN, eventually
 from tests.dossier.test_contacts import collector_api, read_only_api
-from tests.dossier.test_dossier_api import client_body, errors_of, invoice, new_code
+from tests.dossier.test_dossier_api import client_body, errors_of, import_many_invoices, invoice, new_code
 from tests.stack import ALL_OUTBOXES, SEARCH_PATH
 
 # An agency the platform's transfer gateway does not know: nothing answers for it but these
@@ -550,13 +550,7 @@ async def test_a_10000_item_transfer_is_placed_through_a_claim_check_and_nothing
     agency receives all 10,000 items."""
     card = await new_client(dossier_api, "10.00")
     code = card["client"]["code"]
-    due = str(date.today() - timedelta(days=45))
-    rows = "\n".join(
-        f'{{"client_code": "{code}", "number": "BIG-{n:05d}", "due_date": "{due}", "amount": "12.50"}}'
-        for n in range(10_000))
-    imported = await dossier_api.post("/imports/items", content=rows,
-                                      headers={"Content-Type": "application/x-ndjson"})
-    assert imported.status_code == 200, imported.text
+    await import_many_invoices(dossier_api, code, 10_000, amount="12.50", due_in_days=-45)
     item_ids = [str(i) for i in await db.fetchval(
         "SELECT array_agg(i.id ORDER BY i.number) FROM items i JOIN clients c ON c.id = i.client_id"
         " WHERE c.code = $1 AND i.number LIKE 'BIG-%'", code)]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relance.planning import ChaseableItem, eligible_items, next_step
+from relance.planning import MONDAY_TO_FRIDAY, ChaseableItem, eligible_items, next_step
 from relance.scenarios import ActionType, DelayReference, Scenario, ScenarioStep, StepMode
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -286,3 +286,36 @@ def test_f15_no_step_when_every_open_item_is_in_dispute_or_under_a_specific_acti
 
 def test_no_step_for_an_account_without_items() -> None:
     assert next_step(STANDARD, [], 0, None) is None
+
+
+def test_f9_a_step_falling_on_a_day_off_moves_to_the_next_working_day() -> None:
+    """Issue 10: delays land on a working day like on the business hour. 2025-03-08 is a
+    Saturday: with Monday to Friday as working days the step is on Monday the 10th."""
+    scenario = Scenario(code="wd", version=1, name="wd", steps=[
+        ScenarioStep(action_type=ActionType.EMAIL, delay_days=3),
+        ScenarioStep(action_type=ActionType.EMAIL, delay_days=1, delay_from=DelayReference.PREVIOUS_STEP),
+    ])
+    first = next_step(scenario, [item("F-1", due=date(2025, 3, 5))], 0, None,
+                      working_days=MONDAY_TO_FRIDAY)
+    assert first is not None and first.due_at == datetime(2025, 3, 10, 8, 0, tzinfo=PARIS)
+    # Every day counts when every day is a working day.
+    assert next_step(scenario, [item("F-1", due=date(2025, 3, 5))], 0, None).due_at == \
+        datetime(2025, 3, 8, 8, 0, tzinfo=PARIS)
+
+    # Completed on Friday evening, "one day after" is Monday at the business hour.
+    friday_evening = datetime(2025, 3, 7, 19, 30, tzinfo=PARIS)
+    second = next_step(scenario, [item("F-1")], 1, friday_evening.astimezone(UTC),
+                       working_days=MONDAY_TO_FRIDAY)
+    assert second is not None and second.due_at == datetime(2025, 3, 10, 8, 0, tzinfo=PARIS)
+    # An organisation working on Saturdays says so.
+    saturday = next_step(scenario, [item("F-1")], 1, friday_evening.astimezone(UTC),
+                         working_days=frozenset({1, 2, 3, 4, 5, 6}))
+    assert saturday is not None and saturday.due_at == datetime(2025, 3, 8, 8, 0, tzinfo=PARIS)
+
+
+def test_business_days_are_iso_weekdays() -> None:
+    from relance_dossier.settings import Settings
+
+    assert Settings(business_days=[5, 1, 1]).business_days == [1, 5]
+    with pytest.raises(ValueError, match="ISO weekdays"):
+        Settings(business_days=[0, 8])

@@ -47,8 +47,18 @@ def eligible_items(items: list[ChaseableItem]) -> list[ChaseableItem]:
     ]
 
 
-def business_moment(day: date, timezone: str, hour: int) -> datetime:
-    """A day's business hour in the business time zone, as an aware datetime."""
+# ISO weekdays (Monday = 1). Scenario steps fall on working days (the dossier's
+# BUSINESS_DAYS, Monday to Friday by default); every day counts where none is given.
+EVERY_DAY = frozenset(range(1, 8))
+MONDAY_TO_FRIDAY = frozenset(range(1, 6))
+
+
+def business_moment(day: date, timezone: str, hour: int, working_days: frozenset[int] = EVERY_DAY) -> datetime:
+    """A day's business hour in the business time zone, as an aware datetime; a day that
+    is not a working day moves to the next one that is."""
+    if working_days:
+        while day.isoweekday() not in working_days:
+            day += timedelta(days=1)
     return datetime.combine(day, time(hour=hour), tzinfo=ZoneInfo(timezone))
 
 
@@ -60,6 +70,7 @@ def next_step(
     *,
     timezone: str = "Europe/Paris",
     hour: int = 8,
+    working_days: frozenset[int] = EVERY_DAY,
 ) -> PlannedStep | None:
     """The next step of `scenario` after `completed_steps` steps, or None when the
     scenario is over or nothing is left to chase."""
@@ -72,10 +83,12 @@ def next_step(
         # days after it was completed (not the completion instant plus N×24 h: no 23:40
         # email, no hour lost across a DST change), like the due-date delays.
         completed_day = previous_completed_at.astimezone(ZoneInfo(timezone)).date()
-        due_at = business_moment(completed_day + timedelta(days=step.delay_days), timezone, hour)
+        due_at = business_moment(completed_day + timedelta(days=step.delay_days), timezone, hour,
+                                 working_days)
     else:
         earliest_due = min(i.due_date for i in chased)
-        due_at = business_moment(earliest_due + timedelta(days=step.delay_days), timezone, hour)
+        due_at = business_moment(earliest_due + timedelta(days=step.delay_days), timezone, hour,
+                                 working_days)
     return PlannedStep(
         step_index=completed_steps,
         step=step,

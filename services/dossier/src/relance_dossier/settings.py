@@ -1,5 +1,7 @@
 from typing import Literal
 
+from pydantic import Field, field_validator
+
 from relance.settings import CommonSettings
 
 
@@ -11,6 +13,16 @@ class Settings(CommonSettings):
     # service's activities.
     business_timezone: str = "Europe/Paris"
     business_hour: int = 8
+    # ...on a working day (ISO weekdays, Monday = 1): a step that would fall on another day
+    # moves to the next working day, for due-date and previous-step delays alike.
+    business_days: list[int] = Field(default=[1, 2, 3, 4, 5], min_length=1)
+
+    @field_validator("business_days")
+    @classmethod
+    def _weekdays(cls, days: list[int]) -> list[int]:
+        if any(d not in range(1, 8) for d in days):
+            raise ValueError("business_days are ISO weekdays, 1 (Monday) to 7 (Sunday)")
+        return sorted(set(days))
     # The first admin's API token; further users are created through the API.
     bootstrap_admin_token: str | None = None
     # F-31: the transfer gateway owns the agencies registry; a transfer's agency is asked

@@ -14,7 +14,8 @@ from relance_dossier.settings import Settings
 
 
 def activities(pool: asyncpg.Pool, settings: Settings) -> list:
-    dossier = DossierActivities(pool, settings.business_timezone, settings.business_hour)
+    dossier = DossierActivities(pool, settings.business_timezone, settings.business_hour,
+                                frozenset(settings.business_days))
     return [*dossier.all(), *TransferActivities(pool).all(), *ActionActivities(pool).all()]
 
 

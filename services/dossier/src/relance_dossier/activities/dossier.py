@@ -32,7 +32,7 @@ from relance.events import (
     InterventionCreated,
 )
 from relance.outbox import write_events
-from relance.planning import ChaseableItem, eligible_items, next_step
+from relance.planning import EVERY_DAY, ChaseableItem, eligible_items, next_step
 from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
 from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
 from relance_dossier.domain.scenarios import scenario_for
@@ -104,10 +104,12 @@ async def still_eligible(conn: asyncpg.Connection, client_id: UUID, dossier_id: 
 
 
 class DossierActivities:
-    def __init__(self, pool: asyncpg.Pool, timezone: str, business_hour: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, timezone: str, business_hour: int,
+                 working_days: frozenset[int] = EVERY_DAY) -> None:
         self._pool = pool
         self._timezone = timezone
         self._business_hour = business_hour
+        self._working_days = working_days
 
     async def _scenario(
         self, conn: asyncpg.Connection, code: str | None, version: int | None
@@ -174,7 +176,7 @@ class DossierActivities:
             )
         planned = next_step(
             scenario, items, request.completed_steps, request.previous_completed_at,
-            timezone=self._timezone, hour=self._business_hour,
+            timezone=self._timezone, hour=self._business_hour, working_days=self._working_days,
         )
         out = PlannedStepOut(
             scenario_code=scenario.code, scenario_version=scenario.version,
