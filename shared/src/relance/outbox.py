@@ -26,7 +26,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge, Histogram
 
-from relance.claims import claim_if_large
+from relance.claims import INLINE_LIMIT_BYTES, claim_if_large
 from relance.events import EventEnvelope
 from relance.observability import context_from, current_trace_context, tracer
 from relance.retry import poll_loop
@@ -70,12 +70,17 @@ async def write_events(conn: asyncpg.Connection, events: Iterable[EventEnvelope]
     trace_context = json.dumps(carrier) if carrier else None
     rows, claimed = [], []
     for event in events:
-        # An event too large for a message travels as a claim check (relance.claims).
-        published, large_payload = claim_if_large(event)
-        if large_payload is not None:
-            claimed.append((event.event_id, large_payload.decode()))
+        serialized = event.model_dump_json()
+        # An event too large for a message travels as a claim check (relance.claims). Its
+        # payload is smaller than the whole envelope, so an envelope under the limit is
+        # published as it is without serialising its payload a second time.
+        if len(serialized.encode()) > INLINE_LIMIT_BYTES:
+            published, large_payload = claim_if_large(event)
+            if large_payload is not None:
+                claimed.append((event.event_id, large_payload.decode()))
+                serialized = published.model_dump_json()
         rows.append((event.event_id, event.topic, event.client_id, event.event_type,
-                     published.model_dump_json(), trace_context))
+                     serialized, trace_context))
     if claimed:
         await conn.executemany(
             "INSERT INTO event_payloads (event_id, payload) VALUES ($1, $2)", claimed)
