@@ -292,7 +292,7 @@ class Faults:
         wait_for_port(self.stack.ports.temporal, 60, self.stack._temporal)
 
     def kill_broker(self) -> None:
-        self.stack.restart_broker(kill=True)
+        self.stack.kill_and_restart_broker()
         self.kills["broker"] += 1
         self.log.append("kill -9 broker")
 

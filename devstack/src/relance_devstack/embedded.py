@@ -230,14 +230,11 @@ class EmbeddedStack:
             env,
         )
 
-    def restart_broker(self, kill: bool = True) -> None:
-        """Stop the broker (SIGKILL when `kill`) and start it again on the same storage."""
+    def kill_and_restart_broker(self) -> None:
+        """SIGKILL the broker and start it again on the same storage (the chaos run)."""
         if self._broker is not None and self._broker.poll() is None:
-            if kill:
-                self._broker.kill()
-                self._broker.wait(10)
-            else:
-                stop_process(self._broker)
+            self._broker.kill()
+            self._broker.wait(10)
         self._start_broker()
         wait_for_port(self.ports.broker, 30, self._broker)
 
