@@ -43,8 +43,11 @@ async def workers(client: Client, pool: asyncpg.Pool, name: str) -> AsyncIterato
     queues = Queues(f"{name}-{suffix}", f"{name}-dossier-{suffix}")
     async with (
         workflow_worker.build_worker(client, WorkflowSettings(temporal_task_queue=queues.workflows)),
+        # Every day a working day, so the timers fire on the days the tests compute whatever
+        # the weekday they run on (the working-day rule: tests/shared/test_planning.py).
         dossier_worker.build_worker(
-            client, pool, DossierSettings(temporal_dossier_task_queue=queues.dossier)),
+            client, pool, DossierSettings(temporal_dossier_task_queue=queues.dossier,
+                                          business_days=list(range(1, 8)))),
     ):
         yield queues
 
