@@ -528,7 +528,8 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             try:
                 status = (await client.get_workflow_handle(dossier_workflow_id(row["id"])).describe()).status
             except Exception as exc:  # noqa: BLE001 - reported as a failed check
-                not_running.append((str(row["id"]), type(exc).__name__))
+                status_code = getattr(exc, "status", None)
+                not_running.append((str(row["id"]), getattr(status_code, "name", type(exc).__name__)))
                 continue
             if status != WorkflowExecutionStatus.RUNNING:
                 not_running.append((str(row["id"]), status.name))
@@ -537,8 +538,12 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
         await asyncio.sleep(2)
     v.written += len(active)
     v.applied += len(active) - len(not_running)
+    # What the missing ones are (not found, failed, …) says where to look when this fails.
+    why = Counter(reason for _, reason in not_running)
     v.check("every client's dossier workflow running", not not_running and len(active) == len(load.clients),
-            f"{len(active) - len(not_running)}/{len(load.clients)}")
+            f"{len(active) - len(not_running)}/{len(load.clients)}"
+            + (f"; {', '.join(f'{reason} {n}' for reason, n in why.most_common())}"
+               f"; e.g. dossier {not_running[0][0]}" if not_running else ""))
 
     # No dead letter left unexplained (this run writes no poison message: none expected).
     dead = []
@@ -551,6 +556,15 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
 
 
 # ---- the run -------------------------------------------------------------------------
+
+def _warnings_of(log: Path, last: int = 15) -> list[str]:
+    """The last warning and error lines of a service's log (for a failed verdict)."""
+    if not log.exists():
+        return ["(no log)"]
+    lines = [line[:300] for line in log.read_text(errors="replace").splitlines()
+             if any(word in line.lower() for word in ("warn", "error", "exception", "traceback"))]
+    return lines[-last:] or ["(none)"]
+
 
 def _free_port() -> int:
     from relance_devstack.embedded import free_port
@@ -615,6 +629,11 @@ async def chaos(seconds: float, kill_every: float, servers: bool, data_dir: Path
                 await asyncio.sleep(1)
             await asyncio.sleep(3)  # the last outcome events reach the trace
             verdict = await verify(pool, load, inbox, stack.temporal_address)
+            if not verdict.ok:
+                for service in ("workflow", "dossier"):
+                    out(f"  {service} log, its last warnings and errors:")
+                    for line in _warnings_of(stack.logs_dir / f"{service}.log"):
+                        out(f"    {line}")
         finally:
             await pool.close()
         return verdict, load, faults
