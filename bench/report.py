@@ -143,12 +143,14 @@ def correctness_note(expected: int, distinct: int, duplicates: int) -> str:
     )
 
 
-def first_interventions_note(first: Throughput, rounds: int = 1) -> str:
-    median = f", median of {rounds} rounds" if rounds > 1 else ""
-    return (
-        f"{first.label} {format_rate(first.rate)} {first.unit}/s"
-        f" ({first.count:,} {first.unit} in {first.seconds:.1f} s from the first start{median})"
-    )
+def workflow_task_note(first: Comparison, goal_seconds: float = 1.0) -> str:
+    """The longest workflow task of the dossiers' run (issue 11: none over 1 s), beside
+    the bare workflow's."""
+    longest = first.extra["longest_workflow_task_seconds"]
+    bare = first.extra["baseline_longest_workflow_task_seconds"]
+    verdict = "ok" if longest <= goal_seconds else "OVER"
+    return (f"longest workflow task {longest:.2f} s ({verdict}, goal under {goal_seconds:g} s;"
+            f" bare workflow {bare:.2f} s)")
 
 
 def timestamp_name(moment: datetime) -> str:

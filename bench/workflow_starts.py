@@ -12,7 +12,10 @@ Starts/s = M ÷ time until every `start_workflow` call was acknowledged, with at
 each round runs the baseline and the dossiers on fresh workflows, and the reported rates
 are the medians over the rounds (one ~2 s window is noisy on a small machine). For the
 dossiers the bench also waits until each one has opened its first intervention (a row
-in `interventions`), and reports that as first interventions/s from the same start. The
+in `interventions`), and reports that as first interventions/s from the same start,
+against a second baseline: a bare workflow running as many no-op activities as a dossier's
+first step, on the same worker settings (`ActivitiesWorkflow`). The longest workflow task
+of a sample of each run's histories is reported beside it (the goal: none over 1 s). The
 email steps then wait for a notifier outcome that never comes; the stack is discarded
 afterwards, so nothing is cancelled."""
 
@@ -32,7 +35,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from bench.empty_workflow import EmptyWorkflow
+from bench.empty_workflow import FIRST_STEP_ACTIVITIES, ActivitiesWorkflow, EmptyWorkflow, noop
 from bench.report import Comparison, Throughput, median_throughput, ratio
 from relance import search_attributes as sa
 from relance.contracts.dossier import DossierWorkflowInput
@@ -45,6 +48,8 @@ from relance_workflow.settings import Settings
 from relance_workflow.workflows.dossier import DossierWorkflow
 
 EMPTY_TASK_QUEUE = "bench-empty"
+ACTIVITIES_TASK_QUEUE = "bench-activities"
+NOOP_ACTIVITY_QUEUE = "bench-activities-work"
 POLL_SECONDS = 0.1
 
 
@@ -92,6 +97,49 @@ async def run_empty(client: Client, workflows: int, concurrency: int) -> dict:
         await asyncio.gather(*(result(h) for h in handles))
         completed_seconds = time.perf_counter() - began
     return {"start_seconds": start_seconds, "completed_seconds": completed_seconds}
+
+
+async def run_activities_baseline(
+    client: Client, settings: Settings, workflows: int, concurrency: int
+) -> dict:
+    """The first-interventions baseline: `ActivitiesWorkflow` (as many no-op activities as
+    a dossier's first step) under the workflow service's own worker settings, its
+    activities on a second queue with a worker of their own, as the dossier's are. Timed
+    from the first start until every workflow completed."""
+    run_tag = uuid.uuid4().hex[:8]
+    async with (
+        workflow_worker.build_worker(client, settings, workflows=[ActivitiesWorkflow],
+                                     task_queue=ACTIVITIES_TASK_QUEUE),
+        Worker(client, task_queue=NOOP_ACTIVITY_QUEUE, activities=[noop]),
+    ):
+        starts = [
+            (lambda i=i: client.start_workflow(
+                ActivitiesWorkflow.run, NOOP_ACTIVITY_QUEUE,
+                id=f"bench-activities-{run_tag}-{i}", task_queue=ACTIVITIES_TASK_QUEUE,
+            ))
+            for i in range(workflows)
+        ]
+        began = time.perf_counter()
+        handles, _ = await start_all(starts, concurrency)
+        await asyncio.gather(*(h.result() for h in handles))
+        seconds = time.perf_counter() - began
+    return {"completed_seconds": seconds, "workflow_ids": [h.id for h in handles]}
+
+
+async def longest_workflow_tasks(client: Client, workflow_ids: list[str], sample: int = 50) -> float:
+    """The longest workflow task (started → completed in the histories: the worker's own
+    time, not the wait in the queue) over a sample of the run's workflows: the issue's
+    "no workflow task over 1 s"."""
+    longest = 0.0
+    for workflow_id in workflow_ids[:sample]:
+        started_at = None
+        async for event in client.get_workflow_handle(workflow_id).fetch_history_events():
+            if event.HasField("workflow_task_started_event_attributes"):
+                started_at = event.event_time.ToDatetime()
+            elif event.HasField("workflow_task_completed_event_attributes") and started_at:
+                longest = max(longest, (event.event_time.ToDatetime() - started_at).total_seconds())
+                started_at = None
+    return longest
 
 
 async def seed_dossiers(pool: asyncpg.Pool, count: int) -> list[SeededDossier]:
@@ -176,6 +224,8 @@ async def run_dossiers(
         "start_seconds": start_seconds,
         "first_intervention_seconds": opened_at - began,
         "settled": settled,
+        "longest_task_seconds": await longest_workflow_tasks(
+            client, [dossier_workflow_id(s.dossier_id) for s in seeded]),
     }
 
 
@@ -207,10 +257,10 @@ async def run(
     rounds: int = 3,
     warm_up: int = 50,
     timeout: float | None = None,
-) -> tuple[Comparison, Throughput]:
-    """An untimed warm-up, then `rounds` rounds of (empty baseline, dossiers), each with
-    fresh workflows. Rates are the medians over the rounds; returns the starts comparison
-    and the first-interventions throughput."""
+) -> tuple[Comparison, Comparison]:
+    """An untimed warm-up, then `rounds` rounds of (empty baseline, activities baseline,
+    dossiers), each with fresh workflows. Rates are the medians over the rounds; returns
+    the starts comparison and the first interventions against the activities baseline."""
     timeout = timeout if timeout is not None else max(120.0, workflows / 2)
     client = await Client.connect(temporal_address, data_converter=pydantic_data_converter)
     settings = Settings(
@@ -225,6 +275,10 @@ async def run(
     try:
         for _ in range(rounds):
             empty = await run_empty(client, workflows, concurrency)
+            activities = await run_activities_baseline(client, settings, workflows, concurrency)
+            empty["activities_seconds"] = activities["completed_seconds"]
+            empty["activities_longest_task_seconds"] = await longest_workflow_tasks(
+                client, activities["workflow_ids"])
             dossiers = await run_dossiers(client, pool, settings, workflows, concurrency, timeout)
             per_round.append((empty, dossiers))
     finally:
@@ -236,6 +290,19 @@ async def run(
     first_runs = [Throughput("first interventions", workflows, d["first_intervention_seconds"],
                              "dossiers") for _, d in per_round]
     first = median_throughput(first_runs)
+    baseline_runs = [Throughput(f"bare workflow, {FIRST_STEP_ACTIVITIES} no-op activities",
+                                workflows, e["activities_seconds"], "dossiers") for e, _ in per_round]
+    first_comparison = Comparison(
+        name="first_interventions",
+        subject=first,
+        baseline=median_throughput(baseline_runs),
+        extra={
+            "longest_workflow_task_seconds": round(max(d["longest_task_seconds"] for _, d in per_round), 4),
+            "baseline_longest_workflow_task_seconds": round(
+                max(e["activities_longest_task_seconds"] for e, _ in per_round), 4),
+            "activities_per_workflow": FIRST_STEP_ACTIVITIES,
+        },
+    )
     comparison = Comparison(
         name="workflows",
         subject=median_throughput(dossier_runs),
@@ -253,6 +320,8 @@ async def run(
                     "empty_completed_seconds": round(e["completed_seconds"], 4),
                     "dossier_start_seconds": round(d["start_seconds"], 4),
                     "first_intervention_seconds": round(d["first_intervention_seconds"], 4),
+                    "activities_baseline_seconds": round(e["activities_seconds"], 4),
+                    "longest_workflow_task_seconds": round(d["longest_task_seconds"], 4),
                     "settled": d["settled"],
                     "ratio": round(ratio(dr, er), 4) if ratio(dr, er) is not None else None,
                 }
@@ -260,4 +329,4 @@ async def run(
             ],
         },
     )
-    return comparison, first
+    return comparison, first_comparison

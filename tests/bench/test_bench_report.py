@@ -23,7 +23,6 @@ from bench.report import (
     Throughput,
     correctness_note,
     exactly_once,
-    first_interventions_note,
     format_rate,
     format_ratio,
     format_summary,
@@ -32,6 +31,7 @@ from bench.report import (
     results_document,
     summary_lines,
     timestamp_name,
+    workflow_task_note,
     write_results,
 )
 
@@ -152,12 +152,16 @@ def test_correctness_note_says_ok_or_failed_with_the_counts() -> None:
     assert correctness_note(2_000, 1_998, 2).startswith("delivery check FAILED: 1,998/2,000")
 
 
-def test_first_interventions_note_gives_rate_and_duration() -> None:
-    first = Throughput("first interventions", 300, 12.5, "dossiers")
-    assert first_interventions_note(first) == (
-        "first interventions 24 dossiers/s (300 dossiers in 12.5 s from the first start)"
-    )
-    assert first_interventions_note(first, rounds=3).endswith("median of 3 rounds)")
+def test_workflow_task_note_says_whether_the_longest_task_meets_the_goal() -> None:
+    first = Comparison("first_interventions", Throughput("first interventions", 300, 10, "dossiers"),
+                       Throughput("bare", 300, 5, "dossiers"),
+                       extra={"longest_workflow_task_seconds": 0.72,
+                              "baseline_longest_workflow_task_seconds": 0.17})
+    assert workflow_task_note(first) == (
+        "longest workflow task 0.72 s (ok, goal under 1 s; bare workflow 0.17 s)")
+    slow = Comparison(first.name, first.subject, first.baseline,
+                      extra={**first.extra, "longest_workflow_task_seconds": 3.4})
+    assert "(OVER," in workflow_task_note(slow)
 
 
 def test_timestamp_names_are_utc_and_file_name_safe() -> None:

@@ -2,8 +2,11 @@
 hosts no activity: the activities that change dossier data run in the dossier service's
 worker, on the queue the workflows name (`dossier_task_queue` of their input)."""
 
+from collections.abc import Sequence
+
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from relance.temporal import connect  # noqa: F401 - the service's client (tracing, metrics)
 from relance_workflow.settings import Settings
@@ -13,6 +16,25 @@ from relance_workflow.workflows.transfer import TransferWorkflow
 
 WORKFLOWS = [DossierWorkflow, ActionWorkflow, TransferWorkflow]
 
+# Issue 11: the sandbox re-imports, for every workflow run, each module that is not passed
+# through (temporalio/sdk-python#1834 measured 6-57 ms a task). The message models, their
+# pydantic core and our own pure modules are deterministic, side-effect-free imports: they
+# are passed through once here, so no workflow module's import can bring that cost back.
+PASSED_THROUGH = ("pydantic", "pydantic_core", "annotated_types", "typing_extensions",
+                  "relance", "structlog", "opentelemetry")
 
-def build_worker(client: Client, settings: Settings) -> Worker:
-    return Worker(client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS)
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH))
+
+
+def build_worker(client: Client, settings: Settings, *, workflows: Sequence[type] = WORKFLOWS,
+                 task_queue: str | None = None) -> Worker:
+    """The service's worker; the bench runs its bare baseline on the same settings."""
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=list(workflows),
+        workflow_runner=sandbox_runner(),
+    )
