@@ -51,6 +51,9 @@ class Options:
     results_dir: Path
     import_rows: int = DEFAULT_IMPORT_ROWS
     emails: int = DEFAULT_EMAILS
+    scale: bool = False
+    scale_clients: int | None = None
+    scale_items: int | None = None
 
 
 def _positive(text: str) -> int:
@@ -83,6 +86,14 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         help=f"items through the ERP import (default {DEFAULT_IMPORT_ROWS:,})")
     parser.add_argument("--emails", type=_positive, default=None,
                         help=f"emails through the notifier (default {DEFAULT_EMAILS:,})")
+    parser.add_argument("--scale", action="store_true",
+                        help="the scale run instead: 1,000,000 clients and 10,000,000 items through"
+                        " the import, then the card, agenda, search, mass assignment and 20,000"
+                        " transfer windows (its section of the results replaces the last one's)")
+    parser.add_argument("--scale-clients", type=_positive, default=None,
+                        help="clients of the scale run (default 1,000,000)")
+    parser.add_argument("--scale-items", type=_positive, default=None,
+                        help="items of the scale run (default 10,000,000)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
                         help="where the JSON results go (default bench/results)")
     args = parser.parse_args(argv)
@@ -93,6 +104,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         events, workflows, rounds, args.clients, args.concurrency, args.quick, args.results_dir,
         import_rows=args.import_rows or (QUICK_IMPORT_ROWS if args.quick else DEFAULT_IMPORT_ROWS),
         emails=args.emails or (QUICK_EMAILS if args.quick else DEFAULT_EMAILS),
+        scale=args.scale, scale_clients=args.scale_clients, scale_items=args.scale_items,
     )
 
 
@@ -165,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     from relance_devstack.embedded import EmbeddedStack, StackPorts
     from relance_devstack.migrate import upgrade_all as upgrade
 
+    if options.scale:
+        return _scale_main(options, progress, moment)
     with tempfile.TemporaryDirectory(prefix="relance-bench-") as data_dir:
         stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)
         progress("starting the embedded stack")
@@ -211,6 +225,37 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(format_summary([outbox, workflows, first, imported, notified], notes))
     return 0 if ok else 1
+
+
+def _scale_main(options: Options, progress: Progress, moment: datetime) -> int:
+    """The scale run: its own stack, its section written into the latest results (the
+    default run's sections are kept as they were)."""
+    import json
+
+    from bench.scale import ScaleOptions, run_scale, scale_lines
+    from relance_devstack.embedded import EmbeddedStack, StackPorts
+    from relance_devstack.migrate import upgrade_all as upgrade
+
+    defaults = ScaleOptions()
+    scale_options = ScaleOptions(clients=options.scale_clients or defaults.clients,
+                                 items=options.scale_items or defaults.items)
+    with tempfile.TemporaryDirectory(prefix="relance-bench-scale-") as data_dir:
+        stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)
+        progress("starting the embedded stack")
+        stack.start()
+        try:
+            upgrade(stack.database_url)
+            results = run_scale(stack, scale_options, progress)
+        finally:
+            progress("stopping the embedded stack")
+            stack.stop()
+    latest = options.results_dir / "latest.json"
+    document = json.loads(latest.read_text()) if latest.exists() else {"machine": machine_info()}
+    document["scale"] = {"timestamp": moment.isoformat(), **results}
+    path = write_results(document, options.results_dir, moment)
+    print("\n".join([*scale_lines(results), f"  scale run total {results['total_seconds']:.0f} s;"
+                      f" results in {_shown(path)}"]))
+    return 0
 
 
 def _shown(path: Path) -> str:

@@ -1,0 +1,427 @@
+"""`python -m bench --scale`: the paths that matter at the size of a large finance
+organisation (issue 11), on the embedded stack with every service running.
+
+1. Load: N clients (10 segments) and M items through the ERP import path (F-3), in
+   chunks, before the services start. The import's own events are then marked published:
+   the bridge would otherwise open one dossier workflow per client (a day of workflow
+   starts at a million clients), which the first-interventions bench measures; this run
+   measures reads, commands and transfer windows at this size.
+2. The client card through the dossier API (F-1, F-2), against a bare FastAPI + asyncpg
+   process reading the same rows (`bench.bare_card`): latency at a steady rate (p50, p99,
+   measured from each request's scheduled moment, so a stall counts), and the sustained
+   throughput of both with the same number of requests in flight.
+3. A collector's agenda (F-14) over 10,000 clients with an action each: p50, p95.
+4. A search by 5,000 pasted codes (F-5), and a mass assignment of one segment (100,000
+   clients at full size, F-5) timed end to end.
+5. Transfer windows (F-27): a burst of transfers created within one minute, then more,
+   all held open by the embedded Temporal server; when the burst's windows end, the lag
+   from each window's end to its placement (p50, p99), and the peak memory of the
+   workflow worker and of the dossier worker (their processes' high-water mark)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import asyncpg
+import httpx
+
+from bench.console_pages import percentile
+from relance.db import create_pool
+from relance_dossier.domain.imports import read_file
+from relance_dossier.persistence.imports import run_import
+
+SEGMENTS = 10
+AGENDA_CLIENTS = 10_000
+SEARCH_CODES = 5_000
+COLLECTOR = "SCALE-A"
+MASS_COLLECTOR = "SCALE-B"
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    clients: int = 1_000_000
+    items: int = 10_000_000
+    card_rate: float = 200.0
+    card_seconds: float = 20.0
+    in_flight: int = 16
+    transfers: int = 20_000
+    same_minute: int = 5_000
+    window_seconds: int = 420
+    client_chunk: int = 100_000
+    item_chunk: int = 1_000_000
+
+    @classmethod
+    def short(cls) -> ScaleOptions:
+        """The suite's version: every path, small sizes."""
+        return cls(clients=2_000, items=20_000, card_rate=50, card_seconds=3, transfers=120,
+                   same_minute=60, window_seconds=25, client_chunk=1_000, item_chunk=10_000)
+
+
+def client_code(n: int) -> str:
+    return f"SC-{n:07d}"
+
+
+def _latencies(values_s: list[float]) -> dict[str, float]:
+    ms = [v * 1000 for v in values_s]
+    return {"requests": len(ms), "p50_ms": round(statistics.median(ms), 2),
+            "p95_ms": round(percentile(ms, 0.95), 2), "p99_ms": round(percentile(ms, 0.99), 2)}
+
+
+# ---- 1. load through the import ---------------------------------------------------------
+
+
+async def load(database_url: str, options: ScaleOptions, progress: Callable[[str], None]) -> dict:
+    pool = await create_pool(database_url, schema="dossier", min_size=1, max_size=2)
+    began = time.perf_counter()
+    try:
+        async with pool.acquire() as conn:
+            for start in range(0, options.clients, options.client_chunk):
+                stop = min(options.clients, start + options.client_chunk)
+                text = "code,name,segment\n" + "".join(
+                    f"{client_code(n)},Scale client {n},S{n % SEGMENTS}\n" for n in range(start, stop))
+                await _import(conn, "clients", text, stop - start)
+            clients_seconds = time.perf_counter() - began
+            progress(f"scale: {options.clients:,} clients imported in {clients_seconds:.0f} s")
+            items_began = time.perf_counter()
+            base = date.today() - timedelta(days=200)
+            for start in range(0, options.items, options.item_chunk):
+                stop = min(options.items, start + options.item_chunk)
+                lines = ["client_code,kind,number,issue_date,due_date,amount,open_amount,currency"]
+                for i in range(start, stop):
+                    issued = base + timedelta(days=i % 240)
+                    lines.append(f"{client_code(i % options.clients)},invoice,S{i:09d},{issued},"
+                                 f"{issued + timedelta(days=30)},{(i % 9_999) + 1}.{i % 100:02d},,EUR")
+                await _import(conn, "items", "\n".join(lines) + "\n", stop - start)
+                progress(f"scale: {stop:,}/{options.items:,} items imported")
+            items_seconds = time.perf_counter() - items_began
+            # See the module's docstring: the load's events are not replayed as workflows.
+            await conn.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+            await conn.execute("ANALYZE")
+    finally:
+        await pool.close()
+    return {"clients": options.clients, "items": options.items,
+            "clients_seconds": round(clients_seconds, 2), "items_seconds": round(items_seconds, 2),
+            "items_per_second": round(options.items / items_seconds) if items_seconds else None}
+
+
+async def _import(conn: asyncpg.Connection, kind: Literal["clients", "items"], text: str,
+                  expected: int) -> None:
+    parsed = read_file(io.StringIO(text, newline=""), "csv")
+    _, report = await run_import(conn, kind, "csv", parsed.rows, actor="bench-scale")
+    if report.inserted != expected or report.error_count:
+        raise RuntimeError(f"scale load: {kind}: expected {expected} new rows, got {report}")
+
+
+# ---- 2. the client card against the bare endpoint ----------------------------------------
+
+
+async def steady_rate(client: httpx.AsyncClient, paths: list[str], rate: float, seconds: float) -> dict:
+    """Requests at a fixed rate, each timed from the moment it was due."""
+    count = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    began = time.perf_counter()
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        due = began + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        response = await client.get(paths[i % len(paths)])
+        if response.status_code != 200:
+            errors += 1
+        latencies.append(time.perf_counter() - due)
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    return {**_latencies(latencies), "rate": rate, "errors": errors}
+
+
+async def sustained(client: httpx.AsyncClient, paths: list[str], in_flight: int, seconds: float) -> dict:
+    """As many requests as answer with `in_flight` outstanding, for `seconds`."""
+    done = errors = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(offset: int) -> None:
+        nonlocal done, errors
+        i = offset
+        while time.perf_counter() < stop_at:
+            response = await client.get(paths[i % len(paths)])
+            done += 1
+            errors += response.status_code != 200
+            i += in_flight
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(in_flight)))
+    elapsed = time.perf_counter() - began
+    return {"requests": done, "seconds": round(elapsed, 2), "rate": round(done / elapsed, 1), "errors": errors}
+
+
+def start_bare_card(database_url: str, port: int, logs_dir: Path) -> subprocess.Popen:
+    log = open(logs_dir / "bare-card.log", "wb")  # noqa: SIM115 - the process keeps it
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.bare_card:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env={**os.environ, "DATABASE_URL": database_url,
+             "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        stdout=log, stderr=subprocess.STDOUT)
+
+
+async def measure_card(api_url: str, token: str, bare_url: str, options: ScaleOptions) -> dict:
+    codes = [client_code(random.randrange(options.clients)) for _ in range(2_000)]
+    api_paths = [f"/clients/{c}?items_limit=50" for c in codes]
+    bare_paths = [f"/clients/{c}" for c in codes]
+    limits = httpx.Limits(max_connections=options.in_flight, max_keepalive_connections=options.in_flight)
+    async with (
+        httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {token}"},
+                          timeout=30, limits=limits) as api,
+        httpx.AsyncClient(base_url=bare_url, timeout=30, limits=limits) as bare,
+    ):
+        for client, paths in ((api, api_paths), (bare, bare_paths)):  # warm both
+            for path in paths[:50]:
+                (await client.get(path)).raise_for_status()
+        result = {
+            "steady": await steady_rate(api, api_paths, options.card_rate, options.card_seconds),
+            "bare_steady": await steady_rate(bare, bare_paths, options.card_rate, options.card_seconds),
+            "sustained": await sustained(api, api_paths, options.in_flight, options.card_seconds / 2),
+            "bare_sustained": await sustained(bare, bare_paths, options.in_flight, options.card_seconds / 2),
+        }
+    result["ratio"] = round(result["sustained"]["rate"] / result["bare_sustained"]["rate"], 4)
+    return result
+
+
+# ---- 3 and 4. agenda, search, mass assignment --------------------------------------------
+
+
+async def timed(call: Callable[[], Awaitable[httpx.Response]], times: int) -> list[float]:
+    latencies = []
+    for _ in range(times):
+        began = time.perf_counter()
+        response = await call()
+        response.raise_for_status()
+        latencies.append(time.perf_counter() - began)
+    return latencies
+
+
+async def seed_agenda(database_url: str, api: httpx.AsyncClient, options: ScaleOptions) -> int:
+    """COLLECTOR gets AGENDA_CLIENTS clients (the API's mass assignment by pasted codes),
+    and each of those clients an intervention To do on its active dossier, like a
+    scenario step that fell due (inserted in SQL: the agenda's read is what is measured)."""
+    agenda_clients = min(AGENDA_CLIENTS, options.clients)
+    codes = [client_code(n) for n in range(agenda_clients)]
+    for collector in (COLLECTOR, MASS_COLLECTOR):
+        (await api.post("/collectors", json={"code": collector, "name": collector})).raise_for_status()
+    (await api.post("/assignment/mass", json={"collector_code": COLLECTOR, "codes": codes},
+                    timeout=120)).raise_for_status()
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
+    try:
+        await conn.execute(
+            "INSERT INTO interventions (id, dossier_id, client_id, action_type, mode, priority, due_at)"
+            " SELECT gen_random_uuid(), d.id, c.id, 'call', 'manual', (random() * 3)::int,"
+            " now() - (random() * interval '10 days')"
+            " FROM clients c JOIN dossiers d ON d.client_id = c.id AND d.kind = 'active'"
+            " WHERE c.code = ANY($1::text[])", codes)
+        await conn.execute("ANALYZE interventions")
+    finally:
+        await conn.close()
+    return agenda_clients
+
+
+async def measure_commands(database_url: str, api_url: str, token: str, options: ScaleOptions) -> dict:
+    async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=300) as api:
+        agenda_clients = await seed_agenda(database_url, api, options)
+        agenda = await timed(lambda: api.get("/agenda", params={"collector": COLLECTOR, "limit": 50}), 100)
+        codes = "\n".join(client_code(random.randrange(options.clients))
+                          for _ in range(min(SEARCH_CODES, options.clients)))
+        search = await timed(lambda: api.post("/clients/search", json={"codes": codes, "limit": 50}), 10)
+        began = time.perf_counter()
+        mass = await api.post("/assignment/mass", json={"collector_code": MASS_COLLECTOR,
+                                                        "criteria": {"segment": "S3"}})
+        mass_seconds = time.perf_counter() - began
+        mass.raise_for_status()
+    return {
+        "agenda": {**_latencies(agenda), "clients": agenda_clients, "goal_p95_ms": 50},
+        "search": {**_latencies(search), "codes": min(SEARCH_CODES, options.clients)},
+        "mass_assignment": {"clients": mass.json()["selected"], "changed": mass.json()["changed"],
+                            "seconds": round(mass_seconds, 2), "goal_seconds": 10},
+    }
+
+
+# ---- 5. transfer windows -------------------------------------------------------------------
+
+
+def peak_memory_mib(pid: int) -> float | None:
+    """The process's resident high-water mark (Linux), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+async def measure_transfers(database_url: str, api_url: str, token: str, agency: str,
+                            options: ScaleOptions, worker_pids: dict[str, int],
+                            progress: Callable[[str], None]) -> dict:
+    """A burst of `same_minute` transfers (created within a minute), then the others; the
+    burst's windows end together while the others are still open."""
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
+    try:
+        # One open item of a client per transfer, clients past the agenda's ones.
+        first = min(AGENDA_CLIENTS, options.clients // 2)
+        rows = await conn.fetch(
+            "SELECT DISTINCT ON (c.code) c.code, i.id FROM clients c JOIN items i ON i.client_id = c.id"
+            " WHERE c.code = ANY($1::text[]) ORDER BY c.code, i.due_date",
+            [client_code(first + n) for n in range(options.transfers)])
+        outbox_mark = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+    finally:
+        await conn.close()
+    if len(rows) < options.transfers:
+        raise RuntimeError(f"scale: {len(rows)} clients with items for {options.transfers} transfers")
+    gate = asyncio.Semaphore(32)
+    created: list[str] = []
+
+    async def create(api: httpx.AsyncClient, code: str, item_id) -> None:
+        async with gate:
+            response = await api.post(f"/clients/{code}/transfers", json={
+                "item_ids": [str(item_id)], "agency_code": agency, "opening_comment": "scale run",
+                "next_follow_up_date": str(date.today() + timedelta(days=14))})
+            response.raise_for_status()
+            created.append(response.json()["id"])
+
+    async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=60) as api:
+        burst_began = time.perf_counter()
+        await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[:options.same_minute]))
+        burst_seconds = time.perf_counter() - burst_began
+        burst = list(created)
+        progress(f"scale: {len(burst):,} transfers in {burst_seconds:.0f} s; then the others")
+        await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[options.same_minute:]))
+        all_created_seconds = time.perf_counter() - burst_began
+    progress(f"scale: {len(created):,} transfers created in {all_created_seconds:.0f} s;"
+             f" waiting for the windows ({options.window_seconds} s) to end")
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
+    try:
+        deadline = time.monotonic() + options.window_seconds + all_created_seconds + 300
+        open_during_burst = None
+        while True:
+            placed = await conn.fetchval(
+                "SELECT count(*) FROM transfers WHERE id = ANY($1::uuid[]) AND placed_at IS NOT NULL",
+                created)
+            if open_during_burst is None and placed:
+                open_during_burst = await conn.fetchval(
+                    "SELECT count(*) FROM transfers WHERE id = ANY($1::uuid[]) AND state = 'in_window'",
+                    created)
+            if placed >= len(created) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        # The placement's moment is its commit: the transfer.placed event is written in the
+        # same transaction, with the database clock (the row's placed_at is the workflow's).
+        lags = await conn.fetch(
+            "SELECT t.id::text, extract(epoch FROM o.created_at - (t.created_at"
+            " + make_interval(secs => $2))) AS lag"
+            " FROM transfers t JOIN outbox o ON o.event_type = 'transfer.placed'"
+            " AND o.event->'payload'->>'transfer_id' = t.id::text"
+            " AND o.id > $3 WHERE t.id = ANY($1::uuid[])",
+            created, float(options.window_seconds), outbox_mark)
+    finally:
+        await conn.close()
+    burst_ids = set(burst)
+    burst_lags = [float(r["lag"]) for r in lags if r["id"] in burst_ids]
+    all_lags = [float(r["lag"]) for r in lags]
+
+    def lag_figures(values: list[float]) -> dict:
+        if not values:
+            return {"placed": 0}
+        return {"placed": len(values), "p50_s": round(statistics.median(values), 2),
+                "p99_s": round(percentile(values, 0.99), 2), "max_s": round(max(values), 2)}
+
+    return {
+        "transfers": len(created), "same_minute": len(burst),
+        "burst_created_seconds": round(burst_seconds, 1),
+        "all_created_seconds": round(all_created_seconds, 1),
+        "window_seconds": options.window_seconds,
+        "open_when_the_first_was_placed": open_during_burst,
+        "lag_same_minute": lag_figures(burst_lags), "lag_all": lag_figures(all_lags),
+        "goal_p99_s": 30,
+        "peak_memory_mib": {name: peak_memory_mib(pid) for name, pid in worker_pids.items()},
+        "goal_memory_mib": 1024,
+    }
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+
+def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]) -> dict:
+    """Load, start the platform on the loaded data, measure each path; returns the JSON."""
+    from relance_devstack.embedded import free_port, wait_for_port
+    from relance_devstack.supervisor import Supervisor
+    from relance_dossier.api.auth import new_token
+
+    began = time.perf_counter()
+    results: dict[str, Any] = {"parameters": options.__dict__}
+    results["load"] = asyncio.run(load(stack.database_url, options, progress))
+    token = new_token()
+    supervisor = Supervisor.with_free_ports(
+        {**stack.env(), "BOOTSTRAP_ADMIN_TOKEN": token, "LOG_LEVEL": "WARNING",
+         "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(free_port())},
+        stack.logs_dir,
+        extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(options.window_seconds)}},
+    )
+    bare_port = free_port()
+    bare = start_bare_card(stack.database_url, bare_port, stack.logs_dir)
+    try:
+        supervisor.start_all(180)
+        wait_for_port(bare_port, 60, bare)
+        api_url = supervisor.url_of("dossier")
+        progress("scale: the client card, API against the bare endpoint")
+        results["client_card"] = asyncio.run(
+            measure_card(api_url, token, f"http://127.0.0.1:{bare_port}", options))
+        progress("scale: agenda, search by pasted codes, mass assignment")
+        results.update(asyncio.run(measure_commands(stack.database_url, api_url, token, options)))
+        progress(f"scale: {options.transfers:,} transfer windows, {options.same_minute:,} in one minute")
+        pids = {name: supervisor.running[name].process.pid for name in ("workflow", "dossier")}
+        results["transfer_windows"] = asyncio.run(measure_transfers(
+            stack.database_url, api_url, token, supervisor.demo_agency_code, options, pids, progress))
+    finally:
+        bare.terminate()
+        bare.wait(10)
+        supervisor.stop_all()
+    results["total_seconds"] = round(time.perf_counter() - began, 1)
+    return results
+
+
+def scale_lines(results: dict) -> list[str]:
+    """The human summary of a scale run, one line per path with its goal."""
+    load, card = results["load"], results["client_card"]
+    agenda, search, mass = results["agenda"], results["search"], results["mass_assignment"]
+    windows = results["transfer_windows"]
+    same = windows["lag_same_minute"]
+    memory = ", ".join(f"{k} {v} MiB" for k, v in windows["peak_memory_mib"].items())
+    return [
+        f"scale load: {load['clients']:,} clients in {load['clients_seconds']:.0f} s,"
+        f" {load['items']:,} items in {load['items_seconds']:.0f} s ({load['items_per_second']:,} items/s)",
+        f"client card at {card['steady']['rate']:g}/s: p50 {card['steady']['p50_ms']:.1f} ms,"
+        f" p99 {card['steady']['p99_ms']:.1f} ms (goal < 20; bare p99 {card['bare_steady']['p99_ms']:.1f});"
+        f" sustained {card['sustained']['rate']:,.0f}/s vs bare {card['bare_sustained']['rate']:,.0f}/s,"
+        f" ratio {card['ratio']:.2f} (goal >= 0.5)",
+        f"agenda of {agenda['clients']:,} clients: p50 {agenda['p50_ms']:.1f} ms, p95 {agenda['p95_ms']:.1f} ms"
+        " (goal < 50)",
+        f"search by {search['codes']:,} codes: p50 {search['p50_ms']:.0f} ms, p95 {search['p95_ms']:.0f} ms",
+        f"mass assignment of {mass['clients']:,} clients: {mass['seconds']:.1f} s (goal < 10)",
+        f"transfer windows: {windows['transfers']:,} open, {windows['same_minute']:,} ending in one minute:"
+        f" lag to placement p50 {same.get('p50_s', 'n/a')} s, p99 {same.get('p99_s', 'n/a')} s (goal < 30);"
+        f" peak memory {memory} (goal < 1024)",
+    ]

@@ -1,0 +1,42 @@
+"""The scale run's short version (issue 11): every path of `python -m bench --scale` on a
+small data set, on its own embedded stack with every service. Its figures are reported,
+not judged here (speed is the benchmark's business); what is asserted is that each path
+did what a user would check: every client and item loaded, the agenda and the search
+answered with the rows asked for, the mass assignment moved the whole segment, and every
+transfer of the burst was placed after its window."""
+
+from pathlib import Path
+
+from bench.scale import ScaleOptions, run_scale, scale_lines
+
+
+def test_scale_run_measures_every_path_on_a_small_data_set(tmp_path: Path) -> None:
+    from relance_devstack.embedded import EmbeddedStack, StackPorts
+    from relance_devstack.migrate import upgrade_all
+
+    options = ScaleOptions.short()
+    stack = EmbeddedStack(tmp_path / "stack", StackPorts.free(), temporal_ui=False)
+    stack.start()
+    try:
+        upgrade_all(stack.database_url)
+        results = run_scale(stack, options, progress=print)
+    finally:
+        stack.stop()
+    print("\n".join(scale_lines(results)))
+
+    assert results["load"]["clients"] == options.clients and results["load"]["items"] == options.items
+    card = results["client_card"]
+    assert card["steady"]["errors"] == 0 and card["bare_steady"]["errors"] == 0
+    assert card["steady"]["requests"] == int(options.card_rate * options.card_seconds)
+    assert card["ratio"] > 0 and card["steady"]["p99_ms"] >= card["steady"]["p50_ms"] > 0
+    assert results["agenda"]["clients"] == 10_000 or results["agenda"]["clients"] == options.clients
+    assert results["search"]["codes"] == min(5_000, options.clients)
+    # One segment in ten (F-5): every one of its clients moved to the collector.
+    assert results["mass_assignment"]["clients"] == options.clients // 10
+    assert results["mass_assignment"]["changed"] == options.clients // 10
+    windows = results["transfer_windows"]
+    assert windows["transfers"] == options.transfers and windows["same_minute"] == options.same_minute
+    assert windows["lag_all"]["placed"] == options.transfers
+    # F-27: never placed before the window ended.
+    assert windows["lag_same_minute"]["p50_s"] >= 0
+    assert all(v and v > 0 for v in windows["peak_memory_mib"].values())
