@@ -333,13 +333,16 @@ async def _import_clients(ctx: _Context) -> None:
             ORDER BY s.row_no
             ON CONFLICT (code) DO NOTHING
             RETURNING id, code, name, scenario_code
+        ), with_dossier AS (
+            -- Each new client's dossier id drawn here, so nothing joins the two inserts back
+            -- (a join of two CTEs has no statistics: nested loops over 100k × 100k rows).
+            SELECT id, code, name, scenario_code, gen_random_uuid() AS dossier_id FROM added
         ), opened AS (
             INSERT INTO dossiers (id, client_id, kind, state)
-            SELECT gen_random_uuid(), id, 'active', 'open' FROM added
-            RETURNING id, client_id
+            SELECT dossier_id, id, 'active', 'open' FROM with_dossier
         )
         INSERT INTO import_new_clients
-        SELECT a.id, a.code, a.name, a.scenario_code, o.id FROM added a JOIN opened o ON o.client_id = a.id
+        SELECT id, code, name, scenario_code, dossier_id FROM with_dossier
         """
     )
     await ctx.emit(
