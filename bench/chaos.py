@@ -521,7 +521,7 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
     active = await pool.fetch(
         "SELECT d.id FROM dossier.dossiers d JOIN dossier.clients c ON c.id = d.client_id"
         " WHERE c.code = ANY($1::text[]) AND d.kind = 'active'", load.clients)
-    deadline = time.monotonic() + 60  # the bridge may still be catching up after the faults
+    deadline = time.monotonic() + 120  # the bridge may still be catching up after the faults
     while True:
         not_running = []
         for row in active:
