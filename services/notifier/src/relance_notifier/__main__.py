@@ -72,6 +72,9 @@ async def main() -> None:
         sms = notifier.channel("sms")
         if isinstance(sms, SmsChannel):
             await sms.aclose()
+        email = notifier.channel("email")
+        if isinstance(email, EmailChannel):
+            await email.aclose()  # QUIT the pooled SMTP connections
         await pool.close()
         log.info("notifier.stopped")
 

@@ -18,6 +18,11 @@ class Settings(CommonSettings):
     smtp_use_tls: bool = False  # implicit TLS (port 465)
     smtp_timeout_seconds: float = 30.0
     mail_from: str = "relance@localhost"
+    # Connections to the relay kept open and reused (email and internal email share them):
+    # at most this many messages in the relay's hands at once. One idle longer than
+    # SMTP_POOL_IDLE_SECONDS is closed rather than reused (relays drop idle clients).
+    smtp_pool_size: int = 4
+    smtp_pool_idle_seconds: float = 30.0
     # Rate limits are per notifier process (each replica spreads its own share).
     email_rate_per_second: float = 50  # 0 or less: no limit; internal emails included
 

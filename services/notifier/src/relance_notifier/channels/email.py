@@ -2,7 +2,10 @@
 
 The Message-ID is derived from the communication id, so a message that had to be sent
 again (a crash between the SMTP answer and the commit) carries the same Message-ID and
-can be deduplicated downstream."""
+can be deduplicated downstream.
+
+Messages go out on pooled connections to the relay (channels.smtp_pool): one connection
+serves many messages, instead of a connection, EHLO, STARTTLS and login for each."""
 
 import time
 from datetime import UTC, datetime
@@ -21,6 +24,7 @@ from relance_notifier.channels.base import (
     TransientSendError,
 )
 from relance_notifier.channels.ratelimit import RateLimiter
+from relance_notifier.channels.smtp_pool import SmtpPool
 from relance_notifier.metrics import SEND_SECONDS
 from relance_notifier.settings import Settings
 
@@ -81,6 +85,17 @@ class EmailChannel:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._limiter = RateLimiter(settings.email_rate_per_second)
+        self.pool = SmtpPool(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password or None,
+            start_tls=settings.smtp_starttls,
+            use_tls=settings.smtp_use_tls,
+            timeout=settings.smtp_timeout_seconds,
+            size=settings.smtp_pool_size,
+            idle_seconds=settings.smtp_pool_idle_seconds,
+        )
 
     async def send(self, message: OutgoingMessage) -> None:
         s = self._settings
@@ -92,17 +107,11 @@ class EmailChannel:
                 "server.address": s.smtp_host, "server.port": s.smtp_port,
                 "relance.communication_id": str(message.communication_id),
             }):
-                await aiosmtplib.send(
-                    email,
-                    hostname=s.smtp_host,
-                    port=s.smtp_port,
-                    username=s.smtp_username or None,
-                    password=s.smtp_password or None,
-                    start_tls=s.smtp_starttls,
-                    use_tls=s.smtp_use_tls,
-                    timeout=s.smtp_timeout_seconds,
-                )
+                await self.pool.send(email)
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise classify_smtp_error(exc) from exc
         finally:
             SEND_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
