@@ -46,7 +46,11 @@ class Settings(CommonSettings):
     send_max_attempts: int = 4
     send_retry_base_seconds: float = 0.5
     send_retry_max_seconds: float = 10.0
-    # How long a stopping consumer waits for the message in hand.
+    # Commands fetched from Kafka at once, and how many clients' commands are handled at
+    # once (each client's in order: messaging.lanes).
+    consumer_batch_size: int = 100
+    send_concurrency: int = 8
+    # How long a stopping consumer waits for the batch in hand.
     shutdown_grace_seconds: float = 15.0
 
     db_pool_size: int = 5

@@ -1,9 +1,18 @@
 """The Kafka side of the notifier: a FastStream subscriber on `communication.commands`.
 
-Messages are acknowledged (offset committed) only after the command was handled. A
-command that keeps failing is retried a bounded number of times with backoff, then
+Commands are fetched in batches (up to CONSUMER_BATCH_SIZE) and handled in lanes, one per
+Kafka key (the client id): a client's commands one after the other, in their order, and
+up to SEND_CONCURRENCY clients at once (messaging.lanes). The batch is acknowledged
+(offsets committed) only once every command in it was handled; if the consumer stops
+before, the whole batch is delivered again and what was done is skipped on its event id
+(F-32: nothing sent twice).
+
+A command that keeps failing is retried a bounded number of times with backoff, then
 parked in the notifier's dead letters (`relance.dead_letters`), as is at once a message
-that is not an event envelope: the partition moves on."""
+that is not an event envelope: its lane, then the partition, move on."""
+
+from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from faststream.kafka import KafkaBroker
@@ -13,6 +22,7 @@ from relance.dead_letters import DeadLetters
 from relance.events import EventEnvelope
 from relance.kafka import at_least_once, service_broker
 from relance.topics import COMMUNICATION_COMMANDS
+from relance_notifier.messaging.lanes import run_in_lanes
 from relance_notifier.metrics import HANDLER_FAILURES
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
@@ -20,9 +30,29 @@ from relance_notifier.settings import Settings
 log = structlog.get_logger(__name__)
 
 GROUP_ID = "notifier"
+# How long a fetch waits for a first record before it returns an empty batch.
+BATCH_TIMEOUT_MS = 100
 
 
-def build_broker(settings: Settings, notifier: Notifier, dead_letters: DeadLetters) -> KafkaBroker:
+@dataclass(frozen=True)
+class RecordMessage:
+    """One record of a batch as DeadLetters reads a message (its body and raw record)."""
+
+    raw_message: Any  # aiokafka ConsumerRecord
+
+    @property
+    def body(self) -> bytes:
+        return self.raw_message.value or b""
+
+
+def build_broker(
+    settings: Settings,
+    notifier: Notifier,
+    dead_letters: DeadLetters,
+    *,
+    topic: str = COMMUNICATION_COMMANDS,
+    group_id: str = GROUP_ID,
+) -> KafkaBroker:
     broker = service_broker(
         settings.kafka_bootstrap_servers, settings.service_name, settings.shutdown_grace_seconds
     )
@@ -34,11 +64,20 @@ def build_broker(settings: Settings, notifier: Notifier, dead_letters: DeadLette
             HANDLER_FAILURES.inc()
             raise
 
+    async def handle_record(record: Any) -> None:
+        await dead_letters.handle(RecordMessage(record), handle)
+
     @broker.subscriber(
-        COMMUNICATION_COMMANDS,
-        **at_least_once(GROUP_ID),
+        topic,
+        batch=True,
+        max_records=settings.consumer_batch_size,
+        batch_timeout_ms=BATCH_TIMEOUT_MS,
+        **at_least_once(group_id),
     )
-    async def on_communication_command(message: KafkaMessage) -> None:
-        await dead_letters.handle(message, handle)
+    async def on_communication_commands(message: KafkaMessage) -> None:
+        await run_in_lanes(
+            message.raw_message, key=lambda record: record.key, handle=handle_record,
+            concurrency=settings.send_concurrency,
+        )
 
     return broker
