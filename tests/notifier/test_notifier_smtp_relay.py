@@ -93,3 +93,14 @@ async def test_f32_wrong_credentials_or_no_starttls_send_nothing_and_are_retried
     with pytest.raises(TransientSendError):
         await plain.send(_message())
     assert inbox.received == []
+
+
+async def test_f32_messages_share_one_connection_upgraded_and_logged_in_once(relay) -> None:
+    inbox, port = relay
+    channel = EmailChannel(Settings(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True,
+                                    smtp_username=USER, smtp_password=PASSWORD, email_rate_per_second=0))
+    for _ in range(3):
+        await channel.send(_message())
+    await channel.aclose()
+    assert inbox.received == [(True, ["compta@client.example"], True)] * 3
+    assert channel.pool.opened == 1  # one STARTTLS and one login for the three
