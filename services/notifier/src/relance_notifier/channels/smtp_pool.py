@@ -37,10 +37,9 @@ class SmtpPool:
         size: int = 4,
         idle_seconds: float = 30.0,
     ) -> None:
-        self._options = {
-            "hostname": hostname, "port": port, "username": username, "password": password,
-            "start_tls": start_tls, "use_tls": use_tls, "timeout": timeout,
-        }
+        self.hostname, self.port = hostname, port
+        self._username, self._password = username, password
+        self._start_tls, self._use_tls, self._timeout = start_tls, use_tls, timeout
         self.size = max(1, size)
         self.idle_seconds = idle_seconds
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # (connection, last used)
@@ -83,7 +82,11 @@ class SmtpPool:
     async def _open(self) -> aiosmtplib.SMTP:
         # The same options aiosmtplib.send is given: connect() does EHLO, STARTTLS and
         # the login.
-        smtp = aiosmtplib.SMTP(**self._options)
+        smtp = aiosmtplib.SMTP(
+            hostname=self.hostname, port=self.port, username=self._username,
+            password=self._password, start_tls=self._start_tls, use_tls=self._use_tls,
+            timeout=self._timeout,
+        )
         await smtp.connect()
         self.opened += 1
         return smtp

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from typing import cast
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import DateTimePattern, format_datetime, match_skeleton
@@ -79,13 +80,17 @@ def _date_pattern(locale: Locale) -> DateTimePattern:
     skeleton = DATE_SKELETON
     if skeleton not in skeletons:
         skeleton = match_skeleton(skeleton, skeletons) or skeleton
-    return skeletons[skeleton]
+    pattern: DateTimePattern = skeletons[skeleton]
+    return pattern
 
 
 def format_date(value: date, locale: str | None = DEFAULT_LOCALE) -> str:
     """Day, month and year in figures: 05/01/2025 (fr_FR), 1/5/2025 (en_US)."""
     where = babel_locale(locale)
-    return format_datetime(value, _date_pattern(where), locale=where).replace(NARROW_NBSP, NBSP)
+    # Babel takes a parsed pattern as well as its text (its annotation says text only);
+    # the text would be parsed again on every call.
+    pattern = cast(str, _date_pattern(where))
+    return format_datetime(value, pattern, locale=where).replace(NARROW_NBSP, NBSP)
 
 
 @dataclass(frozen=True)
