@@ -162,40 +162,43 @@ class Notifier:
         return REPORT_RECORDED
 
     async def _handle(self, event_id: UUID, command: CommunicationRequested) -> None:
+        # One connection for the dedup check and the 'sending' record: each return of a
+        # connection to the pool costs a round trip of its own (the pool resets it).
         async with self._pool.acquire() as conn:
             # One round trip (a morning batch is bound by database round trips, not by
             # rendering), on the notifier's own tables only.
             prior = await repo.load_prior(conn, CONSUMER, event_id, command.communication_id)
-        if prior.event_processed or prior.status == SENT:
-            COMMANDS_SKIPPED.labels("duplicate").inc()
-            log.info("communication.duplicate_skipped", status=prior.status)
-            return
-        decision = decide(
-            command,
-            channels=contact_channels(command),
-            template=command_template(command),
-            supported_channels=self._channels,
-        )
+            if prior.event_processed or prior.status == SENT:
+                COMMANDS_SKIPPED.labels("duplicate").inc()
+                log.info("communication.duplicate_skipped", status=prior.status)
+                return
+            decision = decide(
+                command,
+                channels=contact_channels(command),
+                template=command_template(command),
+                supported_channels=self._channels,
+            )
+            if isinstance(decision, Deliver):
+                started = await repo.upsert_communication(
+                    conn, self._record(
+                        command, status=SENDING, recipient=decision.recipient,
+                        subject=decision.subject, body=decision.body,
+                    )
+                )
         if isinstance(decision, Reject):
             await self._finish_rejected(event_id, command, decision, attempts=0)
+            return
+        if started is None:  # sent meanwhile under another event id
+            COMMANDS_SKIPPED.labels("duplicate").inc()
+            log.info("communication.duplicate_skipped", status=SENT)
             return
         await self._deliver(event_id, command, decision)
 
     async def _deliver(
         self, event_id: UUID, command: CommunicationRequested, decision: Deliver
     ) -> None:
-        async with self._pool.acquire() as conn:
-            started = await repo.upsert_communication(
-                conn, self._record(
-                    command, status=SENDING, recipient=decision.recipient,
-                    subject=decision.subject, body=decision.body,
-                )
-            )
-        if started is None:  # sent meanwhile under another event id
-            COMMANDS_SKIPPED.labels("duplicate").inc()
-            log.info("communication.duplicate_skipped", status=SENT)
-            return
-
+        """Send the message recorded as 'sending', retrying transient failures, then
+        record the outcome."""
         channel = self._channels[command.channel]
         message = OutgoingMessage(
             communication_id=command.communication_id,
