@@ -98,3 +98,30 @@ def test_f32_email_rate_is_limited() -> None:
     times = run_in_virtual_time(five_sends, start=100.0)
     gaps = [round(b - a, 6) for a, b in zip(times, times[1:], strict=False)]
     assert gaps == [0.25, 0.25, 0.25, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "mail_from"),
+    [
+        ("Relance : factures échues — ACME", "Montant : 1 234,50 €\n" * 10, "relance@acme.test"),
+        ("x" * 200 + " é " + "y" * 100, "a" * 1200 + "\n" + "é" * 500, "Relance Société <r@acme.test>"),
+        ("plain", "plain ascii\n", "relance@localhost"),
+    ],
+)
+def test_f32_the_message_is_the_one_the_stock_email_policy_writes(subject, body, mail_from) -> None:
+    """The reused header classes change the cost of a message, not its bytes, whatever the
+    relay accepts (8BITMIME or not, SMTPUTF8 or not)."""
+    from email.message import EmailMessage
+
+    from aiosmtplib.email import flatten_message
+
+    now = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+    built = build_email(OutgoingMessage(CID, "compta@client.test", subject, body),
+                        mail_from=mail_from, now=now)
+    stock = EmailMessage()
+    for name, value in built.items():
+        if name.lower() not in ("content-type", "content-transfer-encoding", "mime-version"):
+            stock[name] = str(value)
+    stock.set_content(body)
+    for options in ({}, {"utf8": True}, {"cte_type": "7bit"}):
+        assert flatten_message(built, **options) == flatten_message(stock, **options)
