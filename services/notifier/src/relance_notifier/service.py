@@ -253,10 +253,9 @@ class Notifier:
         # carries what the dossier's trace shows, the letter's document included (F-23,
         # F-26) — all or nothing.
         async with self._pool.acquire() as conn, conn.transaction():
-            if await claim_event(conn, CONSUMER, event_id):
-                written = await repo.upsert_communication(conn, record)
-                if written is not None:
-                    await write_events(conn, [sent_event(command, decision, result, written)])
+            written = await repo.claim_and_upsert_communication(conn, CONSUMER, event_id, record)
+            if written is not None:
+                await write_events(conn, [sent_event(command, decision, result, written)])
         COMMUNICATIONS.labels(command.channel, SENT).inc()
         log.info("communication.sent", attempts=attempts)
 

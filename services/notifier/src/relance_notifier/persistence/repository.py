@@ -68,35 +68,46 @@ class Written:
     sent_at: datetime | None
 
 
-async def upsert_communication(
-    conn: asyncpg.Connection, record: CommunicationRecord
-) -> Written | None:
-    """Insert or update the communication; a row already 'sent' is never changed.
-    Returns None when nothing was written (the communication was already sent)."""
-    row = await conn.fetchrow(
-        """
-        INSERT INTO communications AS c (id, client_id, dossier_id, intervention_id, channel,
-            template_code, recipient, subject, body, status, attempts, error, sent_at,
-            provider_ref, attachment_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
-                CASE WHEN $13::boolean THEN now() END, $15, $16)
-        ON CONFLICT (id) DO UPDATE SET
-            dossier_id = COALESCE(EXCLUDED.dossier_id, c.dossier_id),
-            intervention_id = COALESCE(EXCLUDED.intervention_id, c.intervention_id),
-            channel = EXCLUDED.channel,
-            template_code = EXCLUDED.template_code,
-            recipient = COALESCE(EXCLUDED.recipient, c.recipient),
-            subject = COALESCE(EXCLUDED.subject, c.subject),
-            body = COALESCE(EXCLUDED.body, c.body),
-            status = EXCLUDED.status,
-            attempts = c.attempts + EXCLUDED.attempts,
-            error = EXCLUDED.error,
-            sent_at = EXCLUDED.sent_at,
-            provider_ref = COALESCE(EXCLUDED.provider_ref, c.provider_ref),
-            attachment_id = COALESCE(EXCLUDED.attachment_id, c.attachment_id)
-        WHERE c.status <> $14
-        RETURNING attempts, sent_at
-        """,
+# Insert or update a communication; a row already 'sent' is never changed. $1…$16 are
+# the record's fields (_upsert_args); `{source}` gives the row to insert.
+_UPSERT = """
+    INSERT INTO communications AS c (id, client_id, dossier_id, intervention_id, channel,
+        template_code, recipient, subject, body, status, attempts, error, sent_at,
+        provider_ref, attachment_id)
+    {source}
+    ON CONFLICT (id) DO UPDATE SET
+        dossier_id = COALESCE(EXCLUDED.dossier_id, c.dossier_id),
+        intervention_id = COALESCE(EXCLUDED.intervention_id, c.intervention_id),
+        channel = EXCLUDED.channel,
+        template_code = EXCLUDED.template_code,
+        recipient = COALESCE(EXCLUDED.recipient, c.recipient),
+        subject = COALESCE(EXCLUDED.subject, c.subject),
+        body = COALESCE(EXCLUDED.body, c.body),
+        status = EXCLUDED.status,
+        attempts = c.attempts + EXCLUDED.attempts,
+        error = EXCLUDED.error,
+        sent_at = EXCLUDED.sent_at,
+        provider_ref = COALESCE(EXCLUDED.provider_ref, c.provider_ref),
+        attachment_id = COALESCE(EXCLUDED.attachment_id, c.attachment_id)
+    WHERE c.status <> $14
+    RETURNING attempts, sent_at
+"""
+_VALUES = """VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+            CASE WHEN $13::boolean THEN now() END, $15, $16)"""
+UPSERT_COMMUNICATION = _UPSERT.format(source=_VALUES)
+# The same, only once the event ($17, $18) is claimed: one statement for both.
+CLAIM_AND_UPSERT_COMMUNICATION = (
+    "WITH claimed AS (INSERT INTO processed_events (consumer, event_id) VALUES ($17, $18)"
+    " ON CONFLICT DO NOTHING RETURNING true)"
+    + _UPSERT.format(source="""SELECT $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::text,
+            $6::text, $7::text, $8::text, $9::text, $10::text, $11::integer, $12::text,
+            CASE WHEN $13::boolean THEN now() END, $15::text, $16::uuid
+        WHERE EXISTS (SELECT FROM claimed)""")
+)
+
+
+def _upsert_args(record: CommunicationRecord) -> tuple:
+    return (
         record.id,
         record.client_id,
         record.dossier_id,
@@ -113,6 +124,27 @@ async def upsert_communication(
         SENT,
         record.provider_ref,
         record.attachment_id,
+    )
+
+
+async def upsert_communication(
+    conn: asyncpg.Connection, record: CommunicationRecord
+) -> Written | None:
+    """Insert or update the communication; a row already 'sent' is never changed.
+    Returns None when nothing was written (the communication was already sent)."""
+    row = await conn.fetchrow(UPSERT_COMMUNICATION, *_upsert_args(record))
+    return Written(attempts=row["attempts"], sent_at=row["sent_at"]) if row else None
+
+
+async def claim_and_upsert_communication(
+    conn: asyncpg.Connection, consumer: str, event_id: UUID, record: CommunicationRecord
+) -> Written | None:
+    """relance.consumer.claim_event, then upsert_communication if the event was not
+    processed before, in one round trip. None when nothing was written (the event was
+    processed already, or the communication sent already). Call inside the transaction
+    that writes the outcome's events."""
+    row = await conn.fetchrow(
+        CLAIM_AND_UPSERT_COMMUNICATION, *_upsert_args(record), consumer, event_id
     )
     return Written(attempts=row["attempts"], sent_at=row["sent_at"]) if row else None
 
