@@ -6,8 +6,8 @@ topic while one consumer reads them back and only counts them.
 
 Pipeline: the N envelopes are written to the outbox (`write_events`, one transaction per
 chunk) while an `OutboxRelay` publishes them and a consumer does what a real one does:
-per poll, parse every message into an `EventEnvelope` and claim its id with
-`claim_event` in one transaction, then commit the offsets.
+per poll, parse every message into an `EventEnvelope` and claim the batch's ids with
+`claim_events` (one statement) in one transaction, then commit the offsets.
 
 Both clocks start when the first payload is handed over (to the producer, or to the
 outbox writer) with the consumer already subscribed and assigned, and stop when the
@@ -29,7 +29,7 @@ from decimal import Decimal
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from bench.report import Comparison, Throughput
-from relance.consumer import claim_event
+from relance.consumer import claim_events
 from relance.db import create_pool
 from relance.events import EventEnvelope, ItemCreated
 from relance.kafka import ensure_topics, new_producer
@@ -48,7 +48,7 @@ class Tally:
     expected: int
     seen: set[str] = field(default_factory=set)
     duplicates: int = 0
-    claim_refusals: int = 0  # claim_event said "already processed"
+    claim_refusals: int = 0  # claim_events said "already processed"
     done: asyncio.Event = field(default_factory=asyncio.Event)
     finished_at: float | None = None
 
@@ -204,9 +204,8 @@ async def run_pipeline(
         async def process(records: list[ConsumerRecord]) -> None:
             parsed = [EventEnvelope.model_validate_json(r.value) for r in records]
             async with pool.acquire() as conn, conn.transaction():
-                for envelope in parsed:
-                    if not await claim_event(conn, CONSUMER_NAME, envelope.event_id):
-                        tally.claim_refusals += 1
+                new = await claim_events(conn, CONSUMER_NAME, [e.event_id for e in parsed])
+            tally.claim_refusals += len(parsed) - len(new)
             await consumer.commit()
             for envelope in parsed:
                 tally.add(str(envelope.event_id))

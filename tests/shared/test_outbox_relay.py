@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from relance.consumer import claim_event
+from relance.consumer import claim_event, claim_events
 from relance.db import create_pool
 from relance.events import ClientUpdated
 from relance.kafka import ensure_topics, new_producer
@@ -183,6 +183,31 @@ async def test_a_consumer_applies_an_event_once_even_when_it_is_redelivered(priv
         "SELECT count(*) FROM audit_log WHERE entity_id = $1", str(event_id)
     )
     assert applied == 1
+
+
+async def test_a_batch_claim_returns_only_the_ids_not_processed_before_and_rolls_back_with_the_batch(private_db):
+    seen, fresh, again = uuid4(), uuid4(), uuid4()
+    async with private_db.acquire() as conn:
+        assert await claim_event(conn, "test-consumer", seen)
+        # Another consumer's claims are its own.
+        assert await claim_events(conn, "other-consumer", [fresh]) == {fresh}
+
+        async with conn.transaction():
+            # Already processed, new, and new but twice in the same poll: each new id once.
+            assert await claim_events(conn, "test-consumer", [seen, fresh, again, again]) == {fresh, again}
+        assert await claim_events(conn, "test-consumer", [fresh, again]) == set()  # redelivered
+        assert await claim_events(conn, "test-consumer", []) == set()
+
+        late = uuid4()
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                assert await claim_events(conn, "test-consumer", [late]) == {late}
+                raise RuntimeError("the batch's effects failed")
+        # The claim rolled back with the effects: the redelivered batch applies it.
+        assert await claim_events(conn, "test-consumer", [late, seen]) == {late}
+    claimed = await private_db.fetchval(
+        "SELECT count(*) FROM processed_events WHERE consumer = 'test-consumer'")
+    assert claimed == 4
 
 
 # ---- nothing stuck: parking and pruning ----------------------------------------------------
