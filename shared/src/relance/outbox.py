@@ -79,16 +79,22 @@ async def write_events(conn: asyncpg.Connection, events: Iterable[EventEnvelope]
             if large_payload is not None:
                 claimed.append((event.event_id, large_payload.decode()))
                 serialized = published.model_dump_json()
-        rows.append((event.event_id, event.topic, event.client_id, event.event_type,
-                     serialized, trace_context))
+        rows.append((event.event_id, event.topic, event.client_id, event.event_type, serialized))
     if claimed:
         await conn.executemany(
             "INSERT INTO event_payloads (event_id, payload) VALUES ($1, $2)", claimed)
     if rows:
-        await conn.executemany(
+        # One statement for the whole write (arrays, unnested in their order so the ids
+        # follow it): a statement per row cost a round of parsing, planning and the insert
+        # trigger for each event of a large write.
+        event_ids, topics, keys, event_types, bodies = zip(*rows, strict=True)
+        await conn.execute(
             "INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)"
-            " VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb)",
-            rows,
+            " SELECT e.event_id, e.topic, e.key, e.event_type, e.event::jsonb, $6::text::jsonb"
+            " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])"
+            " WITH ORDINALITY AS e(event_id, topic, key, event_type, event, position)"
+            " ORDER BY e.position",
+            event_ids, topics, keys, event_types, bodies, trace_context,
         )
 
 
