@@ -6,6 +6,9 @@ publishes them to Kafka keyed by client id, and marks them published in the same
 transaction as the claim. It never polls by `id > last_seen`: sequence values become
 visible out of commit order, and such a cursor skips rows. It wakes on LISTEN/NOTIFY
 (a trigger notifies on insert) and also polls slowly in case a notification is missed.
+A batch is handed to the producer whole and its acknowledgements awaited together; two
+batches are in flight at once (the next is claimed and handed over, in id order, while the
+previous one waits for the broker and is marked).
 
 The relay never blocks behind one row: a row the broker refuses for itself (too large, or
 refused `max_attempts` times while the rows around it went out) is parked with
@@ -15,6 +18,7 @@ back. An outage (every row of a batch failing on a retriable error) parks nothin
 claim rolls back and the relay waits. Published rows are pruned after `retention`."""
 
 import asyncio
+import collections
 import contextlib
 import json
 from collections.abc import Iterable
@@ -23,6 +27,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -112,6 +117,7 @@ class OutboxRelay:
         retention_seconds: float = 7 * 24 * 3600,
         prune_every_seconds: float = 60.0,
         prune_batch: int = 1000,
+        batches_in_flight: int = 2,
     ) -> None:
         self._pool = pool
         self._schema = schema
@@ -125,21 +131,29 @@ class OutboxRelay:
         self._idle_poll_seconds = idle_poll_seconds
         self._wake = asyncio.Event()
         self._stopping = False
+        self._claiming = asyncio.Lock()
+        # Claim loops of run(), each with its own transaction (and pooled connection).
+        self._batches_in_flight = max(1, batches_in_flight)
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events went out."""
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT id, event_id, topic, key, event_type, event::text AS event, attempts,"
-                " trace_context::text AS trace_context,"
-                " extract(epoch FROM now() - created_at) AS age"
-                " FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
-                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self._batch_size,
-            )
-            if not rows:
-                return 0
-            outcomes = await self._send(rows)
+            # Claiming and handing to the producer happen one batch at a time and in id
+            # order, so a batch claimed later is never sent ahead of an earlier one; the
+            # wait for the acknowledgements and the marking then overlap the next batch.
+            async with self._claiming:
+                rows = await conn.fetch(
+                    "SELECT id, event_id, topic, key, event_type, event::text AS event, attempts,"
+                    " trace_context::text AS trace_context,"
+                    " extract(epoch FROM now() - created_at) AS age"
+                    " FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
+                    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                    self._batch_size,
+                )
+                if not rows:
+                    return 0
+                handed = await self._hand_over(rows)
+            outcomes = await _acknowledged(handed)
             sent = [r for r, error in zip(rows, outcomes, strict=True) if error is None]
             failed = [(r, error) for r, error in zip(rows, outcomes, strict=True) if error is not None]
             if failed and not sent and all(_retriable(e) for _, e in failed):
@@ -151,43 +165,45 @@ class OutboxRelay:
             )
             for row, error in failed:
                 await self._record_failure(conn, row, error)
+        for topic, count in collections.Counter(r["topic"] for r in sent).items():
+            OUTBOX_PUBLISHED.labels(topic).inc(count)
         for r in sent:
-            OUTBOX_PUBLISHED.labels(r["topic"]).inc()
             OUTBOX_LAG.observe(float(r["age"]))
         return len(rows)
 
-    async def _send(self, rows: list[asyncpg.Record]) -> list[BaseException | None]:
-        """Send the whole batch, then wait: per-partition order is kept by the producer.
-        Returns each row's error, or None once the broker acknowledged it."""
-        outcomes: list[BaseException | asyncio.Future | None] = []
+    async def _hand_over(self, rows: list[asyncpg.Record]) -> list[BaseException | asyncio.Future]:
+        """Give the whole batch to the producer without waiting for the broker: per-partition
+        order is kept by the producer. Returns each row's delivery future, or its error."""
+        outcomes: list[BaseException | asyncio.Future] = []
+        publisher = tracer()
+        # The rows of one write share its trace context: parsed once per batch.
+        parents: dict[str | None, otel_context.Context] = {}
         for r in rows:
             value = r["event"].encode()
             if len(value) > self._max_message_bytes:
                 outcomes.append(MessageTooLarge(len(value), self._max_message_bytes))
                 continue
-            parent = context_from(json.loads(r["trace_context"]) if r["trace_context"] else None)
-            with tracer().start_as_current_span(
+            stored = r["trace_context"]
+            parent = parents.get(stored)
+            if parent is None:
+                parent = parents[stored] = context_from(json.loads(stored) if stored else None)
+            # A span per message, so each consumer continues the trace of its own event; not
+            # made current (nothing runs under it), only put in the context its headers carry.
+            span = publisher.start_span(
                 f"{r['topic']} publish", context=parent, kind=trace.SpanKind.PRODUCER,
                 attributes={"messaging.system": "kafka", "messaging.destination.name": r["topic"],
                             "messaging.message.id": str(r["event_id"]), "relance.event_type": r["event_type"],
                             "relance.outbox.schema": self._schema},
-            ):
-                headers = message_headers(r)
-                try:
-                    outcomes.append(await self._producer.send(
-                        r["topic"], value=value, key=r["key"].encode(), headers=headers))
-                except Exception as exc:  # noqa: BLE001 - the row's own error, recorded below
-                    outcomes.append(exc)
-        pending = [o for o in outcomes if isinstance(o, asyncio.Future)]
-        results = iter(await asyncio.gather(*pending, return_exceptions=True))
-        errors: list[BaseException | None] = []
-        for outcome in outcomes:
-            if isinstance(outcome, asyncio.Future):
-                result = next(results)
-                errors.append(result if isinstance(result, BaseException) else None)
-            else:
-                errors.append(outcome)
-        return errors
+            )
+            try:
+                headers = message_headers(r, trace.set_span_in_context(span, parent))
+                outcomes.append(await self._producer.send(
+                    r["topic"], value=value, key=r["key"].encode(), headers=headers))
+            except Exception as exc:  # noqa: BLE001 - the row's own error, recorded below
+                outcomes.append(exc)
+            finally:
+                span.end()
+        return outcomes
 
     async def _record_failure(self, conn: asyncpg.Connection, row: asyncpg.Record, error: BaseException) -> None:
         attempts = row["attempts"] + 1
@@ -272,11 +288,17 @@ class OutboxRelay:
         listener = asyncio.create_task(self._listen())
         pruner = asyncio.create_task(self._prune_periodically())
         try:
-            await poll_loop(
-                self.relay_once, wake=self._wake, idle_seconds=self._idle_poll_seconds,
-                on_error=self._publish_failed, on_idle=self._refresh_pending,
-                stopping=lambda: self._stopping,
-            )
+            # While one batch waits for the broker and is marked published, the next is
+            # claimed and handed over (relay_once keeps the batches in order).
+            await asyncio.gather(*(
+                poll_loop(
+                    self.relay_once, wake=self._wake, idle_seconds=self._idle_poll_seconds,
+                    on_error=self._publish_failed,
+                    on_idle=self._refresh_pending if loop == 0 else None,
+                    stopping=lambda: self._stopping,
+                )
+                for loop in range(self._batches_in_flight)
+            ))
         finally:
             for task in (listener, pruner):
                 task.cancel()
@@ -288,11 +310,14 @@ class OutboxRelay:
         self._wake.set()
 
 
-def message_headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
+def message_headers(
+    row: asyncpg.Record, context: otel_context.Context | None = None
+) -> list[tuple[str, bytes]]:
     """The Kafka headers of an outbox row: the event's id and type, and the W3C trace context
-    (`traceparent`, `tracestate`) of the current span (the relay's publish span)."""
+    (`traceparent`, `tracestate`) of the span in `context` (the relay's publish span), else
+    of the current span."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    propagate.inject(carrier, context=context)
     headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["event_type"].encode())]
     return headers + [(k, v.encode()) for k, v in carrier.items()]
 
@@ -302,6 +327,21 @@ class MessageTooLarge(Exception):
 
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"event of {size} bytes is over the {limit}-byte message limit")
+
+
+async def _acknowledged(handed: list[BaseException | asyncio.Future]) -> list[BaseException | None]:
+    """Wait for the broker on every future of a batch at once: each row's error, or None
+    once the broker acknowledged it."""
+    pending = [o for o in handed if isinstance(o, asyncio.Future)]
+    results = iter(await asyncio.gather(*pending, return_exceptions=True))
+    errors: list[BaseException | None] = []
+    for outcome in handed:
+        if isinstance(outcome, asyncio.Future):
+            result = next(results)
+            errors.append(result if isinstance(result, BaseException) else None)
+        else:
+            errors.append(outcome)
+    return errors
 
 
 def _retriable(error: BaseException) -> bool:
