@@ -367,3 +367,53 @@ async def test_the_relay_sends_the_trace_context_stored_with_each_row_as_kafka_h
     assert traced["event_type"] == "client.updated"
     assert "traceparent" not in untraced or untraced["traceparent"].split("-")[1] != trace_id
     assert untraced["event_id"] == str(envelopes[1].event_id)
+
+
+async def test_with_tracing_on_each_message_carries_its_own_publish_span_under_the_writes_trace(
+    stack, private_db, producer, monkeypatch
+):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    import relance.outbox
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(relance.outbox, "tracer", lambda: provider.get_tracer("relance"))
+    topic = await _new_topic(stack)
+    client = uuid4()
+    envelopes = [ClientUpdated(client_id=client, code="T", changed={"seq": n}).envelope(
+        aggregate_id=client, client_id=client) for n in range(3)]
+    with provider.get_tracer("test").start_as_current_span("api request") as request:
+        async with private_db.acquire() as conn, conn.transaction():
+            await write_events(conn, envelopes)  # one write, one stored trace context
+    await private_db.execute("UPDATE outbox SET topic = $1", topic)
+
+    await OutboxRelay(private_db, producer).relay_once()
+    received = {}
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka_bootstrap_servers,
+                                group_id=f"test-{uuid4().hex[:8]}", auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(received) < 3 and asyncio.get_running_loop().time() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                received |= {json.loads(m.value)["event_id"]: dict(m.headers) for m in batch}
+    finally:
+        await consumer.stop()
+
+    publishes = {s.attributes["messaging.message.id"]: s for s in exporter.get_finished_spans()
+                 if s.kind == trace.SpanKind.PRODUCER}
+    assert set(publishes) == set(received) == {str(e.event_id) for e in envelopes}
+    request_context = request.get_span_context()
+    for event_id, headers in received.items():
+        span = publishes[event_id]
+        assert span.name == f"{topic} publish"
+        assert span.parent is not None and span.parent.span_id == request_context.span_id
+        _, trace_id, span_id, _ = headers["traceparent"].decode().split("-")
+        assert trace_id == format(request_context.trace_id, "032x")
+        assert span_id == format(span.context.span_id, "016x")  # the consumer continues this span
+    assert len({s.context.span_id for s in publishes.values()}) == 3

@@ -176,27 +176,38 @@ class OutboxRelay:
         order is kept by the producer. Returns each row's delivery future, or its error."""
         outcomes: list[BaseException | asyncio.Future] = []
         publisher = tracer()
-        # The rows of one write share its trace context: parsed once per batch.
-        parents: dict[str | None, otel_context.Context] = {}
+        # The rows of one write share its trace context: parsed once per batch, with the
+        # headers it gives.
+        parents: dict[str | None, tuple[otel_context.Context, trace.SpanContext, list[tuple[str, bytes]]]] = {}
         for r in rows:
             value = r["event"].encode()
             if len(value) > self._max_message_bytes:
                 outcomes.append(MessageTooLarge(len(value), self._max_message_bytes))
                 continue
             stored = r["trace_context"]
-            parent = parents.get(stored)
-            if parent is None:
-                parent = parents[stored] = context_from(json.loads(stored) if stored else None)
+            known = parents.get(stored)
+            if known is None:
+                context = context_from(json.loads(stored) if stored else None)
+                known = parents[stored] = (
+                    context, trace.get_current_span(context).get_span_context(), trace_headers(context))
+            parent, parent_span, parent_headers = known
+            event_id = str(r["event_id"])
             # A span per message, so each consumer continues the trace of its own event; not
             # made current (nothing runs under it), only put in the context its headers carry.
             span = publisher.start_span(
                 f"{r['topic']} publish", context=parent, kind=trace.SpanKind.PRODUCER,
                 attributes={"messaging.system": "kafka", "messaging.destination.name": r["topic"],
-                            "messaging.message.id": str(r["event_id"]), "relance.event_type": r["event_type"],
+                            "messaging.message.id": event_id, "relance.event_type": r["event_type"],
                             "relance.outbox.schema": self._schema},
             )
             try:
-                headers = message_headers(r, trace.set_span_in_context(span, parent))
+                # With tracing off the span is its parent's context again: the same headers.
+                context_headers = (
+                    parent_headers if span.get_span_context() == parent_span
+                    else trace_headers(trace.set_span_in_context(span, parent))
+                )
+                headers = [("event_id", event_id.encode()), ("event_type", r["event_type"].encode()),
+                           *context_headers]
                 outcomes.append(await self._producer.send(
                     r["topic"], value=value, key=r["key"].encode(), headers=headers))
             except Exception as exc:  # noqa: BLE001 - the row's own error, recorded below
@@ -310,16 +321,13 @@ class OutboxRelay:
         self._wake.set()
 
 
-def message_headers(
-    row: asyncpg.Record, context: otel_context.Context | None = None
-) -> list[tuple[str, bytes]]:
-    """The Kafka headers of an outbox row: the event's id and type, and the W3C trace context
-    (`traceparent`, `tracestate`) of the span in `context` (the relay's publish span), else
-    of the current span."""
+def trace_headers(context: otel_context.Context | None = None) -> list[tuple[str, bytes]]:
+    """The W3C trace context (`traceparent`, `tracestate`) of the span in `context` (the
+    relay's publish span; else the current span) as Kafka headers. A message's headers are
+    its event's id and type, then these."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier, context=context)
-    headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["event_type"].encode())]
-    return headers + [(k, v.encode()) for k, v in carrier.items()]
+    return [(k, v.encode()) for k, v in carrier.items()]
 
 
 class MessageTooLarge(Exception):
