@@ -49,6 +49,29 @@ async def test_poll_loop_works_while_there_is_work_then_waits_to_be_woken() -> N
     assert rounds == ["work:3", "work:1", "work:0", "work:2"]
 
 
+async def test_poll_loop_does_not_lose_a_wake_that_comes_while_a_round_finds_nothing() -> None:
+    wake = asyncio.Event()
+    rounds: list[int] = []
+    results = iter([0, 1])
+
+    async def work_once() -> int:
+        done = next(results)
+        rounds.append(done)
+        if len(rounds) == 1:
+            wake.set()  # work committed (and notified) after this round's query
+        return done
+
+    async def on_idle() -> None:
+        await asyncio.sleep(0)
+
+    loop = asyncio.create_task(poll_loop(
+        work_once, wake=wake, idle_seconds=60, on_error=lambda exc, delay: None, on_idle=on_idle,
+        stopping=lambda: len(rounds) >= 2,
+    ))
+    await asyncio.wait_for(loop, 1)  # not 60 s: the wake started the next round at once
+    assert rounds == [0, 1]
+
+
 async def test_poll_loop_backs_off_after_failed_rounds_and_starts_again_after_a_good_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

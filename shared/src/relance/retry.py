@@ -53,6 +53,10 @@ async def poll_loop(
     the work stays in its table."""
     failures = 0
     while not stopping():
+        # Cleared before the round looks for work, not after it found none: a wake that
+        # comes during the round (work committed after its query) starts the next one at
+        # once instead of being lost for `idle_seconds`.
+        wake.clear()
         try:
             done = await work_once()
         except Exception as exc:  # noqa: BLE001 - the loop outlives a database hiccup
@@ -67,6 +71,5 @@ async def poll_loop(
         if on_idle is not None:
             with contextlib.suppress(Exception):
                 await on_idle()
-        wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), idle_seconds)
