@@ -6,9 +6,9 @@ publishes them to Kafka keyed by client id, and marks them published in the same
 transaction as the claim. It never polls by `id > last_seen`: sequence values become
 visible out of commit order, and such a cursor skips rows. It wakes on LISTEN/NOTIFY
 (a trigger notifies on insert) and also polls slowly in case a notification is missed.
-A batch is handed to the producer whole and its acknowledgements awaited together; two
-batches are in flight at once (the next is claimed and handed over, in id order, while the
-previous one waits for the broker and is marked).
+A batch is handed to the producer whole and its acknowledgements awaited together; a few
+batches are in flight at once, handed over in the order they were claimed (id order) while
+the earlier ones wait for the broker and are marked.
 
 The relay never blocks behind one row: a row the broker refuses for itself (too large, or
 refused `max_attempts` times while the rows around it went out) is parked with
@@ -117,7 +117,7 @@ class OutboxRelay:
         retention_seconds: float = 7 * 24 * 3600,
         prune_every_seconds: float = 60.0,
         prune_batch: int = 1000,
-        batches_in_flight: int = 2,
+        batches_in_flight: int = 3,
     ) -> None:
         self._pool = pool
         self._schema = schema
@@ -132,15 +132,18 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._claiming = asyncio.Lock()
+        # Done once the batch claimed last is with the producer.
+        self._handed_over: asyncio.Future[None] | None = None
         # Claim loops of run(), each with its own transaction (and pooled connection).
         self._batches_in_flight = max(1, batches_in_flight)
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many events went out."""
         async with self._pool.acquire() as conn, conn.transaction():
-            # Claiming and handing to the producer happen one batch at a time and in id
-            # order, so a batch claimed later is never sent ahead of an earlier one; the
-            # wait for the acknowledgements and the marking then overlap the next batch.
+            # Batches are claimed one at a time, then handed to the producer in the order
+            # they were claimed (after the batch claimed before), so a later batch is never
+            # sent ahead of an earlier one; the wait for the acknowledgements, the marking
+            # and the next claim overlap the hand-over of the batches in between.
             async with self._claiming:
                 rows = await conn.fetch(
                     "SELECT id, event_id, topic, key, event_type, event::text AS event, attempts,"
@@ -152,7 +155,14 @@ class OutboxRelay:
                 )
                 if not rows:
                     return 0
+                previous = self._handed_over
+                self._handed_over = mine = asyncio.get_running_loop().create_future()
+            try:
+                if previous is not None and not previous.done():
+                    await asyncio.shield(previous)  # not cancelled with this claim
                 handed = await self._hand_over(rows)
+            finally:
+                mine.set_result(None)
             outcomes = await _acknowledged(handed)
             sent = [r for r, error in zip(rows, outcomes, strict=True) if error is None]
             failed = [(r, error) for r, error in zip(rows, outcomes, strict=True) if error is not None]
@@ -299,7 +309,7 @@ class OutboxRelay:
         listener = asyncio.create_task(self._listen())
         pruner = asyncio.create_task(self._prune_periodically())
         try:
-            # While one batch waits for the broker and is marked published, the next is
+            # While a batch waits for the broker and is marked published, the next ones are
             # claimed and handed over (relay_once keeps the batches in order).
             await asyncio.gather(*(
                 poll_loop(

@@ -32,8 +32,8 @@ async def main() -> None:
     configure_observability(settings)
     await ensure_topics(settings.kafka_bootstrap_servers)
     pools = {
-        # The listener, two claim loops (each in its own transaction) and the pruner.
-        schema: await create_pool(settings.database_url, schema=schema, max_size=4)
+        # The listener, the claim loops (each in its own transaction) and the pruner.
+        schema: await create_pool(settings.database_url, schema=schema, max_size=5)
         for schema in settings.outbox_schemas
     }
     producer = new_producer(settings.kafka_bootstrap_servers)
