@@ -52,7 +52,8 @@ async def run_import_bench(database_url: str, rows: int) -> Comparison:
 
             started = time.perf_counter()
             parsed = read_file(io.StringIO(items_csv, newline=""), "csv")
-            _, report = await run_import(conn, "items", "csv", parsed.rows, actor="bench")
+            _, report = await run_import(conn, "items", "csv", parsed.rows, actor="bench",
+                                         csv_body=parsed.csv_body)
             import_seconds = time.perf_counter() - started
             if report.inserted != rows or report.error_count:
                 raise RuntimeError(f"import bench: expected {rows} new rows, got {report}")

@@ -155,6 +155,7 @@ async def import_file(
         async with request.app.state.pool.acquire() as conn:
             import_id, report = await run_import(
                 conn, kind, fmt, parsed.rows, actor=principal.actor, source=upload.filename,
+                csv_body=parsed.csv_body,
             )
         stream.detach()
     finally:

@@ -150,10 +150,23 @@ def check_columns(kind: ImportKind, columns: Iterable[str]) -> None:
 RawRow = tuple[int, dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class CsvBody:
+    """Where a CSV file's records begin, for a reader that hands them to PostgreSQL whole
+    instead of row by row (F-3: the nightly million items)."""
+
+    stream: TextIO
+    start: int  # `stream.tell()` just after the header
+    delimiter: str
+    columns: list[str]
+
+
 @dataclass
 class ParsedFile:
     columns: list[str]  # normalized names, in file order (JSON: keys of the first record)
     rows: Iterator[RawRow]
+    # Set for a seekable CSV stream: `rows` is then read only if the bulk path declines.
+    csv_body: CsvBody | None = None
 
 
 def _sniff_delimiter(header_line: str) -> str:
@@ -185,7 +198,8 @@ def read_csv(stream: TextIO) -> ParsedFile:
                 continue
             yield row_no, dict(zip(columns, values, strict=True))
 
-    return ParsedFile(columns, rows())
+    body = CsvBody(stream, stream.tell(), delimiter, columns) if stream.seekable() else None
+    return ParsedFile(columns, rows(), body)
 
 
 def read_json(stream: TextIO) -> ParsedFile:
@@ -348,6 +362,10 @@ def parse_tags(value: Any) -> list[str] | None:
 
 # ---- rows -----------------------------------------------------------------------------
 
+def duplicate_reason(first_row: int) -> str:
+    return f"duplicates row {first_row} of this file"
+
+
 class RowChecker:
     """Checks the rows of one file, in order: converts each to its staging record, or
     answers its errors. It remembers the keys already seen, so a key that appears twice
@@ -376,7 +394,23 @@ class RowChecker:
     def fast_key(self, record: Record) -> Any:
         raise NotImplementedError
 
+    def convert(self, row_no: int, raw: dict[str, Any]) -> Record | list[RowError]:
+        """The full check of one row without the repeated-key rule: for a caller that
+        finds repeated keys itself, over the whole file (the CSV path of the items)."""
+        values = self._values(row_no, raw)
+        return self.record(row_no, values) if isinstance(values, dict) else values
+
     def _check(self, row_no: int, raw: dict[str, Any]) -> Record | list[RowError]:
+        values = self._values(row_no, raw)
+        if not isinstance(values, dict):
+            return values
+        key = self.key(values)
+        first = self._first_row_of.setdefault(key, row_no)
+        if first != row_no:
+            return [RowError(row_no, self.key_field, duplicate_reason(first))]
+        return self.record(row_no, values)
+
+    def _values(self, row_no: int, raw: dict[str, Any]) -> dict[str, Any] | list[RowError]:
         if "__error__" in raw:
             return [RowError(row_no, None, raw["__error__"])]
         values: dict[str, Any] = {}
@@ -392,13 +426,7 @@ class RowChecker:
                 errors.append(RowError(row_no, name, "is required"))
         if not errors:
             errors += self.check_rules(row_no, values)
-        if errors:
-            return errors
-        key = self.key(values)
-        first = self._first_row_of.setdefault(key, row_no)
-        if first != row_no:
-            return [RowError(row_no, self.key_field, f"duplicates row {first} of this file")]
-        return self.record(row_no, values)
+        return errors or values
 
     # Subclasses say how each column is read, which rules span columns, and the key.
     parsers: dict[str, Any]
