@@ -14,7 +14,8 @@ from relance_dossier.persistence.imports import run_import
 
 # Every kind of cell the fast SQL check must either convert exactly as Python does or
 # leave to the full check: normalisations, French dates, decimal commas, bad values,
-# repeated keys (of a clean row and of a normalised one), an unknown client.
+# repeated keys (of a clean row and of a normalised one), an unknown client, dates outside
+# the SQL path's calendar.
 ROWS = """client_code;kind;number;issue_date;due_date;amount;open_amount;currency
 {p}-1;invoice;F-1;2026-01-02;2026-02-01;100.50;;EUR
 {p}-1;Credit Note;A-1;;2026-02-01;12;3;
@@ -33,6 +34,8 @@ ROWS = """client_code;kind;number;issue_date;due_date;amount;open_amount;currenc
 {p}-2;bogus;F-11;2026-01-02;2026-W05-1;10.1;10.10;EUR
 {p}-2;invoice;F-12;2026-01-02;2026-02-01;12345678901234567;;EUR
 {p}-2;invoice;F-13;2026-01-02;2026-02-01;1234567890123456.99;0.01;EUR
+{p}-2;invoice;F-14;1899-12-31;2250-01-01;5;;EUR
+{p}-2;invoice;é-15;2026-01-02;2026-02-01;5;;Eur
 """
 
 
@@ -86,7 +89,7 @@ async def test_f3_the_csv_path_gives_the_items_and_errors_of_the_row_by_row_path
         slow = await _import(conn, ROWS.format(p=by_row), whole=False)
         assert taken == [True]
         assert _shown(fast, whole) == _shown(slow, by_row)
-        assert fast.inserted == 4 and fast.error_count == 13
+        assert fast.inserted == 6 and fast.error_count == 13
         assert {(e.row, e.field, e.reason) for e in fast.errors} >= {
             (11, "number", "duplicates row 2 of this file"),
             (12, "number", "duplicates row 4 of this file"),
@@ -95,7 +98,7 @@ async def test_f3_the_csv_path_gives_the_items_and_errors_of_the_row_by_row_path
         assert await _items(conn, whole) == await _items(conn, by_row)
         # Twice the same file: nothing changes, the same errors.
         again = await _import(conn, ROWS.format(p=whole), whole=True)
-        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
+        assert (again.inserted, again.updated, again.unchanged) == (0, 0, 6)
         assert again.errors == fast.errors
 
 

@@ -207,11 +207,11 @@ class _Declined(Exception):
     """The file is one the row-by-row path reads more faithfully: the import goes that way."""
 
 
-def _sql_iso_date(cell: str) -> str:
-    # What `date.fromisoformat` reads as YYYY-MM-DD: a valid date written canonically.
-    # Anything else (French dates, week dates) goes to the full check.
-    return (f"CASE WHEN length({cell}) = 10 AND pg_input_is_valid({cell}, 'date')"
-            f" THEN to_char({cell}::date, 'YYYY-MM-DD') = {cell} ELSE false END")
+# Dates are looked up in a calendar of their canonical YYYY-MM-DD spellings: a hash probe
+# costs a fifth of checking and casting each cell; a date outside it (or written another
+# way: French dates, week dates) goes to the full check.
+CALENDAR = "import_calendar"
+CALENDAR_YEARS = (1900, 2199)
 
 
 def _sql_amount(cell: str) -> str:
@@ -228,21 +228,23 @@ def _item_cells(columns: list[str]) -> dict[str, str]:
 
 
 def _items_fast_sql(c: dict[str, str]) -> str:
-    """`ItemRows.fast_record` in SQL, never more lenient: true only for a row that check
-    accepts as it is (an empty cell is NULL here, '' there). Casts sit behind CASE, as
-    the planner may evaluate AND's operands in any order."""
+    """`ItemRows.fast_record` in SQL (the dates apart: the calendar join), never more
+    lenient: true only for a row that check accepts as it is (an empty cell is NULL here,
+    '' there). Casts sit behind CASE, as the planner may evaluate AND's operands in any
+    order; each test is the cheapest one found that is exact."""
     return " AND ".join((
         f"{c['client_code']} ~ '^[-A-Za-z0-9._]+$' AND length({c['client_code']}) <= 100",
         # no surrounding white space: the first and last characters are visible ASCII
-        f"{c['number']} ~ '^[!-~](.*[!-~])?$' AND length({c['number']}) <= 100",
-        _sql_iso_date(c["due_date"]),
+        f"ascii({c['number']}) BETWEEN 33 AND 126 AND ascii(right({c['number']}, 1)) BETWEEN 33 AND 126"
+        f" AND length({c['number']}) <= 100",
         f"CASE WHEN {_sql_amount(c['amount'])} THEN {c['amount']}::numeric <> 0 ELSE false END",
         f"({c['kind']} IS NULL OR {c['kind']} IN ({', '.join(repr(k) for k in ITEM_KINDS)}))",
-        f"({c['issue_date']} IS NULL OR {_sql_iso_date(c['issue_date'])})",
+        f"({c['issue_date']} IS NULL OR issued.day IS NOT NULL)",
         f"({c['open_amount']} IS NULL OR CASE WHEN {_sql_amount(c['open_amount'])}"
         f" AND {_sql_amount(c['amount'])}"
         f" THEN {c['open_amount']}::numeric <= {c['amount']}::numeric ELSE false END)",
-        f"({c['currency']} IS NULL OR {c['currency']} ~ '^[A-Z][A-Z][A-Z]$')",
+        # the platform's currency first: it spares most rows the pattern
+        f"({c['currency']} IS NULL OR {c['currency']} = 'EUR' OR {c['currency']} ~ '^[A-Z][A-Z][A-Z]$')",
     ))
 
 
@@ -290,16 +292,23 @@ async def _stage_items_csv(conn: asyncpg.Connection, body: CsvBody, checker: Row
     report.rows_read = copied
     if progress:
         progress(copied)
+    await conn.execute(
+        f"CREATE TEMP TABLE {CALENDAR} ON COMMIT DROP AS SELECT d::date AS day,"
+        f" to_char(d, 'YYYY-MM-DD') AS iso FROM generate_series("
+        f"'{CALENDAR_YEARS[0]}-01-01'::date, '{CALENDAR_YEARS[1]}-12-31'::date, '1 day') d"
+    )
+    await conn.execute(f"ANALYZE {CALENDAR}")
     c = _item_cells(columns)
-    fast = _items_fast_sql(c)
     status = await conn.execute(
         f"""
         INSERT INTO {STAGE} (row_no, client_code, kind, number, issue_date, due_date, amount,
                              open_amount, currency)
-        SELECT row_no, {c['client_code']}, COALESCE({c['kind']}, 'invoice'), {c['number']},
-               {c['issue_date']}::date, {c['due_date']}::date, {c['amount']}::numeric,
+        SELECT r.row_no, {c['client_code']}, COALESCE({c['kind']}, 'invoice'), {c['number']},
+               issued.day, due.day, {c['amount']}::numeric,
                {c['open_amount']}::numeric, COALESCE({c['currency']}, 'EUR')
-        FROM {RAW} WHERE {fast}
+        FROM {RAW} r JOIN {CALENDAR} due ON due.iso = {c['due_date']}
+        LEFT JOIN {CALENDAR} issued ON issued.iso = {c['issue_date']}
+        WHERE {_items_fast_sql(c)}
         """
     )
     errors: list[RowError] = []
