@@ -2,7 +2,8 @@
 
 One import is one transaction:
 1. the rows are checked one by one (`domain.imports`) while they stream into a temporary
-   staging table with COPY;
+   staging table with COPY; a CSV file of items is instead copied as it is and its clean
+   rows converted in SQL, only the others being checked one by one;
 2. what needs the database is checked set-based (unknown client or collector code, an
    item that does not exist, a payment reference already applied with other values), and
    the rows at fault are reported and left out;
