@@ -80,8 +80,9 @@ async def run_import_bench(database_url: str, rows: int) -> Comparison:
     )
 
 
-async def _import_csv(conn, kind: ImportKind, text: str) -> float:
-    """One import of `text` through the real path (as `run_import_bench` times it)."""
+async def import_csv(conn, kind: ImportKind, text: str) -> float:
+    """One import of `text` through the real path (as `run_import_bench` times it); the
+    scale run loads its data set with it."""
     started = time.perf_counter()
     parsed = read_file(io.StringIO(text, newline=""), "csv")
     _, report = await run_import(conn, kind, "csv", parsed.rows, actor="bench",
@@ -90,32 +91,6 @@ async def _import_csv(conn, kind: ImportKind, text: str) -> float:
     if report.error_count or report.inserted != report.rows_read:
         raise RuntimeError(f"bench load: every {kind} row should be new and valid, got {report}")
     return seconds
-
-
-async def load_through_import(
-    database_url: str, clients: int, items: int, chunk_rows: int = 1_000_000,
-) -> tuple[Throughput, Throughput]:
-    """Load `clients` new clients then `items` new items over them through the ERP import
-    (F-3), each as imports of at most `chunk_rows` rows, as a nightly job would send them.
-    For data sets at scale (a million clients, ten million items): only the imports are
-    timed, not the generation of their files. Returns the clients' and the items' rates."""
-    prefix = f"L{uuid.uuid4().hex[:8]}"
-    codes = [f"{prefix}-{n:08d}" for n in range(clients)]
-    pool = await create_pool(database_url, schema="dossier", min_size=1, max_size=1)
-    client_seconds = item_seconds = 0.0
-    try:
-        async with pool.acquire() as conn:
-            for start in range(0, clients, chunk_rows):
-                chunk = codes[start:start + chunk_rows]
-                text = "code,name\n" + "".join(f"{c},Client {c}\n" for c in chunk)
-                client_seconds += await _import_csv(conn, "clients", text)
-            for start in range(0, items, chunk_rows):
-                text = generate_items_csv(min(chunk_rows, items - start), codes, first=start)
-                item_seconds += await _import_csv(conn, "items", text)
-    finally:
-        await pool.close()
-    return (Throughput("ERP import, clients", clients, client_seconds, "rows"),
-            Throughput("ERP import, items", items, item_seconds, "rows"))
 
 
 if __name__ == "__main__":  # a manual run against DATABASE_URL: python -m bench.import_bench N

@@ -21,7 +21,6 @@ organisation (issue 11), on the embedded stack with every service running.
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import random
 import statistics
@@ -38,9 +37,8 @@ import asyncpg
 import httpx
 
 from bench.console_pages import percentile
+from bench.import_bench import import_csv
 from relance.db import create_pool
-from relance_dossier.domain.imports import read_file
-from relance_dossier.persistence.imports import run_import
 
 SEGMENTS = 10
 AGENDA_CLIENTS = 10_000
@@ -91,7 +89,7 @@ async def load(database_url: str, options: ScaleOptions, progress: Callable[[str
                 stop = min(options.clients, start + options.client_chunk)
                 text = "code,name,segment\n" + "".join(
                     f"{client_code(n)},Scale client {n},S{n % SEGMENTS}\n" for n in range(start, stop))
-                await _import(conn, "clients", text, stop - start)
+                await _import(conn, "clients", text)
             clients_seconds = time.perf_counter() - began
             progress(f"scale: {options.clients:,} clients imported in {clients_seconds:.0f} s")
             items_began = time.perf_counter()
@@ -103,7 +101,7 @@ async def load(database_url: str, options: ScaleOptions, progress: Callable[[str
                     issued = base + timedelta(days=i % 240)
                     lines.append(f"{client_code(i % options.clients)},invoice,S{i:09d},{issued},"
                                  f"{issued + timedelta(days=30)},{(i % 9_999) + 1}.{i % 100:02d},,EUR")
-                await _import(conn, "items", "\n".join(lines) + "\n", stop - start)
+                await _import(conn, "items", "\n".join(lines) + "\n")
                 progress(f"scale: {stop:,}/{options.items:,} items imported")
             items_seconds = time.perf_counter() - items_began
             # See the module's docstring: the load's events are not replayed as workflows.
@@ -117,12 +115,8 @@ async def load(database_url: str, options: ScaleOptions, progress: Callable[[str
             "items_per_second": round(options.items / items_seconds) if items_seconds else None}
 
 
-async def _import(conn: asyncpg.Connection, kind: Literal["clients", "items"], text: str,
-                  expected: int) -> None:
-    parsed = read_file(io.StringIO(text, newline=""), "csv")
-    _, report = await run_import(conn, kind, "csv", parsed.rows, actor="bench-scale")
-    if report.inserted != expected or report.error_count:
-        raise RuntimeError(f"scale load: {kind}: expected {expected} new rows, got {report}")
+async def _import(conn: asyncpg.Connection, kind: Literal["clients", "items"], text: str) -> None:
+    await import_csv(conn, kind, text)  # raises unless every row was new and valid
     # Chunks back to back grow the tables faster than autovacuum analyses them: with the
     # statistics of an empty table, the next chunk's anti-join scans every client per row.
     await conn.execute("ANALYZE clients, dossiers, items")
