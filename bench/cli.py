@@ -214,6 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     document["outbox"]["exactly_once"] = ok
     document["console"] = console
+    latest = options.results_dir / "latest.json"
+    if latest.exists():  # the last scale run's section stays beside the default run's
+        import json
+
+        previous = json.loads(latest.read_text())
+        if "scale" in previous:
+            document["scale"] = previous["scale"]
     path = write_results(document, options.results_dir, moment)
 
     notes = [
