@@ -17,10 +17,12 @@ from typing import Any
 import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
 
 from relance.dead_letters import DeadLetters
 from relance.events import EventEnvelope
 from relance.kafka import at_least_once, service_broker
+from relance.observability import context_from, tracer
 from relance.topics import COMMUNICATION_COMMANDS
 from relance_notifier.messaging.lanes import run_in_lanes
 from relance_notifier.metrics import HANDLER_FAILURES
@@ -65,7 +67,15 @@ def build_broker(
             raise
 
     async def handle_record(record: Any) -> None:
-        await dead_letters.handle(RecordMessage(record), handle)
+        # A batch has one consumer span of the middleware's; each command continues the
+        # trace its own headers carry (the relay's publish), so its send is in that trace.
+        headers = {key: value.decode(errors="replace") for key, value in record.headers or ()}
+        with tracer().start_as_current_span(
+            f"{record.topic} process", context=context_from(headers), kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
+                        "messaging.message.id": headers.get("event_id", "")},
+        ):
+            await dead_letters.handle(RecordMessage(record), handle)
 
     @broker.subscriber(
         topic,
