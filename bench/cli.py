@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import platform
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench.console_pages import console_note
 from bench.report import (
@@ -174,27 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     moment = datetime.now(UTC)
     began = time.perf_counter()
 
-    from relance_devstack.embedded import EmbeddedStack, StackPorts
-    from relance_devstack.migrate import upgrade_all as upgrade
-
     if options.scale:
         return _scale_main(options, progress, moment)
-    with tempfile.TemporaryDirectory(prefix="relance-bench-") as data_dir:
-        stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)
-        progress("starting the embedded stack")
-        stack.start()
-        try:
-            upgrade(stack.database_url)
-            outbox, workflows, first, imported, notified = asyncio.run(
-                _measure(stack, options, progress)
-            )
-            from bench.console_pages import run_console_bench
+    with _bench_stack("relance-bench-", progress) as stack:
+        outbox, workflows, first, imported, notified = asyncio.run(_measure(stack, options, progress))
+        from bench.console_pages import run_console_bench
 
-            progress("console: the client card and agenda pages on the demo data")
-            console = run_console_bench(stack, requests=20 if options.quick else 100)
-        finally:
-            progress("stopping the embedded stack")
-            stack.stop()
+        progress("console: the client card and agenda pages on the demo data")
+        console = run_console_bench(stack, requests=20 if options.quick else 100)
     total = time.perf_counter() - began
 
     correctness = outbox.extra["correctness"]
@@ -216,8 +207,6 @@ def main(argv: list[str] | None = None) -> int:
     document["console"] = console
     latest = options.results_dir / "latest.json"
     if latest.exists():  # the last scale run's section stays beside the default run's
-        import json
-
         previous = json.loads(latest.read_text())
         if "scale" in previous:
             document["scale"] = previous["scale"]
@@ -234,28 +223,34 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def _scale_main(options: Options, progress: Progress, moment: datetime) -> int:
-    """The scale run: its own stack, its section written into the latest results (the
-    default run's sections are kept as they were)."""
-    import json
-
-    from bench.scale import ScaleOptions, run_scale, scale_lines
+@contextlib.contextmanager
+def _bench_stack(prefix: str, progress: Progress) -> Iterator[Any]:
+    """A migrated embedded stack in a temporary directory, stopped and discarded after."""
     from relance_devstack.embedded import EmbeddedStack, StackPorts
-    from relance_devstack.migrate import upgrade_all as upgrade
+    from relance_devstack.migrate import upgrade_all
 
-    defaults = ScaleOptions()
-    scale_options = ScaleOptions(clients=options.scale_clients or defaults.clients,
-                                 items=options.scale_items or defaults.items)
-    with tempfile.TemporaryDirectory(prefix="relance-bench-scale-") as data_dir:
+    with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
         stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)
         progress("starting the embedded stack")
         stack.start()
         try:
-            upgrade(stack.database_url)
-            results = run_scale(stack, scale_options, progress)
+            upgrade_all(stack.database_url)
+            yield stack
         finally:
             progress("stopping the embedded stack")
             stack.stop()
+
+
+def _scale_main(options: Options, progress: Progress, moment: datetime) -> int:
+    """The scale run: its own stack, its section written into the latest results (the
+    default run's sections are kept as they were)."""
+    from bench.scale import ScaleOptions, run_scale, scale_lines
+
+    defaults = ScaleOptions()
+    scale_options = ScaleOptions(clients=options.scale_clients or defaults.clients,
+                                 items=options.scale_items or defaults.items)
+    with _bench_stack("relance-bench-scale-", progress) as stack:
+        results = run_scale(stack, scale_options, progress)
     latest = options.results_dir / "latest.json"
     document = json.loads(latest.read_text()) if latest.exists() else {"machine": machine_info()}
     document["scale"] = {"timestamp": moment.isoformat(), **results}
