@@ -9,6 +9,8 @@ import contextlib
 import json
 import os
 import platform
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -174,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     from relance.observability import configure_logging
 
     configure_logging("bench", "WARNING")
+    _stop_cleanly_on_sigterm()
     progress = Progress()
     moment = datetime.now(UTC)
     began = time.perf_counter()
@@ -223,6 +226,36 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+# What SIGTERM must stop that is not a child of this process (PostgreSQL is started by
+# pg_ctl and runs on its own): the stacks of the run and their data directories.
+_STACKS_TO_STOP: list[tuple[Any, Path]] = []
+
+
+def _stop_cleanly_on_sigterm() -> None:
+    """SIGTERM stops what the run started (the stack, the bare baseline servers, the services)
+    and leaves. Unwinding through every `finally` from a signal handler is not reliable here:
+    the worker's graceful shutdown waits on activities the cancellation interrupted."""
+
+    def leave(signum: int, frame: object) -> None:
+        import psutil
+
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        for stack, data_dir in reversed(_STACKS_TO_STOP):
+            with contextlib.suppress(Exception):
+                stack.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
+
+
 @contextlib.contextmanager
 def _bench_stack(prefix: str, progress: Progress) -> Iterator[Any]:
     """A migrated embedded stack in a temporary directory, stopped and discarded after."""
@@ -232,6 +265,7 @@ def _bench_stack(prefix: str, progress: Progress) -> Iterator[Any]:
     with tempfile.TemporaryDirectory(prefix=prefix) as data_dir:
         stack = EmbeddedStack(Path(data_dir), StackPorts.free(), temporal_ui=False)
         progress("starting the embedded stack")
+        _STACKS_TO_STOP.append(entry := (stack, Path(data_dir)))
         stack.start()
         try:
             upgrade_all(stack.database_url)
@@ -239,6 +273,7 @@ def _bench_stack(prefix: str, progress: Progress) -> Iterator[Any]:
         finally:
             progress("stopping the embedded stack")
             stack.stop()
+            _STACKS_TO_STOP.remove(entry)
 
 
 def _scale_main(options: Options, progress: Progress, moment: datetime) -> int:
