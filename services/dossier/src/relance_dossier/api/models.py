@@ -161,6 +161,10 @@ class ClientOut(BaseModel):
     balance: Decimal
     collector_code: str | None = None
     collector_name: str | None = None
+    # F-37: the client's dunning is on hold until this date (the day it resumes).
+    hold_until: date | None = None
+    hold_reason: str | None = None
+    hold_set_by: str | None = None
 
 
 class ClientPatch(ApiInput):
