@@ -71,6 +71,7 @@ class PaymentPlanOut(BaseModel):
     end_comment: str | None
     follow_up_id: UUID | None  # the collector's call when the plan broke
     item_ids: list[UUID]
+    item_numbers: list[str]
     instalments: list[InstalmentOut]
 
 

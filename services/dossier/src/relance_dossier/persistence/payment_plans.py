@@ -92,6 +92,8 @@ PLAN_COLUMNS = (
     "  WHERE ppi.plan_id = p.id) AS paid_amount,"
     " ARRAY(SELECT item_id FROM payment_plan_items ppi WHERE ppi.plan_id = p.id"
     "  ORDER BY item_id) AS item_ids,"
+    " ARRAY(SELECT i.number FROM payment_plan_items ppi JOIN items i ON i.id = ppi.item_id"
+    "  WHERE ppi.plan_id = p.id ORDER BY i.due_date, i.number) AS item_numbers,"
     " (SELECT COALESCE(jsonb_agg(jsonb_build_object('seq', s.seq, 'due_date', s.due_date,"
     "  'amount', s.amount::text, 'state', s.state) ORDER BY s.seq), '[]')"
     "  FROM payment_plan_instalments s WHERE s.plan_id = p.id) AS instalments"
