@@ -1,7 +1,8 @@
 """Payment plans and holds through the dossier API on the real stack (F-37): a plan takes
 its items out of the scenario at once (its workflow, started from the outbox event, tells
 the dossier), is listed with its instalments, is idempotent under an Idempotency-Key and
-cancelled back into the scenario; bad plans are refused with a 422 naming the field; a
+cancelled back into the scenario; bad plans are refused (and an item of an active plan is
+not transferred) with a 422 naming the field; a
 hold postpones the scenario's next step to its end, is shown on the card and lifted."""
 
 from datetime import date, datetime, time, timedelta
@@ -12,6 +13,7 @@ import pytest
 
 from relance.planning import business_moment
 from tests.conftest import eventually
+from tests.dossier.test_transfers import registered_agency, transfer_body  # noqa: F401 - fixture
 
 PARIS = ZoneInfo("Europe/Paris")
 WORKING_DAYS = frozenset(range(1, 8))  # the test platform's BUSINESS_DAYS (tests/conftest.py)
@@ -114,6 +116,7 @@ async def test_f37_plan_takes_its_items_out_of_the_scenario_and_cancel_brings_th
         (e["entity"], e["action"]) for e in audit}
 
 
+@pytest.mark.usefixtures("registered_agency")
 async def test_f37_bad_plans_are_refused_with_422_naming_the_field(dossier_api, call_now) -> None:
     code, items = await _client(dossier_api, call_now)
     other_code, other_items = await _client(dossier_api, call_now)
@@ -147,6 +150,18 @@ async def test_f37_bad_plans_are_refused_with_422_naming_the_field(dossier_api, 
     assert second.status_code == 422
     assert second.json()["errors"][0] == {
         "field": "item_ids", "reason": "already in an active payment plan: F-1"}
+    # An item of an active plan is not transferred; a transferred item is in no plan.
+    transfer = await dossier_api.post(f"/clients/{code}/transfers", json=transfer_body([f1]))
+    assert transfer.status_code == 422
+    assert transfer.json()["errors"][0]["field"] == "item_ids.0"
+    assert "payment plan" in transfer.json()["errors"][0]["reason"]
+    transfer = await dossier_api.post(f"/clients/{code}/transfers", json=transfer_body([items["F-3"]]))
+    assert transfer.status_code == 201, transfer.text
+    moved = await dossier_api.post(f"/clients/{code}/payment-plans",
+                                   json=_plan_body([items["F-3"]], (soon, "400.00")))
+    assert moved.status_code == 422
+    assert moved.json()["errors"][0] == {
+        "field": "item_ids", "reason": "transferred to an agency: F-3"}
     # Nothing was written by the refused requests.
     assert len((await dossier_api.get(f"/clients/{code}/payment-plans")).json()) == 1
     assert (await dossier_api.get(f"/clients/{other_code}/payment-plans")).json() == []
