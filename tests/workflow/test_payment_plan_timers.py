@@ -19,6 +19,7 @@ from relance.contracts.payment_plan import PaymentPlanWorkflowInput, PlanCancell
 from relance.planning import eligible_items
 from relance.workflow_ids import dossier_workflow_id, payment_plan_workflow_id
 from relance_dossier.activities.dossier import chaseable_items
+from relance_dossier.persistence.agenda import actions_due
 from relance_workflow.workflows.dossier import DossierWorkflow
 from relance_workflow.workflows.payment_plan import PaymentPlanWorkflow
 from tests.workflow.conftest import seed_dossier, workers
@@ -231,6 +232,13 @@ async def test_f37_instalment_missed_beyond_grace_breaks_the_plan_items_back_and
     async with pool.acquire() as conn:
         back = {i.item_id for i in eligible_items(await chaseable_items(conn, client_id, dossier_id))}
     assert back == {str(first), str(second)}
+    # ... the call is in the actions due for the client (the collector's agenda) ...
+    async with pool.acquire() as conn:
+        due = await actions_due(conn, order_by="due_at", collector_id=None, client_code=code,
+                                action_type=None, due_before=None, kind=None,
+                                visible_to_collectors=None, limit=10, offset=0)
+    assert [(a["id"], a["origin"], a["label"]) for a in due] == [
+        (plan["follow_up_id"], "plan_follow_up", "Échéancier non respecté")]
     # ... and the dossier holds the collector's call To do (Done / Skip go through it).
     status = await _eventually(lambda: _open_interventions(dossier, 1))
     assert status.open_interventions == 1
