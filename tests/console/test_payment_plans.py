@@ -68,3 +68,14 @@ async def test_f37_payment_plan_panel_create_cancel_and_hold(signed_in, dossier_
     await page.locator("#lift-hold").click()
     await expect(page.locator("#payment-plans #hold-form")).to_be_visible()
     assert (await dossier_api.get(f"/clients/{code}")).json()["client"]["hold_until"] is None
+
+
+def test_f37_an_instalment_refused_shows_on_the_form_row_it_came_from() -> None:
+    from relance_console.pages.payment_plans import _row_errors
+
+    # Rows 0 and 2 left empty: the second instalment sent is row 3.
+    shown = _row_errors({"instalments.1.due_date": "must be strictly increasing",
+                         "instalments": "instalments.1.due_date: must be strictly increasing"},
+                        filled=[1, 3])
+    assert shown["due_date_3"] == "must be strictly increasing"
+    assert "due_date_1" not in shown

@@ -34,9 +34,9 @@ async def payment_plans(code: str, ctx: Ctx = Depends(signed_in)):
 @router.post("/clients/{code}/payment-plans")
 async def create_plan(code: str, request: Request, ctx: Ctx = Depends(signed_in)):
     form = await request.form()
-    instalments = [{"due_date": form.get(f"due_date_{n}"), "amount": form.get(f"amount_{n}")}
-                   for n in range(INSTALMENT_ROWS)
-                   if form.get(f"due_date_{n}") or form.get(f"amount_{n}")]
+    filled = [n for n in range(INSTALMENT_ROWS) if form.get(f"due_date_{n}") or form.get(f"amount_{n}")]
+    instalments = [{"due_date": form.get(f"due_date_{n}") or None, "amount": form.get(f"amount_{n}") or None}
+                   for n in filled]
     body = {"item_ids": form.getlist("plan_item"), "instalments": instalments,
             "comment": form.get("comment") or None}
     try:
@@ -46,18 +46,19 @@ async def create_plan(code: str, request: Request, ctx: Ctx = Depends(signed_in)
             raise
         values = form_values(form)
         values["plan_item"] = form.getlist("plan_item")
-        return await _panel(ctx, code, errors=_row_errors(failure.by_field), values=values)
+        return await _panel(ctx, code, errors=_row_errors(failure.by_field, filled), values=values)
     return await _panel(ctx, code)
 
 
-def _row_errors(errors: dict[str, str]) -> dict[str, str]:
-    """`instalments.1.due_date` is the form's `due_date_1` (the rows sent are the filled ones,
-    in order, so the n-th sent is the n-th filled row)."""
+def _row_errors(errors: dict[str, str], filled: list[int]) -> dict[str, str]:
+    """`instalments.1.due_date` is the second row sent: the form row it came from (rows
+    left empty are not sent) shows the reason."""
     shown = dict(errors)
     for field, reason in errors.items():
         parts = field.split(".")
-        if len(parts) == 3 and parts[0] == "instalments" and parts[1].isdigit():
-            shown[f"{parts[2]}_{parts[1]}"] = reason
+        if len(parts) == 3 and parts[0] == "instalments" and parts[1].isdigit() \
+                and int(parts[1]) < len(filled):
+            shown[f"{parts[2]}_{filled[int(parts[1])]}"] = reason
     return shown
 
 
