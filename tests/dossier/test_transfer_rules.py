@@ -61,3 +61,11 @@ def test_f27_next_follow_up_date_must_not_be_in_the_past():
     with pytest.raises(DomainError) as error:
         check_follow_up_date(date(2026, 11, 22), date(2026, 11, 23))
     assert error.value.field == "next_follow_up_date"
+
+
+def test_f37_an_item_of_an_active_payment_plan_is_not_transferred() -> None:
+    item = CandidateItem(item_id=uuid4(), number="F-9", open_amount=Decimal("10.00"),
+                         in_active_dossier=True, in_plan=True)
+    with pytest.raises(DomainError) as refused:
+        check_transfer_selection([item.item_id], {item.item_id: item})
+    assert refused.value.field == "item_ids.0" and "payment plan" in refused.value.reason

@@ -9,16 +9,28 @@ import pytest
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
-from relance.contracts import Activity, Query, Refusal, Signal, Update, action, dossier, transfer
+from relance.contracts import (
+    Activity,
+    Query,
+    Refusal,
+    Signal,
+    Update,
+    action,
+    dossier,
+    payment_plan,
+    transfer,
+)
 from relance_dossier.api.workflow_calls import INPUT_REFUSALS, refusal_answer
 from relance_dossier.settings import Settings as DossierSettings
 from relance_dossier.worker import activities
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
+from relance_workflow.workflows.payment_plan import PaymentPlanWorkflow
 from relance_workflow.workflows.transfer import TransferWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
-CONTRACTS = [(dossier, DossierWorkflow), (action, ActionWorkflow), (transfer, TransferWorkflow)]
+CONTRACTS = [(dossier, DossierWorkflow), (action, ActionWorkflow), (transfer, TransferWorkflow),
+             (payment_plan, PaymentPlanWorkflow)]
 
 
 def _declared(module, kind: type) -> dict:

@@ -1,4 +1,4 @@
-"""Record real histories of the dossier and specific action workflows on the Temporal
+"""Record real histories of the dossier, specific action and payment plan workflows on the Temporal
 dev server — Updates included, which the time-skipping server lacks — for replay tests.
 
 `RECORD_HISTORIES=1 pytest tests/workflow/test_replay.py` rewrites the saved files; do
@@ -23,9 +23,11 @@ from relance.contracts.dossier import (
     ItemsChanged,
     NewIntervention,
 )
-from relance.workflow_ids import action_workflow_id, dossier_workflow_id
+from relance.contracts.payment_plan import PaymentPlanWorkflowInput, PlanCancelled
+from relance.workflow_ids import action_workflow_id, dossier_workflow_id, payment_plan_workflow_id
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
+from relance_workflow.workflows.payment_plan import PaymentPlanWorkflow
 from tests.workflow.conftest import Queues, seed_dossier, workers
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -105,9 +107,43 @@ async def record_action(client: Client, pool: asyncpg.Pool, queues: Queues) -> W
     return await handle.fetch_history()
 
 
+async def record_payment_plan(client: Client, pool: asyncpg.Pool, queues: Queues) -> WorkflowHistory:
+    """F-37: a payment plan whose workflow reads its schedule, waits for its first
+    instalment and is cancelled by a collector (the bridge's signal, delivered twice)."""
+    client_id, dossier_id, _ = await seed_dossier(pool, [(date.today(), Decimal("60.00"))])
+    plan_id = uuid4()
+    await pool.execute(
+        "INSERT INTO payment_plans (id, client_id, dossier_id, currency, total_amount, created_by)"
+        " VALUES ($1, $2, $3, 'EUR', 60, 'user:replay')", plan_id, client_id, dossier_id)
+    await pool.execute("INSERT INTO payment_plan_items SELECT $1, id, open_amount FROM items"
+                       " WHERE dossier_id = $2", plan_id, dossier_id)
+    await pool.execute(
+        "INSERT INTO payment_plan_instalments (plan_id, seq, due_date, amount) VALUES"
+        " ($1, 1, $2, 30), ($1, 2, $3, 30)",
+        plan_id, date.today() + timedelta(days=10), date.today() + timedelta(days=40))
+    handle = await client.start_workflow(
+        PaymentPlanWorkflow.run,
+        PaymentPlanWorkflowInput(plan_id=plan_id, client_id=client_id, dossier_id=dossier_id,
+                                 dossier_task_queue=queues.dossier),
+        id=payment_plan_workflow_id(plan_id), task_queue=queues.workflows,
+    )
+
+    async def watching():
+        return (await handle.query(PaymentPlanWorkflow.status)).next_check_at is not None
+
+    await _until(watching)
+    await pool.execute("UPDATE payment_plans SET state = 'cancelled' WHERE id = $1", plan_id)
+    event_id = str(uuid4())
+    await handle.signal(PaymentPlanWorkflow.cancelled, PlanCancelled(event_id=event_id))
+    await handle.signal(PaymentPlanWorkflow.cancelled, PlanCancelled(event_id=event_id))
+    assert await handle.result() == "cancelled"
+    return await handle.fetch_history()
+
+
 async def record_all(client: Client, pool: asyncpg.Pool) -> dict[str, WorkflowHistory]:
     async with workers(client, pool, "replay") as queues:
         return {
             "dossier": await record_dossier(client, pool, queues),
             "action": await record_action(client, pool, queues),
+            "payment_plan": await record_payment_plan(client, pool, queues),
         }

@@ -1,17 +1,30 @@
-"""Issue 10, "Redelivered starts": a `dossier.opened`, `transfer.created` or
-`specific_action.created` delivered again after its workflow has closed is a no-op in the
-signal bridge (F-27, F-15), not an error the consumer retries forever. Runs on the dev
+"""Issue 10, "Redelivered starts": a `dossier.opened`, `transfer.created`,
+`specific_action.created` or `payment_plan.created` delivered again after its workflow has
+closed is a no-op in the signal bridge (F-27, F-15, F-37), not an error the consumer retries forever. Runs on the dev
 server (the time-skipping server ignores id conflict policies)."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 
-from relance.events import DossierOpened, SpecificActionCreated, TransferCreated
-from relance.workflow_ids import action_workflow_id, dossier_workflow_id, transfer_workflow_id
+from relance.events import (
+    DossierOpened,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
+    SpecificActionCreated,
+    TransferCreated,
+)
+from relance.workflow_ids import (
+    action_workflow_id,
+    dossier_workflow_id,
+    payment_plan_workflow_id,
+    transfer_workflow_id,
+)
 from relance_workflow.messaging.bridge import SignalBridge
 
 
@@ -21,7 +34,7 @@ async def dev_client(stack) -> Client:
 
 
 def _events():
-    client_id, dossier_id, transfer_id, action_id = uuid4(), uuid4(), uuid4(), uuid4()
+    client_id, dossier_id, transfer_id, action_id, plan_id = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
     opened = DossierOpened(dossier_id=dossier_id, client_id=client_id, client_code="RD-1")
     created = TransferCreated(
         transfer_id=transfer_id, client_id=client_id, client_code="RD-1", agency_code="AG-RD",
@@ -34,10 +47,15 @@ def _events():
         (opened.envelope(aggregate_id=dossier_id, client_id=client_id), dossier_workflow_id(dossier_id)),
         (created.envelope(aggregate_id=transfer_id, client_id=client_id), transfer_workflow_id(transfer_id)),
         (action.envelope(aggregate_id=action_id, client_id=client_id), action_workflow_id(action_id)),
+        (PaymentPlanCreated(plan_id=plan_id, client_id=client_id, dossier_id=dossier_id,
+                            item_ids=[uuid4()], instalments=2, total_amount=Decimal("10.00"),
+                            currency="EUR").envelope(aggregate_id=plan_id, client_id=client_id),
+         payment_plan_workflow_id(plan_id)),
     ]
 
 
-@pytest.mark.parametrize("kind", ["dossier.opened", "transfer.created", "specific_action.created"])
+@pytest.mark.parametrize("kind", ["dossier.opened", "transfer.created", "specific_action.created",
+                                  "payment_plan.created"])
 async def test_a_redelivered_start_of_a_closed_workflow_is_a_no_op(dev_client, kind):
     # A task queue no worker polls: the workflow exists without running, then closes.
     bridge = SignalBridge(dev_client, task_queue=f"redelivery-{uuid4().hex[:6]}")
@@ -52,3 +70,15 @@ async def test_a_redelivered_start_of_a_closed_workflow_is_a_no_op(dev_client, k
 
     described = await dev_client.get_workflow_handle(workflow_id).describe()
     assert described.run_id == first_run  # no second run was started either
+
+
+async def test_f37_a_cancellation_of_an_ended_plan_is_a_no_op(dev_client):
+    """`payment_plan.cancelled` for a plan whose workflow has ended (or never ran) is
+    acknowledged, not retried."""
+    bridge = SignalBridge(dev_client, task_queue=f"redelivery-{uuid4().hex[:6]}")
+    plan_id, client_id = uuid4(), uuid4()
+    cancelled = PaymentPlanCancelled(plan_id=plan_id, client_id=client_id, dossier_id=uuid4())
+    await bridge.handle(cancelled.envelope(aggregate_id=plan_id, client_id=client_id))  # no error
+    with pytest.raises(RPCError) as missing:  # and nothing was started for it
+        await dev_client.get_workflow_handle(payment_plan_workflow_id(plan_id)).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND

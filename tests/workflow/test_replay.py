@@ -1,5 +1,5 @@
-"""Replay tests: recorded histories of the dossier and specific action workflows run
-against the current workflow code; a non-deterministic change fails here, before it
+"""Replay tests: recorded histories of the dossier, specific action and payment plan (F-37)
+workflows run against the current workflow code; a non-deterministic change fails here, before it
 breaks the workflows running in production."""
 
 import os
@@ -13,7 +13,7 @@ from relance_workflow.worker import WORKFLOWS
 from tests.workflow.incompatible_dossier import ReorderedDossierWorkflow
 from tests.workflow.recording import HISTORIES, record_all
 
-EXPECTED = ("dossier", "action")
+EXPECTED = ("dossier", "action", "payment_plan")
 
 
 def _replayer() -> Replayer:

@@ -694,3 +694,52 @@ class CommunicationDeliveryUpdated(EventPayload):
     reason: str | None = None
     dossier_id: UUID | None = None
     intervention_id: UUID | None = None
+
+
+# ---- dossier.events: payment plans and holds (F-37) -------------------------------------
+
+
+@register
+class PaymentPlanCreated(EventPayload):
+    """F-37: a collector agreed instalments with a client on some of its open items; the
+    bridge starts the plan's workflow (`payment-plan-{plan_id}`) on this event, so there is
+    no dual write. The workflow reads the instalments from the dossier service."""
+
+    event_type = "payment_plan.created"
+    topic = topics.DOSSIER_EVENTS
+    plan_id: UUID
+    client_id: UUID
+    dossier_id: UUID
+    item_ids: list[UUID]
+    instalments: int
+    total_amount: Decimal
+    currency: str
+    client_code: str | None = None
+    collector_code: str | None = None
+
+
+@register
+class PaymentPlanCancelled(EventPayload):
+    """F-37: a collector cancelled an active plan; its items are back in the scenario and
+    the bridge tells the plan's workflow to stop watching."""
+
+    event_type = "payment_plan.cancelled"
+    topic = topics.DOSSIER_EVENTS
+    plan_id: UUID
+    client_id: UUID
+    dossier_id: UUID
+    comment: str | None = None
+
+
+@register
+class ClientHoldChanged(EventPayload):
+    """F-37: a temporary hold of the client's dunning was set (`hold_until` the day dunning
+    resumes) or lifted (`hold_until` None); `dossier_id` is the active dossier, whose
+    scenario re-plans."""
+
+    event_type = "dossier.hold_changed"
+    topic = topics.DOSSIER_EVENTS
+    client_id: UUID
+    dossier_id: UUID
+    hold_until: date | None = None
+    reason: str | None = None

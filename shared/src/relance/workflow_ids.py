@@ -16,3 +16,8 @@ def transfer_workflow_id(transfer_id: UUID | str) -> str:
 
 def action_workflow_id(action_id: UUID | str) -> str:
     return f"action-{action_id}"
+
+
+def payment_plan_workflow_id(plan_id: UUID | str) -> str:
+    """F-37: one workflow per payment plan, watching its instalments."""
+    return f"payment-plan-{plan_id}"

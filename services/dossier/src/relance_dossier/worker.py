@@ -9,6 +9,7 @@ from temporalio.worker import Worker
 from relance.temporal import connect  # noqa: F401 - the service's client (tracing, metrics)
 from relance_dossier.activities.action import ActionActivities
 from relance_dossier.activities.dossier import DossierActivities
+from relance_dossier.activities.payment_plan import PaymentPlanActivities
 from relance_dossier.activities.transfer import TransferActivities
 from relance_dossier.settings import Settings
 
@@ -16,7 +17,9 @@ from relance_dossier.settings import Settings
 def activities(pool: asyncpg.Pool, settings: Settings) -> list:
     dossier = DossierActivities(pool, settings.business_timezone, settings.business_hour,
                                 frozenset(settings.business_days))
-    return [*dossier.all(), *TransferActivities(pool).all(), *ActionActivities(pool).all()]
+    plans = PaymentPlanActivities(pool, settings.business_timezone, settings.business_hour)
+    return [*dossier.all(), *TransferActivities(pool).all(), *ActionActivities(pool).all(),
+            *plans.all()]
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:

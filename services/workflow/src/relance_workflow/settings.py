@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from relance.settings import CommonSettings
 
 
@@ -6,3 +8,7 @@ class Settings(CommonSettings):
     http_port: int = 8300
     # transfer_window_seconds, transfer_agency_answer_delay_seconds: in CommonSettings
     # (F-28, F-30), shared with the dossier API.
+    # F-37: a missed instalment of a payment plan is checked again this many days later;
+    # still missed, the plan is broken (its items back in the scenario, a call for the
+    # collector). Read by the bridge when it starts a plan's workflow.
+    payment_plan_grace_days: float = Field(default=5, ge=0)

@@ -32,7 +32,7 @@ class OpenIntervention(BaseModel):
     can answer without I/O."""
 
     intervention_id: UUID
-    origin: str  # scenario | manual | alert | promise | promise_follow_up
+    origin: str  # scenario | manual | alert | promise | promise_follow_up | plan_follow_up
     action_type: str
     step_index: int | None = None
     awaiting_outcome: bool = False  # a communication was requested for it
@@ -104,6 +104,17 @@ class ItemsChanged(BaseModel):
     """Signal: the dossier's items changed (paid, disputed, moved): plan again."""
 
     event_id: str
+
+
+class FollowUpOpened(BaseModel):
+    """Signal: another workflow opened an intervention To do on this dossier for the
+    collector (F-37: a broken payment plan's follow-up call); the dossier tracks it like
+    its own, so Done / Skip work on it, and plans again (the plan's items are back)."""
+
+    event_id: str
+    intervention_id: UUID
+    origin: str  # plan_follow_up
+    action_type: str = "call"
 
 
 class NextStepPreview(BaseModel):
@@ -240,6 +251,7 @@ WORKFLOW_TYPE = "DossierWorkflow"
 
 STATUS = Query[DossierStatus]("status", DossierStatus)
 ITEMS_CHANGED = Signal[ItemsChanged]("items_changed", ItemsChanged)
+FOLLOW_UP_OPENED = Signal[FollowUpOpened]("follow_up_opened", FollowUpOpened)
 COMMUNICATION_OUTCOME = Signal[CommunicationOutcome]("communication_outcome", CommunicationOutcome)
 
 PREPARE = Update[InterventionCommand, InterventionCommandResult](

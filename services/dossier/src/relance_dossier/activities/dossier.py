@@ -35,12 +35,14 @@ from relance.outbox import write_events
 from relance.planning import EVERY_DAY, ChaseableItem, eligible_items, next_step
 from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
 from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
+from relance_dossier.domain.payment_plans import postponed_by_hold
 from relance_dossier.domain.scenarios import scenario_for
 from relance_dossier.metrics import INTERVENTIONS_CLOSED, SCENARIO_STEPS_DUE
 
 # The notifier's command has one builder: it resolves the template and the contact
 # channels the notifier needs.
 from relance_dossier.persistence.communications import communication_command
+from relance_dossier.persistence.payment_plans import IN_ACTIVE_PLAN
 
 
 def communication_id_for(intervention_id: UUID) -> UUID:
@@ -76,13 +78,15 @@ def promise_kept(*, promised: Decimal | None, open_now: Decimal,
 
 async def chaseable_items(conn: asyncpg.Connection, client_id: UUID, dossier_id: UUID) -> list[ChaseableItem]:
     """The client's items with what planning needs to know (F-2, F-15, F-27)."""
-    # F-15: items under a pending specific action leave the scenario.
+    # F-15: items under a pending specific action leave the scenario; F-37: so do the items
+    # of an active payment plan, until it is completed, broken or cancelled.
     rows = await conn.fetch(
         "SELECT i.id, i.kind, i.due_date, i.open_amount, i.status,"
-        " i.dossier_id = $2 AS in_active, EXISTS (SELECT 1 FROM specific_action_items"
+        " i.dossier_id = $2 AS in_active, (EXISTS (SELECT 1 FROM specific_action_items"
         " sai JOIN specific_actions a ON a.id = sai.action_id WHERE sai.item_id = i.id"
         " AND a.status IN ('scheduled', 'todo', 'awaiting_confirmation'))"
-        " AS under_action FROM items i WHERE i.client_id = $1 ORDER BY i.due_date, i.number",
+        f" OR {IN_ACTIVE_PLAN}) AS under_action FROM items i WHERE i.client_id = $1"
+        " ORDER BY i.due_date, i.number",
         client_id, dossier_id,
     )
     return [
@@ -150,7 +154,7 @@ class DossierActivities:
         async with self._pool.acquire() as conn:
             dossier = await conn.fetchrow(
                 "SELECT d.id, d.client_id, c.scenario_code, c.country, c.segment, c.category,"
-                " c.risk, c.tags, k.code AS collector_code"
+                " c.risk, c.tags, c.hold_until, k.code AS collector_code"
                 " FROM dossiers d JOIN clients c ON c.id = d.client_id"
                 " LEFT JOIN collectors k ON k.id = c.collector_id WHERE d.id = $1",
                 request.dossier_id,
@@ -186,7 +190,9 @@ class DossierActivities:
         if planned is not None:
             out.step_index = planned.step_index
             out.step = planned.step
-            out.due_at = planned.due_at
+            # F-37: while the client's dunning is on hold the step waits for its end.
+            out.due_at = postponed_by_hold(planned.due_at, dossier["hold_until"], self._timezone,
+                                           self._business_hour, self._working_days)
             out.item_ids = [UUID(i) for i in planned.item_ids]
         return out
 

@@ -28,6 +28,7 @@ from relance_dossier.api import (
     interventions,
     introspection,
     notes,
+    payment_plans,
     scenarios,
     search,
     sessions,
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(interventions.router)
     app.include_router(actions.router)
     app.include_router(agenda.router)
+    app.include_router(payment_plans.router)
     # Issue 10: the payloads of events too large for a message, read back by their consumers.
     app.include_router(payload_router())
     install_transfer_metrics(app)

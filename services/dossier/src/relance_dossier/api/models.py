@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
 
@@ -161,6 +161,17 @@ class ClientOut(BaseModel):
     balance: Decimal
     collector_code: str | None = None
     collector_name: str | None = None
+    # F-37: the client's dunning is on hold until this date (the day it resumes).
+    hold_until: date | None = None
+    hold_reason: str | None = None
+    hold_set_by: str | None = None
+
+    @model_validator(mode="after")
+    def _hold_over(self) -> "ClientOut":
+        """F-37: a hold whose day has come is over: the card shows no hold."""
+        if self.hold_until is not None and self.hold_until <= date.today():
+            self.hold_until = self.hold_reason = self.hold_set_by = None
+        return self
 
 
 class ClientPatch(ApiInput):

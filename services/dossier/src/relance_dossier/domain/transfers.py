@@ -17,6 +17,7 @@ class CandidateItem:
     number: str
     open_amount: Decimal
     in_active_dossier: bool
+    in_plan: bool = False  # F-37: covered by an active payment plan
 
 
 def check_transfer_selection(
@@ -41,6 +42,9 @@ def check_transfer_selection(
             )
         if item.open_amount == 0:
             raise DomainError(field, f"item {item.number} is settled (open amount 0)")
+        if item.in_plan:
+            raise DomainError(field, f"item {item.number} is in an active payment plan"
+                                     " (cancel the plan first, F-37)")
 
 
 def check_follow_up_date(next_follow_up_date: date, today: date) -> None:

@@ -16,6 +16,7 @@ from relance_dossier.domain.transfers import (
     check_transfer_selection,
 )
 from relance_dossier.persistence.clients import active_dossier, record_audit
+from relance_dossier.persistence.payment_plans import IN_ACTIVE_PLAN
 
 
 async def create_transfer(
@@ -49,10 +50,16 @@ async def create_transfer(
             " WHERE client_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE",
             client_id, item_ids,
         )
+        # F-37: read after the lock by a statement of its own, so a payment plan committed
+        # on these items meanwhile is seen.
+        in_plan = {r["id"] for r in await conn.fetch(
+            f"SELECT i.id FROM items i WHERE i.id = ANY($1::uuid[]) AND {IN_ACTIVE_PLAN}",
+            item_ids)}
         check_transfer_selection(item_ids, {
             r["id"]: CandidateItem(item_id=r["id"], number=r["number"],
                                    open_amount=r["open_amount"],
-                                   in_active_dossier=r["dossier_id"] == active_id)
+                                   in_active_dossier=r["dossier_id"] == active_id,
+                                   in_plan=r["id"] in in_plan)
             for r in rows
         })
         if active_id is None:

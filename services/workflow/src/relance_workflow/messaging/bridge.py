@@ -4,6 +4,8 @@
 redelivered event lands on the same workflow); `communication.*` and `item.*` → signals.
 `transfer.created` → start of the transfer workflow (F-27, its window from this service's
 settings); `agency.*` → signals to the transfer workflow (F-29, F-31).
+`payment_plan.created` → start of the plan's workflow, `payment_plan.cancelled` → its
+signal; `dossier.hold_changed` → the dossier re-plans (F-37).
 Each signal carries the event id and the workflow ignores ids it has seen, so at-least-once
 delivery applies every event once. Messages are acknowledged after the signal is accepted.
 A redelivered start whose workflow already ran to its end is a no-op (issue 10, F-27):
@@ -17,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from relance import topics
 from relance.contracts.action import ActionWorkflowInput
 from relance.contracts.dossier import CommunicationOutcome, DossierWorkflowInput, ItemsChanged
+from relance.contracts.payment_plan import PaymentPlanWorkflowInput, PlanCancelled
 from relance.contracts.transfer import (
     AgencyCancellationAnswer,
     AgencyPayment,
@@ -30,17 +33,26 @@ from relance.events import (
     AgencyPaymentCollected,
     AgencyPlacementAcknowledged,
     AgencyStatusUpdated,
+    ClientHoldChanged,
     CommunicationFailed,
     CommunicationSent,
     DossierOpened,
     EventEnvelope,
+    PaymentPlanCancelled,
+    PaymentPlanCreated,
     SpecificActionCreated,
     TransferCreated,
 )
-from relance.workflow_ids import action_workflow_id, dossier_workflow_id, transfer_workflow_id
+from relance.workflow_ids import (
+    action_workflow_id,
+    dossier_workflow_id,
+    payment_plan_workflow_id,
+    transfer_workflow_id,
+)
 from relance_workflow.settings import Settings
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
+from relance_workflow.workflows.payment_plan import PaymentPlanWorkflow
 from relance_workflow.workflows.transfer import TransferWorkflow
 
 BRIDGE_GROUP = "workflow-bridge"
@@ -61,6 +73,22 @@ class SignalBridge:
                 await self._once(self._start_dossier(opened, envelope))
         elif envelope.event_type == SpecificActionCreated.event_type:
             await self._once(self._start_action_workflow(envelope.payload_as(SpecificActionCreated)))
+        elif envelope.event_type == PaymentPlanCreated.event_type:
+            await self._once(self._start_payment_plan(envelope.payload_as(PaymentPlanCreated),
+                                                      envelope))
+        elif envelope.event_type == PaymentPlanCancelled.event_type:
+            cancelled = envelope.payload_as(PaymentPlanCancelled)
+            handle = self._client.get_workflow_handle(payment_plan_workflow_id(cancelled.plan_id))
+            try:
+                await handle.signal(PaymentPlanWorkflow.cancelled,
+                                    PlanCancelled(event_id=str(envelope.event_id)))
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:  # an ended plan: nothing to stop
+                    raise
+        elif envelope.event_type == ClientHoldChanged.event_type:
+            held = envelope.payload_as(ClientHoldChanged)
+            await self._signal(held.dossier_id, DossierWorkflow.items_changed,
+                               ItemsChanged(event_id=str(envelope.event_id)))
         elif envelope.event_type == CommunicationSent.event_type:
             sent = envelope.payload_as(CommunicationSent)
             await self._signal_outcome(sent.dossier_id, CommunicationOutcome(
@@ -106,6 +134,25 @@ class SignalBridge:
                 dossier_task_queue=self._settings.temporal_dossier_task_queue,
             ),
             id=action_workflow_id(created.action_id),
+            task_queue=self._task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+
+    async def _start_payment_plan(self, created: PaymentPlanCreated,
+                                  envelope: EventEnvelope) -> None:
+        """F-37: one workflow per payment plan, started from the event written with the
+        plan; a redelivered event finds it (or the ended run refuses a second one)."""
+        await self._client.start_workflow(
+            PaymentPlanWorkflow.run,
+            PaymentPlanWorkflowInput(
+                plan_id=created.plan_id, client_id=created.client_id,
+                dossier_id=created.dossier_id, grace_days=self._settings.payment_plan_grace_days,
+                client_code=created.client_code, collector_code=created.collector_code,
+                dossier_task_queue=self._settings.temporal_dossier_task_queue,
+                seen_event_ids=[str(envelope.event_id)],
+            ),
+            id=payment_plan_workflow_id(created.plan_id),
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         DossierStatus,
         DossierWorkflowInput,
         EditRequest,
+        FollowUpOpened,
         InterventionCommand,
         InterventionCommandResult,
         InterventionDeletion,
@@ -144,6 +145,19 @@ class DossierWorkflow:
     def items_changed(self, signal: ItemsChanged) -> None:
         if self._seen.first_time(signal.event_id):
             self._replan = True
+
+    @workflow.signal(name=contract.FOLLOW_UP_OPENED.name)
+    def follow_up_opened(self, signal: FollowUpOpened) -> None:
+        """F-37: a broken payment plan opened a follow-up for the collector: it is To do on
+        this dossier (Done / Skip), and the plan's items are back in the scenario."""
+        if not self._seen.first_time(signal.event_id):
+            return
+        if self._open(signal.intervention_id) is None:
+            self._state.open_interventions.append(OpenIntervention(
+                intervention_id=signal.intervention_id, origin=signal.origin,
+                action_type=signal.action_type,
+            ))
+        self._replan = True
 
     @workflow.signal(name=contract.COMMUNICATION_OUTCOME.name)
     def communication_outcome(self, signal: CommunicationOutcome) -> None:
