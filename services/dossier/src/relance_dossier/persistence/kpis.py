@@ -16,14 +16,14 @@ import asyncpg
 from relance_dossier.domain.aging import bucket_case_sql
 
 SCOPE = """
-scope AS (
+scope AS NOT MATERIALIZED (
     SELECT c.id, c.collector_id FROM clients c
     WHERE ($1::uuid[] IS NULL OR c.collector_id = ANY($1))
       AND ($2::uuid IS NULL OR c.collector_id = $2)
       AND ($3::text IS NULL OR c.segment = $3)
       AND ($4::text IS NULL OR c.country = $4)
 ),
-scoped_items AS (
+scoped_items AS NOT MATERIALIZED (
     SELECT i.id, i.client_id, i.kind, i.currency, i.due_date, i.amount, i.open_amount,
            i.status, i.status_since, i.updated_at,
            COALESCE(i.issue_date, i.due_date) AS issued,
@@ -142,7 +142,8 @@ handed AS (
     SELECT t.id AS transfer_id, t.created_at::date AS transferred_on, i.id AS item_id,
            i.currency, i.sign, i.open_amount
     FROM transfers t JOIN scope c ON c.id = t.client_id
-    JOIN scoped_items i ON i.id = ANY(t.item_ids)
+    CROSS JOIN LATERAL unnest(t.item_ids) AS handed_item(id)
+    JOIN scoped_items i ON i.id = handed_item.id
 ),
 recovered AS (
     SELECT tp.transfer_id, tp.item_id, sum(tp.applied) AS applied,
