@@ -94,10 +94,16 @@ GROUP BY 1 ORDER BY 1
 # first; `k` is the month's rank from 1).
 COUNTBACK_SALES = f"""
 WITH {SCOPE},
-months AS (SELECT * FROM unnest($6::date[], $7::date[]) WITH ORDINALITY AS m(first, last, k))
-SELECT i.currency, m.k, sum(i.amount)::numeric(18,2) AS sales
-FROM scoped_items i JOIN months m ON i.issued BETWEEN m.first AND m.last
-WHERE i.kind = 'invoice'
+months AS (SELECT * FROM unnest($6::date[], $7::date[]) WITH ORDINALITY AS m(first, last, k)),
+-- Summed per day first, so each month is matched with days rather than with items.
+daily AS (
+    SELECT currency, issued, sum(amount) AS sales FROM scoped_items
+    WHERE kind = 'invoice' AND issued BETWEEN (SELECT min(first) FROM months)
+                                          AND (SELECT max(last) FROM months)
+    GROUP BY 1, 2
+)
+SELECT d.currency, m.k, sum(d.sales)::numeric(18,2) AS sales
+FROM daily d JOIN months m ON d.issued BETWEEN m.first AND m.last
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 
@@ -185,10 +191,10 @@ COLLECTOR_ACTIONS = f"""
 WITH {SCOPE},
 actions AS (
     SELECT client_id, status = 'done' AS done FROM interventions
-    WHERE status <> 'skipped' AND due_at::date BETWEEN $6 AND $7
+    WHERE status <> 'skipped' AND due_at >= $6::date AND due_at < $7::date + 1
     UNION ALL
     SELECT client_id, status IN ('done', 'sent') FROM specific_actions
-    WHERE status <> 'deleted' AND due_at::date BETWEEN $6 AND $7
+    WHERE status <> 'deleted' AND due_at >= $6::date AND due_at < $7::date + 1
 )
 SELECT k.code AS collector_code, count(*) AS due, count(*) FILTER (WHERE a.done) AS done
 FROM actions a JOIN scope c ON c.id = a.client_id JOIN collectors k ON k.id = c.collector_id
