@@ -4,7 +4,8 @@ the clients the caller may see and the filters they gave; nothing is summed in P
 Every query takes the same first five parameters (`Scope.args`): the collectors whose
 clients the caller may see (none: every client), then the collector, segment, country
 and currency filters. An item's signed open amount follows the balance (F-1): invoices
-add, credit notes and unallocated payments subtract."""
+add, credit notes and unallocated payments subtract. An item without an issue date is
+taken as issued on its due date, or on the day it was recorded if that came first."""
 
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +27,7 @@ scope AS NOT MATERIALIZED (
 scoped_items AS NOT MATERIALIZED (
     SELECT i.id, i.client_id, i.kind, i.currency, i.due_date, i.amount, i.open_amount,
            i.status, i.status_since, i.updated_at,
-           COALESCE(i.issue_date, i.due_date) AS issued,
+           COALESCE(i.issue_date, LEAST(i.due_date, i.created_at::date)) AS issued,
            CASE WHEN i.kind = 'invoice' THEN 1 ELSE -1 END AS sign
     FROM items i JOIN scope c ON c.id = i.client_id
     WHERE ($5::text IS NULL OR i.currency = $5)
