@@ -31,6 +31,8 @@ def test_scale_run_measures_every_path_on_a_small_data_set(tmp_path: Path) -> No
     assert card["ratio"] > 0 and card["steady"]["p99_ms"] >= card["steady"]["p50_ms"] > 0
     assert results["agenda"]["clients"] == 10_000 or results["agenda"]["clients"] == options.clients
     assert results["search"]["codes"] == min(5_000, options.clients)
+    # F-36: the KPIs answered over every client.
+    assert results["kpis"]["clients"] == options.clients and results["kpis"]["p95_ms"] > 0
     # One segment in ten (F-5): every one of its clients moved to the collector.
     assert results["mass_assignment"]["clients"] == options.clients // 10
     assert results["mass_assignment"]["changed"] == options.clients // 10

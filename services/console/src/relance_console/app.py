@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from relance.observability import add_health_and_metrics
 from relance_console import i18n
 from relance_console.api import Api, ApiFailure, Unreachable
-from relance_console.pages import admin, agenda, clients, payment_plans, search, transfers
+from relance_console.pages import admin, agenda, clients, kpis, payment_plans, search, transfers
 from relance_console.session import COOKIE, Session, SessionCodec
 from relance_console.settings import Settings
 from relance_console.web import (
@@ -187,7 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def home(request: Request):
         return redirect(request, "/agenda")
 
-    for module in (agenda, search, clients, payment_plans, transfers, admin):
+    for module in (agenda, search, clients, payment_plans, transfers, admin, kpis):
         app.include_router(module.router)
     return app
 

@@ -27,6 +27,7 @@ from relance_dossier.api import (
     imports,
     interventions,
     introspection,
+    kpis,
     notes,
     payment_plans,
     scenarios,
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(agenda.router)
     app.include_router(payment_plans.router)
+    app.include_router(kpis.router)
     # Issue 10: the payloads of events too large for a message, read back by their consumers.
     app.include_router(payload_router())
     install_transfer_metrics(app)

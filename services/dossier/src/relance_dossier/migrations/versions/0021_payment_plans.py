@@ -6,14 +6,14 @@ keeps what each item owed when the plan was agreed, so what was paid since is co
 SQL against the instalments due. A hold stops all of a client's dunning until a date.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-02
 """
 
 from relance.sql_script import run_script
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

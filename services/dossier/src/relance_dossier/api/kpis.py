@@ -1,0 +1,197 @@
+"""Collection KPIs (F-36): balances, aging, DSO, CEI, promises, disputes, transfers and
+per-collector figures, every money figure per currency, over the clients the caller may
+see (F-4: a collector gets figures on their own clients and those their visibility
+scope adds, never on others). The formulas are in docs/kpis.md."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from relance.api.auth import Principal
+from relance.api.errors import ApiError
+from relance_dossier.api.agenda import NOBODY
+from relance_dossier.api.auth import can_read, db_pool, sees_collector
+from relance_dossier.api.search import visibility_of
+from relance_dossier.domain import kpis as formulas
+from relance_dossier.domain.aging import AGING_BUCKETS
+from relance_dossier.persistence import kpis as store
+from relance_dossier.persistence.collectors import collector_by_code
+
+router = APIRouter(tags=["kpis"])
+
+CURRENCY = r"^[A-Z]{3}$"
+
+
+class BucketAmount(BaseModel):
+    bucket: str
+    label: str
+    amount: Decimal
+
+
+class CurrencyFigures(BaseModel):
+    currency: str
+    outstanding: Decimal = Field(description="sum of the signed open amounts")
+    overdue: Decimal = Field(description="the part of `outstanding` past its due date")
+    aging: list[BucketAmount]
+    opening_receivables: Decimal
+    closing_receivables: Decimal
+    closing_current_receivables: Decimal
+    credit_sales: Decimal = Field(description="invoices issued in the period")
+    dso_simple: Decimal | None = Field(description="days; none without sales in the period")
+    dso_countback: Decimal | None = Field(description="days")
+    cei: Decimal | None = Field(description="percent")
+
+
+class PromiseFigures(BaseModel):
+    currency: str
+    made: int
+    kept: int
+    broken: int
+    pending: int
+    kept_rate: Decimal | None = Field(description="percent of the judged promises kept")
+    promised_amount: Decimal
+    kept_amount: Decimal
+
+
+class DisputeFigures(BaseModel):
+    currency: str
+    items: int
+    clients: int
+    amount: Decimal
+    average_age_days: Decimal
+    oldest_age_days: int
+
+
+class TransferFigures(BaseModel):
+    currency: str
+    transfers: int = Field(description="transfers made in the period")
+    transferred: Decimal = Field(description="what the transfers of the period handed over")
+    recovered: Decimal = Field(description="what agencies collected in the period")
+
+
+class Amount(BaseModel):
+    currency: str
+    amount: Decimal
+
+
+class CollectorFigures(BaseModel):
+    collector_code: str
+    collector_name: str
+    clients: int
+    outstanding: list[Amount]
+    actions_due: int = Field(description="actions due in the period")
+    actions_done: int = Field(description="of those, the ones done")
+    collected: list[Amount] = Field(description="payments dated in the period")
+
+
+class Kpis(BaseModel):
+    as_of: date
+    period_from: date = Field(alias="from")
+    period_to: date = Field(alias="to")
+    period_days: int
+    currencies: list[CurrencyFigures]
+    promises: list[PromiseFigures]
+    disputes: list[DisputeFigures]
+    transfers: list[TransferFigures]
+    collectors: list[CollectorFigures]
+
+    model_config = {"populate_by_name": True}
+
+
+def _amounts(rows, code: str) -> list[Amount]:
+    return [Amount(currency=r["currency"], amount=r["amount"]) for r in rows
+            if r["collector_code"] == code]
+
+
+@router.get("/kpis", response_model=Kpis, response_model_by_alias=True,
+            summary="F-36: collection KPIs per currency over the clients the caller may see")
+async def kpis(
+    request: Request,
+    collector: str | None = Query(default=None, description="a collector's code"),
+    segment: str | None = None,
+    country: str | None = None,
+    currency: Annotated[str | None, Query(pattern=CURRENCY,
+                                          description="ISO 4217 code, e.g. EUR")] = None,
+    period_from: date | None = Query(default=None, alias="from",
+                                     description="first day; default: 89 days before `to`"),
+    period_to: date | None = Query(default=None, alias="to",
+                                   description="last day; default: the as-of date"),
+    as_of: date | None = Query(default=None, description="the day balances are aged on; "
+                                                         "default: today"),
+    principal: Principal = Depends(can_read),
+) -> Kpis:
+    on = as_of or date.today()
+    end = period_to or on
+    start = period_from or end - timedelta(days=formulas.DEFAULT_PERIOD_DAYS - 1)
+    period = formulas.check_period(start, end, on)
+    visibility = visibility_of(principal, mine=False)
+    visible = None
+    if visibility.restricted:
+        visible = visibility.only_collector_ids or [NOBODY]
+    async with db_pool(request).acquire() as conn:
+        collector_id = None
+        if collector is not None:
+            row = await collector_by_code(conn, collector)
+            if row is None:
+                raise ApiError(422, "collector", f"no collector with code {collector!r}")
+            if not sees_collector(principal, row["id"]):
+                raise ApiError(404, "collector", f"no collector with code {collector!r}")
+            collector_id = row["id"]
+        scope = store.Scope(visible, collector_id, segment, country, currency)
+        months = formulas.countback_months(period.end)
+        aging = await store.aging(conn, scope, on)
+        receivables = await store.receivables(conn, scope, period.start, period.end)
+        sales = await store.countback_sales(conn, scope, months)
+        promises = await store.in_period(conn, store.PROMISES, scope, period.start, period.end)
+        disputes = await store.disputes(conn, scope, on)
+        transfers = await store.in_period(conn, store.TRANSFERS, scope, period.start, period.end)
+        portfolios = await store.of_scope(conn, store.COLLECTOR_PORTFOLIOS, scope)
+        outstanding = await store.of_scope(conn, store.COLLECTOR_OUTSTANDING, scope)
+        actions = {r["collector_code"]: r for r in await store.in_period(
+            conn, store.COLLECTOR_ACTIONS, scope, period.start, period.end)}
+        collected = await store.in_period(conn, store.COLLECTOR_COLLECTED, scope,
+                                          period.start, period.end)
+
+    by_bucket = {(r["currency"], r["bucket"]): r["amount"] for r in aging}
+    by_currency = {r["currency"]: r for r in receivables}
+    currencies = []
+    for code in sorted({r["currency"] for r in aging} | set(by_currency)):
+        buckets = [BucketAmount(bucket=b.key, label=b.label,
+                                amount=by_bucket.get((code, b.key), Decimal("0.00")))
+                   for b in AGING_BUCKETS]
+        total = sum((b.amount for b in buckets), Decimal("0.00"))
+        r = by_currency.get(code)
+        zero = Decimal("0.00")
+        opening, closing, current, credit_sales = (
+            (r["opening"], r["closing"], r["closing_current"], r["credit_sales"]) if r
+            else (zero, zero, zero, zero))
+        month_sales = {s["k"]: s["sales"] for s in sales if s["currency"] == code}
+        walk = [formulas.MonthSales(month_sales.get(k, zero), (last - first).days + 1)
+                for k, (first, last) in enumerate(months, start=1)]
+        currencies.append(CurrencyFigures(
+            currency=code, outstanding=total,
+            overdue=total - by_bucket.get((code, AGING_BUCKETS[0].key), zero), aging=buckets,
+            opening_receivables=opening, closing_receivables=closing,
+            closing_current_receivables=current, credit_sales=credit_sales,
+            dso_simple=formulas.dso_simple(closing, credit_sales, period.days),
+            dso_countback=formulas.dso_countback(closing, walk),
+            cei=formulas.cei(opening, credit_sales, closing, current),
+        ))
+    return Kpis(
+        as_of=on, period_from=period.start, period_to=period.end, period_days=period.days,
+        currencies=currencies,
+        promises=[PromiseFigures(**dict(r), kept_rate=formulas.rate(r["kept"], r["kept"] + r["broken"]))
+                  for r in promises],
+        disputes=[DisputeFigures(**dict(r)) for r in disputes],
+        transfers=[TransferFigures(**dict(r)) for r in transfers],
+        collectors=[CollectorFigures(
+            collector_code=p["collector_code"], collector_name=p["collector_name"],
+            clients=p["clients"], outstanding=_amounts(outstanding, p["collector_code"]),
+            actions_due=actions[p["collector_code"]]["due"] if p["collector_code"] in actions else 0,
+            actions_done=actions[p["collector_code"]]["done"] if p["collector_code"] in actions else 0,
+            collected=_amounts(collected, p["collector_code"]),
+        ) for p in portfolios],
+    )
