@@ -27,6 +27,7 @@ from relance_dossier.api import (
     imports,
     interventions,
     introspection,
+    late_fees,
     notes,
     scenarios,
     search,
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(interventions.router)
     app.include_router(actions.router)
     app.include_router(agenda.router)
+    app.include_router(late_fees.router)
     # Issue 10: the payloads of events too large for a message, read back by their consumers.
     app.include_router(payload_router())
     install_transfer_metrics(app)
