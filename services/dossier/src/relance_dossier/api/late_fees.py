@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
@@ -100,6 +101,17 @@ class ChargeOut(BaseModel):
     charged: list[ChargedFeeOut] = Field(description="empty when everything was charged already")
 
 
+# Days outside these years are refused (422 naming `on`): no late fee is computed for
+# the year 1 or 9999.
+EARLIEST, LATEST = date(2000, 1, 1), date(2199, 12, 31)
+
+
+def _check_day(on: date) -> date:
+    if not EARLIEST <= on <= LATEST:
+        raise ApiError(422, "on", f"a day between {EARLIEST} and {LATEST}")
+    return on
+
+
 def _defaults(request: Request) -> LateFeePolicy:
     return store.defaults_from(request.app.state.settings)
 
@@ -131,7 +143,8 @@ async def late_fees(
 ) -> LateFeesOut:
     async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
-        return await _figures(conn, client, on or await _today(conn, request), _defaults(request))
+        day = _check_day(on or await _today(conn, request))
+        return await _figures(conn, client, day, _defaults(request))
 
 
 @router.post("/clients/{code}/late-fees/charge", response_model=ChargeOut,
@@ -142,14 +155,17 @@ async def charge_late_fees(code: str, body: ChargeIn, request: Request,
     async with db_pool(request).acquire() as conn, conn.transaction():
         client = await client_or_404(conn, code, principal)
         today = await _today(conn, request)
-        on = body.on or today
+        on = _check_day(body.on or today)
         if on > today:
             raise ApiError(422, "on", "fees can be charged up to today, not in the future")
         dossier_id = await active_dossier_or_409(conn, client)
         await lock_client(conn, client["id"])  # two charges at once never both charge a day
-        rows = await store.charge(conn, client_id=client["id"], dossier_id=dossier_id, on=on,
-                                  defaults=_defaults(request), actor=principal.actor,
-                                  comment=body.comment)
+        try:
+            rows = await store.charge(conn, client_id=client["id"], dossier_id=dossier_id, on=on,
+                                      defaults=_defaults(request), actor=principal.actor,
+                                      comment=body.comment)
+        except asyncpg.NumericValueOutOfRangeError:
+            raise ApiError(422, "on", "the fees are too large to be an item's amount") from None
     return ChargeOut(client_code=code, on=on, charged=[
         ChargedFeeOut(item_id=str(r["item_id"]), number=r["fee_number"],
                       invoice_number=r["invoice_number"], kind=r["kind"],
@@ -201,11 +217,11 @@ async def list_policies(request: Request, principal: Principal = Depends(can_rea
 
 
 async def _check_scope_key(conn, scope: str, key: str) -> None:
+    if not key.strip() or len(key) > 100 or "\x00" in key:
+        raise ApiError(422, "key", "a segment or client code of 1 to 100 characters")
     if scope == "client" and not await conn.fetchval(
             "SELECT true FROM clients WHERE code = $1", key):
         raise ApiError(404, "key", f"no client with code {key!r}")
-    if not key.strip() or len(key) > 100:
-        raise ApiError(422, "key", "a segment or client code of 1 to 100 characters")
 
 
 @router.put("/late-fee-policies/{scope}/{key}", response_model=PolicyRowOut,
@@ -224,6 +240,8 @@ async def put_policy(scope: Scope, key: str, body: PolicyIn, request: Request,
                summary="Remove a policy: the segment's or the defaults apply again (F-38)")
 async def delete_policy(scope: Scope, key: str, request: Request,
                         principal: Principal = Depends(admin_only)) -> Response:
+    if "\x00" in key:
+        raise ApiError(404, "key", f"no {scope} policy for {key!r}")
     async with db_pool(request).acquire() as conn, conn.transaction():
         if not await store.delete_policy(conn, scope, key, principal.actor):
             raise ApiError(404, "key", f"no {scope} policy for {key!r}")

@@ -125,12 +125,12 @@ def interest_sql(open_amount: str, rate: str, days: str, enabled: str) -> str:
     away from zero, which is half up on these positive amounts."""
     return (
         f"(CASE WHEN {enabled} THEN round(({open_amount}) * ({rate}) * ({days})"
-        f" / {DAYS_PER_YEAR}, 2) ELSE 0 END)::numeric(18,2)"
+        f" / {DAYS_PER_YEAR}, 2) ELSE 0 END)"
     )
 
 
 def indemnity_sql(amount: str, currency: str, currencies: str, charged: str, enabled: str) -> str:
     return (
         f"(CASE WHEN {enabled} AND NOT {charged} AND {currency} = ANY({currencies})"
-        f" THEN round({amount}, 2) ELSE 0 END)::numeric(18,2)"
+        f" THEN round({amount}, 2) ELSE 0 END)"
     )

@@ -118,9 +118,9 @@ async def late_fee_items(conn: asyncpg.Connection, client_id: UUID, on: date,
 async def late_fee_totals(conn: asyncpg.Connection, client_id: UUID, on: date,
                           defaults: LateFeePolicy) -> list[asyncpg.Record]:
     return await conn.fetch(
-        figures_cte() + "SELECT currency, sum(interest)::numeric(18,2) AS interest,"
-        " sum(indemnity)::numeric(18,2) AS indemnity,"
-        " sum(interest + indemnity)::numeric(18,2) AS total, count(*) AS late_invoices"
+        figures_cte() + "SELECT currency, round(sum(interest), 2) AS interest,"
+        " round(sum(indemnity), 2) AS indemnity,"
+        " round(sum(interest + indemnity), 2) AS total, count(*) AS late_invoices"
         " FROM figures GROUP BY currency ORDER BY currency",
         *_args(client_id, on, defaults),
     )
@@ -142,8 +142,8 @@ async def command_late_fees(
     else:
         ids = [UUID(str(i)) for i in item_ids]
     rows = await conn.fetch(
-        figures_cte(only_items=True) + "SELECT currency, sum(interest)::numeric(18,2) AS interest,"
-        " sum(indemnity)::numeric(18,2) AS indemnity FROM figures"
+        figures_cte(only_items=True) + "SELECT currency, round(sum(interest), 2) AS interest,"
+        " round(sum(indemnity), 2) AS indemnity FROM figures"
         " GROUP BY currency HAVING sum(interest) > 0 OR sum(indemnity) > 0 ORDER BY currency",
         *_args(client_id, on, defaults), ids,
     )
