@@ -93,7 +93,7 @@ async def _seed_clients(pool, count: int) -> list[tuple[UUID, str]]:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             "INSERT INTO templates (code, channel, subject, body) VALUES ($1, 'email', $2, $3)"
-            " ON CONFLICT (code) DO UPDATE SET subject = EXCLUDED.subject, body = EXCLUDED.body",
+            " ON CONFLICT (code, locale) DO UPDATE SET subject = EXCLUDED.subject, body = EXCLUDED.body",
             TEMPLATE_CODE, TEMPLATE_SUBJECT, TEMPLATE_BODY,
         )
         for _ in range(count):

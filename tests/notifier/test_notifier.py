@@ -103,7 +103,7 @@ async def trace_of(dossier_api: httpx.AsyncClient, code: str, communication_id: 
 async def ensure_sms_template(db) -> None:
     await db.execute(
         "INSERT INTO templates (code, channel, subject, body) VALUES ($1, 'sms', '', $2)"
-        " ON CONFLICT (code) DO NOTHING",
+        " ON CONFLICT (code, locale) DO NOTHING",
         SMS_TEMPLATE,
         "{{ client.code }} : #items_amount_selected restent dus. Merci de regler rapidement.",
     )

@@ -11,6 +11,10 @@ DEMO_CLIENTS = [
     ("C-GENT", "Gent Logistics", "BE", "grands comptes", "ap@gent-logistics.example", [("F-2026-410", -20, "7800.00")]),
 ]
 
+# F-39: the language a demo client's contact reads (its messages use that locale's
+# template); the others read the client's locale, French.
+DEMO_CONTACT_LANGUAGES = {"C-GENT": "en"}
+
 
 def load_demo(dossier_url: str, admin_token: str) -> int:
     """Create the demo clients that do not exist yet; returns how many were created."""
@@ -24,6 +28,7 @@ def load_demo(dossier_url: str, admin_token: str) -> int:
             if email:
                 contacts.append({
                     "name": "Service comptabilité", "observation": "Comptabilité fournisseurs",
+                    "language": DEMO_CONTACT_LANGUAGES.get(code),
                     "channels": [{"type": "email", "value": email, "state": "validated", "is_default": True}],
                 })
             body = {

@@ -208,6 +208,17 @@ class CommunicationContact(BaseModel):
     value: str
     state: str  # pending | validated | invalid
     is_default: bool
+    # F-39: the language of the channel's contact (fr, en, en-GB…); None: the client's.
+    language: str | None = None
+
+
+class CommunicationLateFee(BaseModel):
+    """F-38: the late-payment interest and the recovery indemnity owed on the command's
+    items, in one currency, computed by the dossier when it writes the command."""
+
+    currency: str
+    interest: Decimal
+    indemnity: Decimal
 
 
 class CommunicationDocument(BaseModel):
@@ -272,6 +283,12 @@ class CommunicationRequested(EventPayload):
     # the client's contact channels of the channel's type (F-21).
     template: CommunicationTemplate | None = None
     contact_channels: list[CommunicationContact] = Field(default_factory=list)
+    # F-39: every locale's version of the template; the notifier uses the one of the
+    # chosen contact's language, else `template` (the client's locale, else the fallback).
+    templates: list[CommunicationTemplate] = Field(default_factory=list)
+    # F-38: the fees owed on `items` per currency at send time (#late_interest,
+    # #recovery_indemnity); empty when none.
+    late_fees: list[CommunicationLateFee] = Field(default_factory=list)
 
 
 @register

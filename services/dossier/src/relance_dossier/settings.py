@@ -1,3 +1,4 @@
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -23,6 +24,17 @@ class Settings(CommonSettings):
         if any(d not in range(1, 8) for d in days):
             raise ValueError("business_days are ISO weekdays, 1 (Monday) to 7 (Sunday)")
         return sorted(set(days))
+    # F-38: late fees and interest (French B2B law), the defaults a segment's or a client's
+    # policy overrides: the annual interest rate (the ECB main refinancing rate, 2.15 %,
+    # plus 10 points), the fixed recovery indemnity per late invoice and the currencies
+    # whose invoices get it (as that amount in the item's currency).
+    late_fees_enabled: bool = True
+    late_interest_rate: Decimal = Field(default=Decimal("0.1215"), ge=0, le=1)
+    recovery_indemnity_amount: Decimal = Field(default=Decimal("40.00"), ge=0)
+    recovery_indemnity_currencies: list[str] = ["EUR"]
+    # F-39: the locale of the template used when neither the contact's language nor the
+    # client's locale has a version of it.
+    template_fallback_locale: str = "fr"
     # The first admin's API token; further users are created through the API.
     bootstrap_admin_token: str | None = None
     # F-31: the transfer gateway owns the agencies registry; a transfer's agency is asked

@@ -177,6 +177,7 @@ class Notifier:
                 channels=contact_channels(command),
                 template=command_template(command),
                 supported_channels=self._channels,
+                versions=template_versions(command),
             )
             if isinstance(decision, Deliver):
                 started = await repo.upsert_communication(
@@ -312,7 +313,8 @@ class Notifier:
 def contact_channels(command: CommunicationRequested) -> list[ContactChannel]:
     """The client's channels as the dossier put them in the command (F-21)."""
     return [
-        ContactChannel(type=c.type, value=c.value, state=c.state, is_default=c.is_default)
+        ContactChannel(type=c.type, value=c.value, state=c.state, is_default=c.is_default,
+                       language=c.language)
         for c in command.contact_channels
     ]
 
@@ -323,6 +325,14 @@ def command_template(command: CommunicationRequested) -> Template | None:
     if t is None:
         return None
     return Template(code=t.code, channel=t.channel, subject=t.subject, body=t.body, locale=t.locale)
+
+
+def template_versions(command: CommunicationRequested) -> list[Template]:
+    """Every locale's version of the template, as the dossier put them in the command (F-39)."""
+    return [
+        Template(code=t.code, channel=t.channel, subject=t.subject, body=t.body, locale=t.locale)
+        for t in command.templates
+    ]
 
 
 ERROR_CAP = 2000  # characters of a reason or subject kept in an event

@@ -216,6 +216,14 @@ async def save_scenario(request: Request, ctx: Ctx = Depends(signed_in)):
     return await _scenarios(ctx, message=_("Scenario saved."))
 
 
+@router.get("/admin/templates/{code}/{locale}")
+async def edit_template(code: str, locale: str, ctx: Ctx = Depends(signed_in)):
+    """One language's version of a template in the form, to edit it (F-39)."""
+    template = await ctx.dossier.get(f"/templates/{code}", params={"locale": locale})
+    return await _scenarios(ctx, template_values={
+        k: template[k] for k in ("code", "channel", "locale", "subject", "body")})
+
+
 @router.post("/admin/templates")
 async def save_template(request: Request, ctx: Ctx = Depends(signed_in)):
     form = await request.form()

@@ -74,6 +74,29 @@ async def change_collector(code: str, request: Request, ctx: Ctx = Depends(signe
     return redirect(request, f"/clients/{code}", flash=_("Collector changed."))
 
 
+# ---- late fees and interest (F-38) ---------------------------------------------------------
+
+async def _late_fees(ctx: Ctx, code: str):
+    fees = await ctx.dossier.get(f"/clients/{code}/late-fees")
+    chargeable = any(Decimal(str(t["total"])) > 0 for t in fees["totals"])
+    return render(ctx, "_late_fees.html", code=code, fees=fees, chargeable=chargeable)
+
+
+@router.get("/clients/{code}/late-fees")
+async def late_fees(code: str, ctx: Ctx = Depends(signed_in)):
+    """The fees owed today per currency, and per late invoice (F-38)."""
+    return await _late_fees(ctx, code)
+
+
+@router.post("/clients/{code}/late-fees/charge")
+async def charge_late_fees(code: str, request: Request, ctx: Ctx = Depends(signed_in)):
+    """Add today's fees as items (managers and admins, F-38), then the card again: its
+    statement and balance show them."""
+    result = await ctx.dossier.post(f"/clients/{code}/late-fees/charge", json={})
+    message = _("{count} fee items added.").format(count=len(result["charged"]))
+    return redirect(request, f"/clients/{code}", flash=message)
+
+
 # ---- contacts (F-21 … F-23) ----------------------------------------------------------------
 
 async def _contacts(ctx: Ctx, code: str, show_invalid: bool, **extra):
@@ -111,7 +134,8 @@ async def edit_contact(code: str, contact_id: str, request: Request, ctx: Ctx = 
     form = await request.form()
     try:
         await ctx.dossier.patch(f"/clients/{code}/contacts/{contact_id}", json={
-            "name": form.get("name") or None, "observation": form.get("observation", "")})
+            "name": form.get("name") or None, "observation": form.get("observation", ""),
+            "language": form.get("language") or None})
     except ApiFailure as failure:
         if failure.status != 422:
             raise

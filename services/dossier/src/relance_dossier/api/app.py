@@ -28,6 +28,7 @@ from relance_dossier.api import (
     interventions,
     introspection,
     kpis,
+    late_fees,
     notes,
     payment_plans,
     scenarios,
@@ -113,6 +114,7 @@ def create_app(
     app.include_router(agenda.router)
     app.include_router(payment_plans.router)
     app.include_router(kpis.router)
+    app.include_router(late_fees.router)
     # Issue 10: the payloads of events too large for a message, read back by their consumers.
     app.include_router(payload_router())
     install_transfer_metrics(app)

@@ -13,7 +13,14 @@ from pydantic import ConfigDict, Field
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
 from relance_dossier.api.auth import can_read, can_write, client_or_404, db_pool
-from relance_dossier.api.models import ApiInput, ChannelIn, ChannelOut, ContactIn, ContactOut
+from relance_dossier.api.models import (
+    LOCALE_PATTERN,
+    ApiInput,
+    ChannelIn,
+    ChannelOut,
+    ContactIn,
+    ContactOut,
+)
 from relance_dossier.domain.accounts import check_one_default_per_type
 from relance_dossier.domain.contacts import (
     ChannelAction,
@@ -52,6 +59,8 @@ class ContactPatch(ApiInput):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     observation: str | None = Field(default=None, max_length=2000)
+    # F-39: the language the contact reads; null: the client's locale.
+    language: str | None = Field(default=None, pattern=LOCALE_PATTERN)
     comment: str | None = Field(default=None, max_length=2000)
 
 
@@ -106,16 +115,16 @@ async def create_contact(
 
 
 @router.patch("/{contact_id}", response_model=ContactOut,
-              summary="Edit a contact's name or observation (its role) (F-22)")
+              summary="Edit a contact's name, observation (its role) (F-22) or language (F-39)")
 async def update_contact(
     code: str, contact_id: UUID, body: ContactPatch, request: Request,
     principal: Principal = Depends(can_write),
 ) -> ContactOut:
-    changes = body.model_dump(include={"name", "observation"} & body.model_fields_set)
+    changes = body.model_dump(include={"name", "observation", "language"} & body.model_fields_set)
     if changes.get("name", "") is None:
         raise ApiError(422, "name", "a contact must keep a name")
     if not changes:
-        raise ApiError(422, None, "nothing to change: send name and/or observation")
+        raise ApiError(422, None, "nothing to change: send name, observation and/or language")
     async with db_pool(request).acquire() as conn:
         client = await client_or_404(conn, code, principal)
         await _contact_or_404(conn, client["id"], contact_id)

@@ -36,6 +36,9 @@ class ChannelIn(ApiInput):
 class ContactIn(ApiInput):
     name: str = Field(min_length=1, max_length=200)
     observation: str | None = Field(default=None, max_length=2000)
+    # F-39: the language the contact reads (its messages use that locale's template);
+    # None: the client's locale.
+    language: str | None = Field(default=None, pattern=LOCALE_PATTERN)
     channels: list[ChannelIn] = Field(default_factory=list)
 
 
@@ -85,6 +88,7 @@ class ContactOut(BaseModel):
     id: UUID
     name: str
     observation: str | None
+    language: str | None = None
     channels: list[ChannelOut]
 
 

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from relance.api.auth import Principal, Role
@@ -134,57 +134,90 @@ async def edit_scenario(code: str, body: ScenarioIn, request: Request,
         return await _save(conn, code, body, principal)
 
 
-@router.get("/templates", response_model=list[TemplateOut], summary="Templates (F-18)")
+@router.get("/templates", response_model=list[TemplateOut],
+            summary="Templates, one row per locale's version (F-18, F-39)")
 async def list_templates(request: Request, principal: Principal = Depends(can_read)):
     async with db_pool(request).acquire() as conn:
         return [TemplateOut(**dict(r)) for r in await store.templates(conn)]
 
 
+LocaleQuery = Query(default=None, pattern=LOCALE_PATTERN,
+                    description="the version of this locale (F-39); none: the fallback "
+                                "locale's, else the first")
+
+
 @router.get("/templates/{code}", response_model=TemplateOut)
-async def get_template(code: str, request: Request, principal: Principal = Depends(can_read)):
+async def get_template(code: str, request: Request, locale: str | None = LocaleQuery,
+                       principal: Principal = Depends(can_read)):
     async with db_pool(request).acquire() as conn:
-        row = await store.template(conn, code)
+        row = await store.template(conn, code, locale,
+                                   request.app.state.settings.template_fallback_locale)
+        exists = row is not None or await store.template_channel(conn, code) is not None
     if row is None:
+        if exists:
+            raise ApiError(404, "locale", f"template {code!r} has no {locale!r} version")
         raise ApiError(404, "code", f"no template {code!r}")
     return TemplateOut(**dict(row))
 
 
+async def _check_channel(conn, code: str, channel: str) -> None:
+    """A template's versions are one message in several languages: one channel (F-39)."""
+    current = await store.template_channel(conn, code)
+    if current is not None and current != channel:
+        raise ApiError(422, "channel", f"template {code!r} is a {current} template in its "
+                                       f"other locales")
+
+
 @router.post("/templates", status_code=status.HTTP_201_CREATED, response_model=TemplateOut,
-             summary="Create a template; bodies may use #items_amount_selected and "
-                     "#items_list_selected (F-18)")
+             summary="Create a template, or another locale's version of one (F-39); bodies may"
+                     " use #items_amount_selected, #items_list_selected, #late_interest and "
+                     "#recovery_indemnity (F-18, F-38)")
 async def create_template(body: NewTemplateIn, request: Request,
                           principal: Principal = Depends(can_configure)):
     check_template_syntax(subject=body.subject, body=body.body)  # issue 10: 422 when given
     async with db_pool(request).acquire() as conn, conn.transaction():
+        await _check_channel(conn, body.code, body.channel)
         row = await store.upsert_template(conn, code=body.code, channel=body.channel,
                                           locale=body.locale, subject=body.subject,
                                           body=body.body, actor=principal.actor, create=True)
     if row is None:
-        raise ApiError(409, "code", f"template {body.code!r} already exists")
+        raise ApiError(409, "code", f"template {body.code!r} already exists in {body.locale!r}")
     return TemplateOut(**dict(row))
 
 
-@router.put("/templates/{code}", response_model=TemplateOut)
+@router.put("/templates/{code}", response_model=TemplateOut,
+            summary="Write the version of `locale` of a template: edits it, or adds that "
+                    "translation to an existing template (F-39)")
 async def edit_template(code: str, body: TemplateIn, request: Request,
                         principal: Principal = Depends(can_configure)):
     check_template_syntax(subject=body.subject, body=body.body)
     async with db_pool(request).acquire() as conn, conn.transaction():
+        if await store.template_channel(conn, code) is None:
+            raise ApiError(404, "code", f"no template {code!r}")
+        await _check_channel(conn, code, body.channel)
         row = await store.upsert_template(conn, code=code, channel=body.channel,
                                           locale=body.locale, subject=body.subject,
                                           body=body.body, actor=principal.actor, create=False)
-    if row is None:
-        raise ApiError(404, "code", f"no template {code!r}")
+    assert row is not None  # an upsert always writes its row
     return TemplateOut(**dict(row))
 
 
-@router.delete("/templates/{code}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_template(code: str, request: Request, principal: Principal = Depends(can_configure)):
+@router.delete("/templates/{code}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Delete a template, or only its version of `locale` (F-39); a template "
+                       "a scenario uses keeps at least one version")
+async def delete_template(code: str, request: Request, locale: str | None = LocaleQuery,
+                          principal: Principal = Depends(can_configure)):
     async with db_pool(request).acquire() as conn, conn.transaction():
-        used_by = await store.template_in_use(conn, code)
-        if used_by is not None:
-            raise ApiError(409, "code", f"template {code!r} is used by scenario {used_by}")
-        if not await store.delete_template(conn, code, principal.actor):
+        locales = await store.template_locales(conn, code)
+        if not locales:
             raise ApiError(404, "code", f"no template {code!r}")
+        if locale is not None and locale not in locales:
+            raise ApiError(404, "locale", f"template {code!r} has no {locale!r} version")
+        if locale is None or locales == [locale]:
+            used_by = await store.template_in_use(conn, code)
+            if used_by is not None:
+                raise ApiError(409, "code", f"template {code!r} is used by scenario {used_by}")
+        await store.delete_template(conn, code, principal.actor, locale)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -21,8 +21,9 @@ class ItemAmounts:
 
 
 def signed_open_amount(kind: str, open_amount: Decimal) -> Decimal:
-    """Invoices are owed by the client; credit notes and payments are owed to it."""
-    return open_amount if kind == "invoice" else -open_amount
+    """Invoices and fees (F-38) are owed by the client; credit notes and payments are owed
+    to it."""
+    return open_amount if kind in ("invoice", "fee") else -open_amount
 
 
 def outstanding_balance(items: Iterable[ItemAmounts]) -> Decimal:

@@ -48,8 +48,9 @@ async def create_client(
         for contact in data.contacts:
             contact_id = uuid4()
             await conn.execute(
-                "INSERT INTO contacts (id, client_id, name, observation) VALUES ($1,$2,$3,$4)",
-                contact_id, client_id, contact.name, contact.observation,
+                "INSERT INTO contacts (id, client_id, name, observation, language)"
+                " VALUES ($1,$2,$3,$4,$5)",
+                contact_id, client_id, contact.name, contact.observation, contact.language,
             )
             await conn.executemany(
                 "INSERT INTO contact_channels (id, contact_id, client_id, type, value, state,"
@@ -105,7 +106,7 @@ async def create_client(
 async def client_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT c.*, k.code AS collector_code, k.name AS collector_name,"
-        " COALESCE((SELECT sum(CASE WHEN i.kind = 'invoice' THEN i.open_amount"
+        " COALESCE((SELECT sum(CASE WHEN i.kind IN ('invoice', 'fee') THEN i.open_amount"
         " ELSE -i.open_amount END) FROM items i WHERE i.client_id = c.id), 0)::numeric(18,2)"
         " AS balance FROM clients c LEFT JOIN collectors k ON k.id = c.collector_id"
         " WHERE c.code = $1",
@@ -141,7 +142,7 @@ async def open_items_of(
 async def open_items_summary(conn: asyncpg.Connection, client_id: UUID) -> asyncpg.Record:
     """How many open items, and the open balance by days past due (F-36 buckets: not due,
     1–30, 31–60, 61–90, 90+); credit notes and payments count negative, as in the balance."""
-    signed = "CASE WHEN kind = 'invoice' THEN open_amount ELSE -open_amount END"
+    signed = "CASE WHEN kind IN ('invoice', 'fee') THEN open_amount ELSE -open_amount END"
     late = "(current_date - due_date)"
     return await conn.fetchrow(
         "SELECT count(*) AS open_item_count,"

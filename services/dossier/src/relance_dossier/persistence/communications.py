@@ -10,6 +10,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from uuid import UUID
 
 import asyncpg
@@ -23,6 +24,10 @@ from relance.events import (
     CommunicationSent,
     CommunicationTemplate,
 )
+from relance.locales import best_locale
+from relance_dossier.domain.late_fees import LateFeePolicy
+from relance_dossier.persistence.late_fees import command_late_fees, configured_defaults
+from relance_dossier.settings import Settings
 
 # The contact channel type each communication channel goes through (F-21); an internal
 # email goes to a colleague, not to a client contact.
@@ -41,13 +46,27 @@ class UnknownClient(Exception):
     pass
 
 
-async def template_for(conn: asyncpg.Connection, code: str | None) -> CommunicationTemplate | None:
+async def template_versions(conn: asyncpg.Connection, code: str | None) -> list[CommunicationTemplate]:
+    """Every locale's version of a template (F-39)."""
     if not code:
-        return None
-    row = await conn.fetchrow(
-        "SELECT code, channel, locale, subject, body FROM templates WHERE code = $1", code
+        return []
+    rows = await conn.fetch(
+        "SELECT code, channel, locale, subject, body FROM templates WHERE code = $1"
+        " ORDER BY locale", code,
     )
-    return CommunicationTemplate(**dict(row)) if row is not None else None
+    return [CommunicationTemplate(**dict(r)) for r in rows]
+
+
+def template_for_locale(
+    versions: Sequence[CommunicationTemplate], client_locale: str | None, fallback: str
+) -> CommunicationTemplate | None:
+    """F-39: the version of the client's locale, else of the fallback locale, else the
+    first there is (a template is never missing for its language); the notifier then
+    prefers the version of the chosen contact's language."""
+    if not versions:
+        return None
+    locale = best_locale([v.locale for v in versions], client_locale, fallback)
+    return next((v for v in versions if v.locale == locale), versions[0])
 
 
 async def contact_channels_for(
@@ -59,8 +78,9 @@ async def contact_channels_for(
     if contact_type is None or channel == "call":
         return []
     rows = await conn.fetch(
-        "SELECT type, value, state, is_default FROM contact_channels"
-        " WHERE client_id = $1 AND type = $2 ORDER BY is_default DESC, created_at",
+        "SELECT ch.type, ch.value, ch.state, ch.is_default, k.language"
+        " FROM contact_channels ch JOIN contacts k ON k.id = ch.contact_id"
+        " WHERE ch.client_id = $1 AND ch.type = $2 ORDER BY ch.is_default DESC, ch.created_at",
         client_id, contact_type,
     )
     return [CommunicationContact(**dict(r)) for r in rows]
@@ -94,14 +114,22 @@ async def communication_command(
     contact_value: str | None = None, recipient_email: str | None = None,
     link_url: str | None = None, sender: str | None = None, note: str | None = None,
     subject: str | None = None, body: str | None = None,
+    fee_defaults: LateFeePolicy | None = None,
 ) -> CommunicationRequested:
     """The notifier's command for one communication (F-18, F-21, F-23, F-32): the client,
     the items (`command_items`), the resolved template (None when `template_code` names
-    none: the notifier then fails it, unless the message has its own body) and the
-    candidate contact channels."""
+    none: the notifier then fails it, unless the message has its own body) with its other
+    locales' versions (F-39), the candidate contact channels with their contacts'
+    languages, and the late fees owed on the items today (F-38)."""
     client = await conn.fetchrow("SELECT code, name, locale FROM clients WHERE id = $1", client_id)
     if client is None:
         raise UnknownClient(str(client_id))
+    settings = command_settings()
+    versions = await template_versions(conn, template_code)
+    late_fees = await command_late_fees(
+        conn, client_id, item_ids, dossier_id, settings.business_timezone,
+        fee_defaults or configured_defaults(),
+    )
     return CommunicationRequested(
         communication_id=communication_id, client_id=client_id, client_code=client["code"],
         client_name=client["name"], channel=channel, template_code=template_code or "",
@@ -109,9 +137,17 @@ async def communication_command(
         items=await command_items(conn, client_id, item_ids, dossier_id), automatic=automatic,
         contact_value=contact_value, recipient_email=recipient_email, link_url=link_url,
         sender=sender, note=note, subject=subject, body=body,
-        template=await template_for(conn, template_code),
+        template=template_for_locale(versions, client["locale"], settings.template_fallback_locale),
         contact_channels=await contact_channels_for(conn, client_id, channel),
+        templates=versions, late_fees=late_fees,
     )
+
+
+@lru_cache(maxsize=1)
+def command_settings() -> Settings:
+    """The settings the command builder reads (fallback locale, business time zone), read
+    once per process: the builder runs in the API and in the activities alike."""
+    return Settings()
 
 
 # ---- the client's trace (F-23) -----------------------------------------------------------

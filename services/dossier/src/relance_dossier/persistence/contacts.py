@@ -106,8 +106,9 @@ async def create_contact(
     async with conn.transaction():
         await lock_client(conn, client_id)
         await conn.execute(
-            "INSERT INTO contacts (id, client_id, name, observation) VALUES ($1, $2, $3, $4)",
-            contact_id, client_id, contact.name, contact.observation,
+            "INSERT INTO contacts (id, client_id, name, observation, language)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            contact_id, client_id, contact.name, contact.observation, contact.language,
         )
         events = [
             ContactCreated(contact_id=contact_id, client_id=client_id, name=contact.name)
@@ -131,19 +132,21 @@ async def update_contact(
     conn: asyncpg.Connection, *, client_id: UUID, contact_id: UUID, changes: dict[str, Any],
     actor: str, comment: str | None,
 ) -> None:
-    """F-22: name and observation; only what really changed is recorded."""
+    """F-22: name, observation and language (F-39); only what really changed is recorded."""
     async with conn.transaction():
         await lock_client(conn, client_id)
         current = await conn.fetchrow(
-            "SELECT name, observation FROM contacts WHERE id = $1 FOR UPDATE", contact_id
+            "SELECT name, observation, language FROM contacts WHERE id = $1 FOR UPDATE", contact_id
         )
         changed = {k: v for k, v in changes.items() if current[k] != v}
         if not changed:
             return
         await conn.execute(
-            "UPDATE contacts SET name = $2, observation = $3, updated_at = now() WHERE id = $1",
+            "UPDATE contacts SET name = $2, observation = $3, language = $4, updated_at = now()"
+            " WHERE id = $1",
             contact_id, changed.get("name", current["name"]),
             changed.get("observation", current["observation"]),
+            changed.get("language", current["language"]),
         )
         await write_events(conn, [
             ContactUpdated(contact_id=contact_id, client_id=client_id, changed=changed)

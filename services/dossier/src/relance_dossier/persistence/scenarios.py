@@ -61,28 +61,48 @@ async def save_version(
 
 
 async def templates(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch("SELECT * FROM templates ORDER BY code")
+    """Every version of every template, a code's versions together (F-39)."""
+    return await conn.fetch("SELECT * FROM templates ORDER BY code, locale")
 
 
-async def template(conn: asyncpg.Connection, code: str):
-    return await conn.fetchrow("SELECT * FROM templates WHERE code = $1", code)
+async def template(conn: asyncpg.Connection, code: str, locale: str | None = None,
+                   fallback: str = "fr"):
+    """The version of `locale`; without one, the fallback locale's, else the first (F-39)."""
+    if locale is not None:
+        return await conn.fetchrow(
+            "SELECT * FROM templates WHERE code = $1 AND locale = $2", code, locale
+        )
+    return await conn.fetchrow(
+        "SELECT * FROM templates WHERE code = $1 ORDER BY locale <> $2, locale LIMIT 1",
+        code, fallback,
+    )
+
+
+async def template_channel(conn: asyncpg.Connection, code: str) -> str | None:
+    """The channel of a template's versions (all of a code's versions share it), or None
+    when the code has none."""
+    return await conn.fetchval("SELECT channel FROM templates WHERE code = $1 LIMIT 1", code)
 
 
 async def upsert_template(conn: asyncpg.Connection, *, code: str, channel: str, locale: str,
                           subject: str, body: str, actor: str, create: bool) -> asyncpg.Record | None:
+    """The version of `locale` of a template (F-39): `create` adds it (None when it
+    exists), else it is written whether it existed or not (a new translation)."""
     if create:
         row = await conn.fetchrow(
             "INSERT INTO templates (code, channel, locale, subject, body) VALUES ($1,$2,$3,$4,$5)"
-            " ON CONFLICT (code) DO NOTHING RETURNING *", code, channel, locale, subject, body,
+            " ON CONFLICT (code, locale) DO NOTHING RETURNING *", code, channel, locale, subject, body,
         )
     else:
         row = await conn.fetchrow(
-            "UPDATE templates SET channel = $2, locale = $3, subject = $4, body = $5,"
-            " updated_at = now() WHERE code = $1 RETURNING *", code, channel, locale, subject, body,
+            "INSERT INTO templates (code, channel, locale, subject, body) VALUES ($1,$2,$3,$4,$5)"
+            " ON CONFLICT (code, locale) DO UPDATE SET channel = EXCLUDED.channel,"
+            " subject = EXCLUDED.subject, body = EXCLUDED.body, updated_at = now() RETURNING *",
+            code, channel, locale, subject, body,
         )
     if row is not None:
         await record_audit(conn, client_id=None, actor=actor, action="create" if create else "update",
-                           entity="template", entity_id=code)
+                           entity="template", entity_id=f"{code}/{locale}")
     return row
 
 
@@ -94,11 +114,21 @@ async def template_in_use(conn: asyncpg.Connection, code: str) -> str | None:
     )
 
 
-async def delete_template(conn: asyncpg.Connection, code: str, actor: str) -> bool:
-    deleted = await conn.fetchval("DELETE FROM templates WHERE code = $1 RETURNING true", code)
+async def template_locales(conn: asyncpg.Connection, code: str) -> list[str]:
+    return [r["locale"] for r in await conn.fetch(
+        "SELECT locale FROM templates WHERE code = $1 ORDER BY locale", code)]
+
+
+async def delete_template(conn: asyncpg.Connection, code: str, actor: str,
+                          locale: str | None = None) -> bool:
+    """Every version of the template, or the version of `locale` only (F-39)."""
+    deleted = await conn.fetchval(
+        "WITH d AS (DELETE FROM templates WHERE code = $1 AND ($2::text IS NULL OR locale = $2)"
+        " RETURNING 1) SELECT count(*) > 0 FROM d", code, locale,
+    )
     if deleted:
         await record_audit(conn, client_id=None, actor=actor, action="delete", entity="template",
-                           entity_id=code)
+                           entity_id=code if locale is None else f"{code}/{locale}")
     return bool(deleted)
 
 

@@ -13,10 +13,10 @@ import asyncpg
 
 from relance_dossier.domain.assignment import ClientCriteria
 
-# F-1: the balance is what the open items owe: invoices add, credit notes and payments
+# F-1: the balance is what the open items owe: invoices and fees (F-38) add, credit notes and payments
 # (unallocated) subtract.
 BALANCE_SQL = (
-    "COALESCE((SELECT sum(CASE WHEN i.kind = 'invoice' THEN i.open_amount ELSE -i.open_amount END)"
+    "COALESCE((SELECT sum(CASE WHEN i.kind IN ('invoice', 'fee') THEN i.open_amount ELSE -i.open_amount END)"
     " FROM items i WHERE i.client_id = c.id), 0)::numeric(18,2)"
 )
 

@@ -1,10 +1,11 @@
 """What to do with one CommunicationRequested command (F-21, F-23, F-32): deliver a
 rendered message to a chosen recipient, or record why it cannot be delivered."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from relance.events import CommunicationRequested
+from relance.locales import best_locale
 from relance.validation import is_email_address  # one address: no display name, no blanks
 from relance_notifier.domain.contacts import (
     ContactChannel,
@@ -12,6 +13,7 @@ from relance_notifier.domain.contacts import (
     contact_type_for,
     find_named_channel,
 )
+from relance_notifier.domain.formatting import LateFeeLine
 from relance_notifier.domain.rendering import (
     INTERNAL_EMAIL_TEMPLATE,
     Template,
@@ -59,19 +61,30 @@ class Reject:
 Decision = Deliver | Reject
 
 
+def template_for_language(versions: Sequence[Template], language: str | None) -> Template | None:
+    """The version of `language` (F-39), or None when it has none or no language is known."""
+    locale = best_locale([v.locale for v in versions], language)
+    return next((v for v in versions if v.locale == locale), None) if locale else None
+
+
 def decide(
     command: CommunicationRequested,
     *,
     channels: Iterable[ContactChannel],
     template: Template | None,
     supported_channels: Iterable[str],
+    versions: Sequence[Template] = (),
 ) -> Decision:
     """Pure decision; the order of the checks is the order of the reasons reported.
 
     Recipient (F-21): an internal email goes to the colleague named in the command
     (F-16); an automatic communication to the client's default validated channel of the
     matching type; a manual one to the channel value it names (any of the client's
-    channels of that type but an invalid one) or else to the default validated one."""
+    channels of that type but an invalid one) or else to the default validated one.
+
+    Template (F-39): among `versions` (every locale's), the one of the chosen contact's
+    language; else `template`, the dossier's choice for the client's locale or the
+    fallback locale."""
     if command.channel not in set(supported_channels):
         return Reject(status=FAILED, reason=CHANNEL_NOT_SUPPORTED, needs_attention=False)
     if command.channel == INTERNAL_EMAIL:
@@ -97,6 +110,8 @@ def decide(
                 needs_attention=True,
             )
         recipient = chosen.value.strip()
+        if command.body is None:  # an edited text (F-17) keeps the language it is written in
+            template = template_for_language(versions, chosen.language) or template
     if command.body is not None:
         # F-17: the action's edited text replaces the template's.
         template = Template(
@@ -121,6 +136,9 @@ def decide(
             items=command.items,
             contact_value=recipient,
             extra={"sender": command.sender, "note": command.note, "link_url": command.link_url},
+            late_fees=[
+                LateFeeLine(fee.currency, fee.interest, fee.indemnity) for fee in command.late_fees
+            ],
         )
     except TemplateRenderError as exc:
         return Reject(

@@ -24,6 +24,7 @@ class ContactChannel:
     is_default: bool
     id: UUID | None = None
     contact_id: UUID | None = None
+    language: str | None = None  # F-39: the contact's; None: the client's locale
 
 
 def contact_type_for(channel: str) -> str | None:

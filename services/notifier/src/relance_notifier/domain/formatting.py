@@ -119,6 +119,24 @@ def format_total(lines: Iterable[StatementLine], locale: str | None = DEFAULT_LO
     return " + ".join(format_amount(total, code, locale) for code, total in totals.items())
 
 
+@dataclass(frozen=True)
+class LateFeeLine:
+    """F-38: the late-payment interest and recovery indemnity owed in one currency."""
+
+    currency: str
+    interest: Decimal
+    indemnity: Decimal
+
+
+def format_amounts(amounts: Mapping[str, Decimal], locale: str | None = DEFAULT_LOCALE) -> str:
+    """Amounts per currency, the non-zero ones, never added across currencies
+    ("12,34 € + 5,00 USD"); none: "0,00 €"."""
+    shown = [(code, amount) for code, amount in amounts.items() if Decimal(amount) != 0]
+    if not shown:
+        return format_amount(Decimal("0"), DEFAULT_CURRENCY, locale)
+    return " + ".join(format_amount(amount, code, locale) for code, amount in shown)
+
+
 # The statement's column headers and total row, by language; French for any other.
 STATEMENT_WORDS: Mapping[str, tuple[tuple[str, str, str], str]] = {
     "fr": (("N° de pièce", "Échéance", "Montant dû"), "Total"),

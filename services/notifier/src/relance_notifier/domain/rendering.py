@@ -3,15 +3,19 @@
 Template sources (subject and body) are Jinja2 written by users, so they are rendered
 in a sandbox, with strict undefined variables (a typo fails the communication instead of
 sending a letter with a hole in it). Before Jinja runs, the product's tags are replaced:
-`#items_amount_selected` → `{{ items_amount_selected }}` (the sum of the selected items)
-and `#items_list_selected` → `{{ items_list_selected }}` (their account statement).
+`#items_amount_selected` → `{{ items_amount_selected }}` (the sum of the selected items),
+`#items_list_selected` → `{{ items_list_selected }}` (their account statement), and
+`#late_interest` / `#recovery_indemnity` → the late-payment interest and the recovery
+indemnity owed on the items at send time, per currency (F-38).
 
 Context: `client` (code, name), `contact` (value: the address, phone number or email it
 goes to), `items` (the selected items as mappings: number, kind, issue_date, due_date,
 amount, open_amount, currency, status, status_comment), `total_open_amount` (Decimal sum
 of the items' open amounts), `items_amount_selected` and `items_list_selected` (text),
-and for internal emails (F-16) `sender`, `note` and `link_url` (None when absent), and
-`locale` (the template's: amounts and dates are written in its language).
+`late_interest` and `recovery_indemnity` (text), `has_late_fees` (whether any is owed),
+`late_fees` (mappings: currency, interest, indemnity), and for internal emails (F-16)
+`sender`, `note` and `link_url` (None when absent), and `locale` (the template's: amounts
+and dates are written in its language, F-39).
 Filters: `money` (`{{ x | money }}`, `{{ x | money("USD") }}`), `date` (also spelled
 `date_fr`, its first name) and `status_fr` (an item status in French)."""
 
@@ -32,8 +36,10 @@ from relance.events import CommunicationItem
 from relance_notifier.domain.formatting import (
     DEFAULT_CURRENCY,
     DEFAULT_LOCALE,
+    LateFeeLine,
     StatementLine,
     format_amount,
+    format_amounts,
     format_date,
     format_statement,
     format_total,
@@ -42,6 +48,8 @@ from relance_notifier.domain.formatting import (
 TAGS = {
     "#items_amount_selected": "{{ items_amount_selected }}",
     "#items_list_selected": "{{ items_list_selected }}",
+    "#late_interest": "{{ late_interest }}",
+    "#recovery_indemnity": "{{ recovery_indemnity }}",
 }
 _TAG_PATTERN = re.compile(
     "|".join(re.escape(tag) + r"(?![A-Za-z0-9_])" for tag in sorted(TAGS, key=len, reverse=True))
@@ -140,11 +148,19 @@ def build_context(
     contact_value: str | None = None,
     extra: Mapping[str, Any] | None = None,
     locale: str = DEFAULT_LOCALE,
+    late_fees: Sequence[LateFeeLine] = (),
 ) -> dict[str, Any]:
     lines = [
         StatementLine(i.number, i.due_date, i.open_amount, i.currency) for i in items
     ]
     return {
+        "late_interest": format_amounts({f.currency: f.interest for f in late_fees}, locale),
+        "recovery_indemnity": format_amounts({f.currency: f.indemnity for f in late_fees}, locale),
+        "has_late_fees": any(f.interest or f.indemnity for f in late_fees),
+        "late_fees": [
+            {"currency": f.currency, "interest": f.interest, "indemnity": f.indemnity}
+            for f in late_fees
+        ],
         "locale": locale,
         "client": {"code": client_code, "name": client_name},
         "items": [i.model_dump() for i in items],
@@ -181,6 +197,7 @@ def render(
     items: Sequence[CommunicationItem],
     contact_value: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    late_fees: Sequence[LateFeeLine] = (),
 ) -> RenderedMessage:
     """Render subject and body; the subject is folded onto one line."""
     context = build_context(
@@ -190,6 +207,7 @@ def render(
         contact_value=contact_value,
         extra=extra,
         locale=template.locale,
+        late_fees=late_fees,
     )
     subject = " ".join(render_source(template.subject, context).split())
     body = render_source(template.body, context)
