@@ -34,7 +34,8 @@ from tests.gateway.test_gateway_support import AgencyClient, register_agency, wr
 
 OPERATIONS_PATHS = {"/health", "/metrics", "/asyncapi"}
 # Reads sent as POST, and a user's own saved searches: allowed to the read-only role.
-READ_ONLY_MAY = {("post", "/clients/search"), ("post", "/searches"), ("delete", "/searches/{search_id}"),
+READ_ONLY_MAY = {("post", "/clients/search"), ("post", "/clients/search/export"), ("post", "/searches"),
+                 ("delete", "/searches/{search_id}"),
                  # Signing out ends one's own session (F-35).
                  ("delete", "/auth/sessions/current")}
 # Signing in takes a name and a password, not a token: the walks' made-up credentials get

@@ -71,6 +71,24 @@ class Api:
     async def get(self, path: str, **kwargs) -> Any:
         return await self.request("GET", path, **kwargs)
 
+    async def stream(self, path: str, **kwargs) -> httpx.Response:
+        """A GET whose body is read as it comes (an export, F-40): the caller passes it on
+        and closes it. A refusal is read whole and raised like any other."""
+        request = self._http.build_request("GET", self._base + path, headers=self._headers, **kwargs)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise Unreachable(str(exc)) from exc
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            try:
+                errors = response.json().get("errors") or [{"field": None, "reason": response.text[:300]}]
+            except ValueError:
+                errors = [{"field": None, "reason": f"HTTP {response.status_code}"}]
+            raise ApiFailure(response.status_code, errors)
+        return response
+
     async def post(self, path: str, **kwargs) -> Any:
         return await self.request("POST", path, **kwargs)
 

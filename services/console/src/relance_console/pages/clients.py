@@ -9,7 +9,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from relance_console import i18n
 from relance_console.api import ApiFailure
@@ -250,6 +251,26 @@ async def upload_file(code: str, request: Request, ctx: Ctx = Depends(signed_in)
 async def download_file(code: str, attachment_id: str, ctx: Ctx = Depends(signed_in)):
     response = await ctx.dossier.get(f"/clients/{code}/attachments/{attachment_id}/content", raw=True)
     return _passthrough(response)
+
+
+def streamed(response) -> StreamingResponse:
+    """The API's export passed on as it comes, with its type and file name (F-40)."""
+    headers = {k: v for k, v in response.headers.items()
+               if k.lower() in ("content-type", "content-disposition")}
+    return StreamingResponse(response.aiter_bytes(), headers=headers, background=BackgroundTask(response.aclose))
+
+
+@router.get("/clients/{code}/statement.{fmt}")
+async def export_statement(code: str, fmt: str, ctx: Ctx = Depends(signed_in)):
+    """F-40: the client's statement of open items, CSV or XLSX."""
+    return streamed(await ctx.dossier.stream(f"/clients/{code}/statement", params={"format": fmt}))
+
+
+@router.get("/reports/aging.{fmt}")
+async def export_aging(fmt: str, ctx: Ctx = Depends(signed_in), collector: str | None = None):
+    """F-40: the aging report of the clients the user may see, CSV or XLSX."""
+    params = {"format": fmt, "mine": "false", **({"collector": collector} if collector else {})}
+    return streamed(await ctx.dossier.stream("/reports/aging", params=params))
 
 
 def _passthrough(response) -> Response:

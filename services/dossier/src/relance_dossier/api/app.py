@@ -24,6 +24,7 @@ from relance_dossier.api import (
     collectors,
     communications,
     contacts,
+    exports,
     imports,
     interventions,
     introspection,
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(payment_plans.router)
     app.include_router(kpis.router)
     app.include_router(late_fees.router)
+    app.include_router(exports.router)
     # Issue 10: the payloads of events too large for a message, read back by their consumers.
     app.include_router(payload_router())
     install_transfer_metrics(app)

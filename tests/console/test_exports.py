@@ -1,0 +1,44 @@
+"""Exports in the browser (F-40): the client card's statement and the dashboard's aging
+report download as files, through the console, with the user's rights."""
+
+import csv
+import io
+from uuid import uuid4
+
+from openpyxl import load_workbook
+
+
+async def test_f40_the_statement_and_the_aging_report_download_from_the_console(signed_in, dossier_api):
+    code = f"EXP-{uuid4().hex[:8].upper()}"
+    created = await dossier_api.post("/clients", json={
+        "code": code, "name": f"Client {code}",
+        "items": [{"number": "S-1", "due_date": "2026-01-10", "amount": "700.00"},
+                  {"number": "S-2", "due_date": "2026-02-10", "amount": "300.00"},
+                  {"number": "S-3", "due_date": "2026-02-10", "amount": "50.00", "currency": "USD"}],
+    })
+    assert created.status_code == 201, created.text
+    page, _person = await signed_in("manager")
+    await page.goto(f"/clients/{code}")
+
+    async with page.expect_download() as csv_download:
+        await page.click("#statement-csv")
+    download = await csv_download.value
+    assert download.suggested_filename.startswith(f"statement-{code}-")
+    rows = list(csv.reader(io.StringIO((await download.path()).read_text())))
+    assert [(r[0], r[4], r[7]) for r in rows[1:]] == [
+        ("S-1", "EUR", "700.00"), ("S-2", "EUR", "1000.00"), ("S-3", "USD", "50.00"),
+        ("Total EUR", "EUR", "1000.00"), ("Total USD", "USD", "50.00")]
+
+    async with page.expect_download() as xlsx_download:
+        await page.click("#statement-xlsx")
+    xlsx = (await (await xlsx_download.value).path()).read_bytes()
+    sheet = load_workbook(io.BytesIO(xlsx), read_only=True).active
+    cells = [row for row in sheet.iter_rows(values_only=True)]
+    assert cells[2][0] == "S-2" and cells[2][7] == 1000
+
+    await page.goto("/kpis")
+    async with page.expect_download() as aging_download:
+        await page.click("#aging-csv")
+    aging = list(csv.reader(io.StringIO((await (await aging_download.value).path()).read_text())))
+    mine = [r for r in aging if r[0] == code]
+    assert [(r[3], r[-1]) for r in mine] == [("EUR", "1000.00"), ("USD", "50.00")]
