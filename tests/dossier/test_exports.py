@@ -15,6 +15,7 @@ collector B has X2. (number, kind, due, amount, open, currency):
 
 Balances: X1 EUR 300 + 500 − 100 + 400 = 1100 and USD 1200; X2 EUR 100; X3 nothing.
 Aging EUR: not due 300, 1–30 400, 31–60 100, 61–90 none, over 90 400; total 1200.
+Agenda: X1 has an email due 1 July 08:30 and a call 2 July 09:00; X2 a letter 1 July.
 X1's statement, EUR by due date: A4 400 (running 400), A3 −100 (300), A2 500 (800), A1
 300 (1100); USD: A6 1200 (1200).
 """
@@ -22,7 +23,7 @@ X1's statement, EUR by due date: A4 400 (running 400), A3 −100 (300), A2 500 (
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -84,6 +85,13 @@ async def data(dossier_api, platform, db) -> AsyncIterator[DataSet]:
         await _item(conn, x1, "invoice", "A5", "06-01", 200, 0)
         await _item(conn, x1, "invoice", "A6", "07-01", 1200, 1200, "USD")
         await _item(conn, x2, "invoice", "B1", "05-20", 250, 100)
+        for ids, action_type, due in ((x1, "call", "2026-07-02T09:00:00+00:00"),
+                                      (x1, "email", "2026-07-01T08:30:00+00:00"),
+                                      (x2, "letter", "2026-07-01T10:00:00+00:00")):
+            await conn.execute(
+                "INSERT INTO interventions (id, dossier_id, client_id, origin, action_type, mode, due_at,"
+                " status, details) VALUES ($1,$2,$3,'scenario',$4,'manual',$5,'todo','{}')",
+                uuid4(), ids[1], ids[0], action_type, datetime.fromisoformat(due))
     yield ds
     await ds.collector_a_api.aclose()
 
@@ -175,4 +183,16 @@ async def test_f40_refusals_come_before_the_file_with_their_field(dossier_api, d
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "collector"
     # Another collector's client answers like one that does not exist (F-4).
     hidden = await data.collector_a_api.get(f"/clients/{data.x2}/statement")
+    assert hidden.status_code == 404
+
+
+async def test_f40_a_collectors_agenda_export_holds_their_actions_by_date(dossier_api, data):
+    rows = _csv(await data.collector_a_api.get("/agenda/export", params={"format": "csv"}))
+    assert rows[0][:3] == ["Due (UTC)", "Priority", "Action"]
+    assert [(r[0], r[2], r[7]) for r in rows[1:]] == [
+        ("2026-07-01T08:30:00+00:00", "email", data.x1), ("2026-07-02T09:00:00+00:00", "call", data.x1)]
+    theirs = _xlsx(await dossier_api.get("/agenda/export", params={"format": "xlsx", "collector": data.b}))
+    assert [(r[0], r[2], r[7]) for r in theirs[1:]] == [(datetime(2026, 7, 1, 10, 0), "letter", data.x2)]
+    # Another collector's agenda answers like an unknown collector (F-4).
+    hidden = await data.collector_a_api.get("/agenda/export", params={"collector": data.b})
     assert hidden.status_code == 404

@@ -11,8 +11,9 @@ from urllib.parse import quote
 import httpx
 import jinja2
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from starlette.background import BackgroundTask
 
 from relance_console import i18n
 from relance_console.api import Api
@@ -146,3 +147,10 @@ def pages(total_or_more: int | bool, page: int, size: int) -> dict[str, Any]:
         last = max(1, -(-total_or_more // size))
         has_next = page < last
     return {"page": page, "has_prev": page > 1, "has_next": has_next, "last": last}
+
+
+def streamed(response) -> StreamingResponse:
+    """The API's export passed on as it comes, with its type and file name (F-40)."""
+    headers = {k: v for k, v in response.headers.items()
+               if k.lower() in ("content-type", "content-disposition")}
+    return StreamingResponse(response.aiter_bytes(), headers=headers, background=BackgroundTask(response.aclose))

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends
 
 from relance_console.api import ApiFailure
-from relance_console.web import Ctx, pages, render, signed_in
+from relance_console.web import Ctx, pages, render, signed_in, streamed
 
 router = APIRouter()
 SORTS = ("date", "priority", "client", "collector")
@@ -52,6 +52,18 @@ async def agenda(ctx: Ctx = Depends(signed_in), collector: str | None = None, so
                   base_url="/agenda?" + urlencode(query) + "&", collectors=collectors,
                   collector=collector or ctx.session.collector_code, sort=sort, desc=desc, problem=problem,
                   sorts=SORTS, when=when)
+
+
+@router.get("/agenda.{fmt}")
+async def agenda_export(fmt: str, ctx: Ctx = Depends(signed_in), collector: str | None = None,
+                        sort: str = "date", desc: bool = False, when: str = "today"):
+    """F-40: the agenda as shown (its collector, order and days), as one CSV or XLSX file."""
+    params = {"format": fmt, "sort": sort if sort in SORTS else "date", "desc": str(desc).lower()}
+    if collector:
+        params["collector"] = collector
+    if when != "all":
+        params["due_before"] = end_of_today(ctx.settings.timezone)
+    return streamed(await ctx.dossier.stream("/agenda/export", params=params))
 
 
 @router.get("/actions")

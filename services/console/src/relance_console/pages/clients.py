@@ -9,12 +9,11 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import Response
 
 from relance_console import i18n
 from relance_console.api import ApiFailure
-from relance_console.web import Ctx, _, form_values, pages, redirect, render, signed_in
+from relance_console.web import Ctx, _, form_values, pages, redirect, render, signed_in, streamed
 
 router = APIRouter()
 
@@ -251,13 +250,6 @@ async def upload_file(code: str, request: Request, ctx: Ctx = Depends(signed_in)
 async def download_file(code: str, attachment_id: str, ctx: Ctx = Depends(signed_in)):
     response = await ctx.dossier.get(f"/clients/{code}/attachments/{attachment_id}/content", raw=True)
     return _passthrough(response)
-
-
-def streamed(response) -> StreamingResponse:
-    """The API's export passed on as it comes, with its type and file name (F-40)."""
-    headers = {k: v for k, v in response.headers.items()
-               if k.lower() in ("content-type", "content-disposition")}
-    return StreamingResponse(response.aiter_bytes(), headers=headers, background=BackgroundTask(response.aclose))
 
 
 @router.get("/clients/{code}/statement.{fmt}")

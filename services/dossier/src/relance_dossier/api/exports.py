@@ -1,5 +1,5 @@
 """Exports (F-40): a search's results, the aging report and a client's statement as CSV or
-XLSX, streamed.
+XLSX, streamed (an agenda's export is beside the agenda, in `api/agenda.py`).
 
 Every check (the format, the filters, the client and whether the caller may see it) is
 made before the first byte, so a refusal is a 4xx with its field, never a cut-off file.
@@ -47,7 +47,7 @@ FORMAT_QUERY = Query(default=ExportFormat.CSV, description="csv or xlsx")
 XLSX_READ_BYTES = 256 * 1024
 
 
-def _export(pool: asyncpg.Pool, sql: str, args: list[Any], columns: Sequence[Column],
+def export_response(pool: asyncpg.Pool, sql: str, args: list[Any], columns: Sequence[Column],
             fmt: ExportFormat, name: str, sheet: str) -> StreamingResponse:
     body = _csv(pool, sql, args, columns) if fmt is ExportFormat.CSV else _xlsx(
         pool, sql, args, columns, sheet)
@@ -81,12 +81,14 @@ async def _csv(pool: asyncpg.Pool, sql: str, args: list[Any],
 async def _xlsx(pool: asyncpg.Pool, sql: str, args: list[Any], columns: Sequence[Column],
                 sheet_name: str) -> AsyncIterator[bytes]:
     with tempfile.NamedTemporaryFile(suffix=".xlsx") as file:
-        workbook = xlsxwriter.Workbook(file.name, {"constant_memory": True})
+        # Times are written in UTC (the column says so): a spreadsheet has no time zones.
+        workbook = xlsxwriter.Workbook(file.name, {"constant_memory": True, "remove_timezone": True})
         sheet = workbook.add_worksheet(sheet_name)
         bold = workbook.add_format({"bold": True})
         money = workbook.add_format({"num_format": "#,##0.00"})
         money_bold = workbook.add_format({"num_format": "#,##0.00", "bold": True})
         day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        moment = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         for col, column in enumerate(columns):
             sheet.write_string(0, col, column.title, bold)
             sheet.set_column(col, col, 14 if column.kind != "text" else 18)
@@ -101,8 +103,8 @@ async def _xlsx(pool: asyncpg.Pool, sql: str, args: list[Any], columns: Sequence
                         continue
                     if column.kind == "amount":
                         sheet.write_number(line, col, float(Decimal(value)), money_bold if total else money)
-                    elif column.kind == "date":
-                        sheet.write_datetime(line, col, value, day)
+                    elif column.kind in ("date", "datetime"):
+                        sheet.write_datetime(line, col, value, day if column.kind == "date" else moment)
                     else:
                         sheet.write_string(line, col, str(value), bold if total else None)
                 line += 1
@@ -129,7 +131,7 @@ async def export_search(
     async with pool.acquire() as conn:
         await check_collector_code(conn, body.criteria, "criteria.collector_code")
     sql, args = store.search_query(body.criteria, codes, visibility_of(principal, body.mine))
-    return _export(pool, sql, args, SEARCH_COLUMNS, format,
+    return export_response(pool, sql, args, SEARCH_COLUMNS, format,
                    file_name("clients", date.today(), format), "Clients")
 
 
@@ -182,7 +184,7 @@ async def aging_report(
             return AgingReport(on=day, buckets={b.key: b.label for b in AGING_BUCKETS}, limit=limit,
                                offset=offset, rows=[AgingRow(**dict(r)) for r in rows])
     fmt = ExportFormat(format)
-    return _export(pool, sql, args, AGING_COLUMNS, fmt, file_name("aging", day, fmt), "Aging")
+    return export_response(pool, sql, args, AGING_COLUMNS, fmt, file_name("aging", day, fmt), "Aging")
 
 
 @router.get("/clients/{code}/statement", summary="A client's statement of open items as CSV or XLSX (F-40)",
@@ -198,5 +200,5 @@ async def client_statement(
     async with pool.acquire() as conn:
         client = await client_or_404(conn, code, principal)
     sql, args = store.statement_query(client["id"])
-    return _export(pool, sql, args, STATEMENT_COLUMNS, format,
+    return export_response(pool, sql, args, STATEMENT_COLUMNS, format,
                    file_name(f"statement-{code}", date.today(), format), "Statement")

@@ -1,5 +1,5 @@
 """Exports (F-40): the columns of each export and the file it is written as, for a search's
-results, the aging report and a client's statement. Pure: the rows come from SQL
+results, an agenda, the aging report and a client's statement. Pure: the rows come from SQL
 (`persistence/exports.py`), the files are written by `api/exports.py`.
 
 CSV is for machines: amounts with a dot and two decimals, dates in ISO 8601, UTF-8. XLSX is
@@ -26,7 +26,7 @@ MEDIA_TYPES = {
     ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
-ColumnKind = Literal["text", "amount", "date"]
+ColumnKind = Literal["text", "amount", "date", "datetime"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,14 @@ STATEMENT_COLUMNS: tuple[Column, ...] = (
     Column("due_date", "Due date", "date"), Column("currency", "Currency"),
     Column("amount", "Amount", "amount"), Column("open_amount", "Open amount", "amount"),
     Column("balance", "Running balance", "amount"),
+)
+
+
+AGENDA_COLUMNS: tuple[Column, ...] = (
+    Column("due_at", "Due (UTC)", "datetime"), Column("priority", "Priority"),
+    Column("action_type", "Action"), Column("mode", "Mode"), Column("kind", "Kind"),
+    Column("status", "Status"), Column("label", "Label"), Column("client_code", "Client code"),
+    Column("client_name", "Client"), Column("collector_code", "Collector"), Column("comment", "Comment"),
 )
 
 

@@ -48,3 +48,10 @@ async def actions_due(
         collector_id, client_code, action_type, due_before, kind, visible_to_collectors,
         limit, offset,
     )
+
+
+def actions_due_query(*, order_by: str, collector_id: UUID | None, due_before: datetime | None,
+                      visible_to_collectors: list[UUID] | None) -> tuple[str, list]:
+    """Every action of an agenda, for its export (F-40): no page, one row each."""
+    sql = f"SELECT false AS is_total, * FROM ({ACTIONS_DUE}) agenda ORDER BY {order_by}"
+    return sql, [collector_id, None, None, due_before, None, visible_to_collectors]
