@@ -35,6 +35,11 @@ TOPIC_DESCRIPTIONS: dict[str, str] = {
     topics.AGENCY_EVENTS: "What agencies told the transfer gateway (F-31).",
     topics.COMMUNICATION_COMMANDS: "Commands to the notifier: render a template and send it (F-32).",
     topics.COMMUNICATION_EVENTS: "The notifier's outcomes: sent, failed, delivery reports.",
+    topics.ERP_EVENTS: (
+        "What the ERP publishes (F-42): clients, items and payments, applied by the dossier"
+        " service through the same checks and upserts as a file import (F-3). Key: the client's"
+        " ERP code; `client_id` and `aggregate_id` of the envelope carry ERP keys."
+    ),
 }
 
 # Which service writes each topic (through its transactional outbox) and which read it.
@@ -48,6 +53,7 @@ TOPIC_PRODUCERS: dict[str, list[str]] = {
     topics.AGENCY_EVENTS: ["transfer-gateway"],
     topics.COMMUNICATION_COMMANDS: ["dossier"],
     topics.COMMUNICATION_EVENTS: ["notifier"],
+    topics.ERP_EVENTS: ["erp"],
 }
 
 

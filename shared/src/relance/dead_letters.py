@@ -82,6 +82,11 @@ def default_transient(error: BaseException) -> bool:
     )
 
 
+class Unprocessable(Exception):
+    """A message that is wrong for good (it names what does not exist, or breaks a rule):
+    parked at once with this reason, as a retry would fail the same way."""
+
+
 def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
@@ -154,7 +159,8 @@ class DeadLetters:
                     await self._sleep(delay)
                     continue
                 # A payload that does not fit its event type will not fit on a retry either.
-                attempt = self.max_attempts if isinstance(exc, ValidationError) else attempt + 1
+                attempt = (self.max_attempts if isinstance(exc, ValidationError | Unprocessable)
+                           else attempt + 1)
                 if attempt >= self.max_attempts:
                     await self.park(record, body, envelope, describe(exc), attempt)
                     return

@@ -760,3 +760,59 @@ class ClientHoldChanged(EventPayload):
     dossier_id: UUID
     hold_until: date | None = None
     reason: str | None = None
+
+
+# ---- erp.events (F-42) -------------------------------------------------------------------
+# Published by the ERP, not by Relance: the envelope's `client_id` and `aggregate_id` are the
+# ERP's keys (client code; client code and item number). Each payload has the columns of the
+# file import of its kind (F-3) and goes through the same checks and upserts.
+
+
+@register
+class ErpClientUpserted(EventPayload):
+    """A client account created or changed in the ERP (the columns of a client import)."""
+
+    event_type = "erp.client.upserted"
+    topic = topics.ERP_EVENTS
+    code: str
+    name: str
+    country: str | None = None
+    segment: str | None = None
+    category: str | None = None
+    tags: list[str] | None = None
+    risk: str | None = None
+    collector_code: str | None = None
+    scenario_code: str | None = None
+    locale: str | None = None
+
+
+@register
+class ErpItemUpserted(EventPayload):
+    """An invoice or credit note created or changed in the ERP (an item import's columns);
+    `open_amount` is what is still owed, the amount when absent."""
+
+    event_type = "erp.item.upserted"
+    topic = topics.ERP_EVENTS
+    client_code: str
+    number: str
+    kind: str = "invoice"
+    issue_date: date | None = None
+    due_date: date
+    amount: Decimal
+    open_amount: Decimal | None = None
+    currency: str = "EUR"
+
+
+@register
+class ErpPaymentRecorded(EventPayload):
+    """A payment the ERP allocated to one item (a payment import's columns); `reference` is
+    the ERP's payment id: the same payment again changes nothing."""
+
+    event_type = "erp.payment.recorded"
+    topic = topics.ERP_EVENTS
+    client_code: str
+    item_number: str
+    item_kind: str = "invoice"
+    amount: Decimal
+    paid_on: date
+    reference: str

@@ -13,6 +13,8 @@ TRANSFER_EVENTS = "transfer.events"
 AGENCY_EVENTS = "agency.events"
 COMMUNICATION_COMMANDS = "communication.commands"
 COMMUNICATION_EVENTS = "communication.events"
+# What the ERP publishes (F-42): clients, items and payments, keyed by the client's ERP code.
+ERP_EVENTS = "erp.events"
 
 ALL_TOPICS: tuple[str, ...] = (
     CLIENT_EVENTS,
@@ -24,6 +26,7 @@ ALL_TOPICS: tuple[str, ...] = (
     AGENCY_EVENTS,
     COMMUNICATION_COMMANDS,
     COMMUNICATION_EVENTS,
+    ERP_EVENTS,
 )
 
 DEFAULT_PARTITIONS = 4

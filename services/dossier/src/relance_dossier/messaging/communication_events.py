@@ -27,6 +27,7 @@ from relance.events import (
 )
 from relance.kafka import at_least_once, service_broker
 from relance.topics import COMMUNICATION_EVENTS
+from relance_dossier.messaging import erp_events
 from relance_dossier.persistence import communications as store
 from relance_dossier.settings import Settings
 
@@ -105,4 +106,5 @@ def build_broker(settings: Settings, pool: asyncpg.Pool, dead_letters: DeadLette
     async def on_communication_event(message: KafkaMessage) -> None:
         await dead_letters.handle(message, handle)
 
+    erp_events.subscribe(broker, pool, dead_letters)  # F-42
     return broker
