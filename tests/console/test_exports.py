@@ -1,11 +1,13 @@
-"""Exports in the browser (F-40): the client card's statement and the dashboard's aging
-report download as files, through the console, with the user's rights."""
+"""Exports in the browser (F-40): the client card's statement, the agenda and the
+dashboard's aging report download as files, through the console, with the user's rights;
+and the card's balance per currency (F-43)."""
 
 import csv
 import io
 from uuid import UUID, uuid4
 
 from openpyxl import load_workbook
+from playwright.async_api import expect
 
 
 async def test_f40_the_statement_and_the_aging_report_download_from_the_console(signed_in, dossier_api):
@@ -19,6 +21,9 @@ async def test_f40_the_statement_and_the_aging_report_download_from_the_console(
     assert created.status_code == 201, created.text
     page, _person = await signed_in("manager")
     await page.goto(f"/clients/{code}")
+    # F-43: one balance per currency, never one sum of euros and dollars.
+    await expect(page.locator("#balance .balance[data-currency='EUR']")).to_have_text("€1,000.00")
+    await expect(page.locator("#balance .balance[data-currency='USD']")).to_contain_text("50.00")
 
     async with page.expect_download() as csv_download:
         await page.click("#statement-csv")

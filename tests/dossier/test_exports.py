@@ -196,3 +196,16 @@ async def test_f40_a_collectors_agenda_export_holds_their_actions_by_date(dossie
     # Another collector's agenda answers like an unknown collector (F-4).
     hidden = await data.collector_a_api.get("/agenda/export", params={"collector": data.b})
     assert hidden.status_code == 404
+
+
+async def test_f43_the_card_and_the_search_give_the_balance_of_each_currency(dossier_api, data):
+    card = (await dossier_api.get(f"/clients/{data.x1}")).json()
+    assert card["client"]["balances"] == [{"currency": "EUR", "balance": "1100.00"},
+                                          {"currency": "USD", "balance": "1200.00"}]
+    found = (await dossier_api.post("/clients/search", json={"criteria": {"segment": data.segment},
+                                                             "mine": False})).json()
+    assert {c["code"]: c["balances"] for c in found["clients"]} == {
+        data.x1: [{"currency": "EUR", "balance": "1100.00"}, {"currency": "USD", "balance": "1200.00"}],
+        data.x2: [{"currency": "EUR", "balance": "100.00"}],
+        data.x3: [],
+    }

@@ -150,6 +150,13 @@ class CommunicationOut(BaseModel):
     body_truncated: bool = False  # the rendered body was cut to the event size cap
 
 
+class CurrencyBalance(BaseModel):
+    """F-43: what the client's open items owe in one currency."""
+
+    currency: str
+    balance: Decimal
+
+
 class ClientOut(BaseModel):
     id: UUID
     code: str
@@ -162,7 +169,10 @@ class ClientOut(BaseModel):
     scenario_code: str | None
     locale: str
     version: int
-    balance: Decimal
+    balance: Decimal = Field(description="Every open amount added, whatever its currency: use "
+                             "`balances` when the client has several (F-43)")
+    balances: list[CurrencyBalance] = Field(default_factory=list,
+                                            description="The open balance per currency (F-43)")
     collector_code: str | None = None
     collector_name: str | None = None
     # F-37: the client's dunning is on hold until this date (the day it resumes).

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from relance.api.auth import Principal, Role
 from relance.api.errors import ApiError
 from relance_dossier.api.auth import can_read, db_pool, require
-from relance_dossier.api.models import ApiInput
+from relance_dossier.api.models import ApiInput, CurrencyBalance
 from relance_dossier.domain.assignment import ClientCriteria, parse_client_codes
 from relance_dossier.persistence import collectors as collector_store
 from relance_dossier.persistence import search as store
@@ -40,7 +40,9 @@ class ClientSummary(BaseModel):
     risk: str | None
     collector_code: str | None
     collector_name: str | None
-    balance: Decimal
+    balance: Decimal = Field(description="Every open amount added: see `balances` (F-43)")
+    balances: list[CurrencyBalance] = Field(default_factory=list,
+                                            description="The open balance per currency (F-43)")
 
 
 class SearchPage(BaseModel):

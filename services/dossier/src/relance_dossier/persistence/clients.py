@@ -9,6 +9,7 @@ from relance.audit import record_audit  # noqa: F401 - the dossier's writers imp
 from relance.events import ClientCreated, ContactCreated, DossierOpened, EventEnvelope, ItemCreated
 from relance.outbox import write_events
 from relance_dossier.persistence.assignment import assign_new_clients
+from relance_dossier.persistence.search import BALANCES_SQL
 
 
 class ClientCodeTaken(Exception):
@@ -108,7 +109,8 @@ async def client_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Record 
         "SELECT c.*, k.code AS collector_code, k.name AS collector_name,"
         " COALESCE((SELECT sum(CASE WHEN i.kind IN ('invoice', 'fee') THEN i.open_amount"
         " ELSE -i.open_amount END) FROM items i WHERE i.client_id = c.id), 0)::numeric(18,2)"
-        " AS balance FROM clients c LEFT JOIN collectors k ON k.id = c.collector_id"
+        f" AS balance, {BALANCES_SQL} AS balances"
+        " FROM clients c LEFT JOIN collectors k ON k.id = c.collector_id"
         " WHERE c.code = $1",
         code,
     )

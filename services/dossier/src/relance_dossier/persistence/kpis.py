@@ -28,7 +28,7 @@ scoped_items AS NOT MATERIALIZED (
     SELECT i.id, i.client_id, i.kind, i.currency, i.due_date, i.amount, i.open_amount,
            i.status, i.status_since, i.updated_at,
            COALESCE(i.issue_date, LEAST(i.due_date, i.created_at::date)) AS issued,
-           CASE WHEN i.kind = 'invoice' THEN 1 ELSE -1 END AS sign
+           CASE WHEN i.kind IN ('invoice', 'fee') THEN 1 ELSE -1 END AS sign
     FROM items i JOIN scope c ON c.id = i.client_id
     WHERE ($5::text IS NULL OR i.currency = $5)
 )"""

@@ -20,6 +20,15 @@ BALANCE_SQL = (
     " FROM items i WHERE i.client_id = c.id), 0)::numeric(18,2)"
 )
 
+# F-43: what the open items owe in each of their currencies, never added across currencies:
+# [{"currency": "EUR", "balance": "1100.00"}, …] by currency, empty when nothing is open.
+BALANCES_SQL = (
+    "COALESCE((SELECT jsonb_agg(jsonb_build_object('currency', b.currency, 'balance', b.balance::text)"
+    " ORDER BY b.currency) FROM (SELECT i.currency, sum(CASE WHEN i.kind IN ('invoice', 'fee')"
+    " THEN i.open_amount ELSE -i.open_amount END)::numeric(18,2) AS balance FROM items i"
+    " WHERE i.client_id = c.id AND i.open_amount <> 0 GROUP BY i.currency) b), '[]'::jsonb)"
+)
+
 
 @dataclass(frozen=True)
 class Visibility:
@@ -87,7 +96,8 @@ async def search_clients(
     n = len(where.args)
     rows = await conn.fetch(
         f"SELECT c.id, c.code, c.name, c.country, c.segment, c.category, c.tags, c.risk,"
-        f" k.code AS collector_code, k.name AS collector_name, {BALANCE_SQL} AS balance"
+        f" k.code AS collector_code, k.name AS collector_name, {BALANCE_SQL} AS balance,"
+        f" {BALANCES_SQL} AS balances"
         f" FROM clients c LEFT JOIN collectors k ON k.id = c.collector_id"
         f" WHERE {where.sql()} ORDER BY c.code LIMIT ${n + 1} OFFSET ${n + 2}",
         *where.args, limit, offset,
@@ -121,7 +131,8 @@ async def clients_without_collector(
     total = await conn.fetchval(f"SELECT count(*) FROM clients c WHERE {where.sql()}", *where.args)
     rows = await conn.fetch(
         f"SELECT c.id, c.code, c.name, c.country, c.segment, c.category, c.tags, c.risk,"
-        f" NULL::text AS collector_code, NULL::text AS collector_name, {BALANCE_SQL} AS balance"
+        f" NULL::text AS collector_code, NULL::text AS collector_name, {BALANCE_SQL} AS balance,"
+        f" {BALANCES_SQL} AS balances"
         f" FROM clients c WHERE {where.sql()} ORDER BY balance DESC, c.code LIMIT $1 OFFSET $2",
         limit, offset,
     )
