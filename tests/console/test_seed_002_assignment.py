@@ -110,3 +110,31 @@ async def test_seed_002_paste_codes_assign_save_the_search_rules_default_alert_a
         await dossier_api.put("/assignment/rules", json={"rules": [
             {"criteria": r["criteria"], "collector_code": r["collector_code"]}
             for r in rules if r["criteria"].get("segment") != segment]})
+
+
+async def test_f43_search_by_a_balance_over_a_threshold_in_one_currency(signed_in, dossier_api):
+    """F-43: "balance over 1,000 USD" finds the client owing 1,500 USD, not the one owing
+    1,200 EUR; a threshold that is not an amount is refused next to its field."""
+    segment = f"seg-{uuid4().hex[:6]}"
+    due = str(date.today() + timedelta(days=20))
+    codes = {}
+    for name, currency in (("dollars", "USD"), ("euros", "EUR")):
+        codes[name] = f"T{uuid4().hex[:8].upper()}"
+        amount = "1500.00" if currency == "USD" else "1200.00"
+        response = await dossier_api.post("/clients", json={
+            "code": codes[name], "name": name, "segment": segment,
+            "items": [{"number": "F-1", "due_date": due, "amount": amount, "currency": currency}]})
+        assert response.status_code == 201, response.text
+    page, _person = await signed_in("manager")
+    await page.goto("/clients")
+    await page.fill("#f-segment", segment)
+    await page.fill("#f-balance_over", "1000")
+    await page.fill("#f-balance_currency", "USD")
+    await page.click("#search-button")
+    await expect(page.locator("#results .result")).to_have_count(1)
+    row = page.locator(f"#results .result[data-code='{codes['dollars']}']")
+    await expect(row.locator(".balance[data-currency='USD']")).to_contain_text("1,500.00")
+
+    await page.fill("#f-balance_over", "beaucoup")
+    await page.click("#search-button")
+    await expect(page.locator("#error-balance_over")).to_be_visible()

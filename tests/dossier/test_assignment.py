@@ -383,6 +383,62 @@ async def test_f6_rules_reapplied_on_demand_to_unassigned_or_to_all_clients(doss
     assert again.json()["changed"] == 0  # idempotent
 
 
+async def owing_client(dossier_api, segment: str, *amounts: tuple[str, str, str]) -> str:
+    """A client whose open items are these (amount, currency, kind)."""
+    code = new_code("CUR")
+    items = [{"number": f"F-{n}", "due_date": str(TODAY + timedelta(days=30)), "amount": amount,
+              "currency": currency, "kind": kind}
+             for n, (amount, currency, kind) in enumerate(amounts, start=1)]
+    response = await dossier_api.post("/clients", json={
+        "code": code, "name": f"Client {code}", "segment": segment, "items": items})
+    assert response.status_code == 201, response.text
+    return code
+
+
+async def test_f43_balance_thresholds_are_read_in_each_currency_never_added_across(
+    dossier_api, clean_rules,
+) -> None:
+    """F-43, F-5, F-6: "balance over 1,000 EUR or 1,400 USD" selects a client owing 1,200
+    EUR or 1,500 USD, not one owing 900 EUR and 500 USD (1,400 only when currencies are
+    added), in a search and in an assignment rule re-applied on demand."""
+    segment = new_code("cur")
+    euros = await owing_client(dossier_api, segment, ("1200.00", "EUR", "invoice"))
+    dollars = await owing_client(dossier_api, segment, ("1000.00", "USD", "invoice"),
+                                 ("500.00", "USD", "invoice"))
+    mixed = await owing_client(dossier_api, segment, ("900.00", "EUR", "invoice"),
+                               ("500.00", "USD", "invoice"))
+    credited = await owing_client(dossier_api, segment, ("1200.00", "EUR", "invoice"),
+                                  ("300.00", "EUR", "credit_note"))  # owes 900 EUR
+
+    thresholds = {"EUR": "1000", "usd": "1400"}
+    found = await dossier_api.post("/clients/search", json={
+        "criteria": {"segment": segment, "balance_over": thresholds}, "limit": 50})
+    assert found.status_code == 200, found.text
+    assert sorted(c["code"] for c in found.json()["clients"]) == sorted([euros, dollars])
+
+    alice = await create_collector(dossier_api, "ALICE")
+    rules = await dossier_api.put("/assignment/rules", json={"rules": [
+        {"criteria": {"segment": segment, "balance_over": thresholds}, "collector_code": alice}]})
+    assert rules.status_code == 200, rules.text
+    assert rules.json()[0]["criteria"]["balance_over"] == {"EUR": "1000", "USD": "1400"}
+    applied = await dossier_api.post("/assignment/apply", json={"comment": "big accounts"})
+    assert applied.status_code == 200, applied.text
+    assert [await collector_of(dossier_api, c) for c in (euros, dollars, mixed, credited)] == [
+        alice, alice, None, None]
+
+
+async def test_f43_a_threshold_names_a_currency_and_an_amount_of_zero_or_more(dossier_api) -> None:
+    for thresholds, reason in (({"euro": "1000"}, "not a currency code"),
+                               ({"EUR": "-5"}, "zero or more"),
+                               ({"EUR": "lots"}, "decimal")):
+        refused = await dossier_api.post("/clients/search", json={
+            "criteria": {"balance_over": thresholds}})
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["errors"][0]
+        assert error["field"].startswith("criteria.balance_over"), error
+        assert reason in error["reason"].lower(), error
+
+
 # ---- alert (F-7) ------------------------------------------------------------------------------
 
 

@@ -89,3 +89,24 @@ def test_f5_pasted_client_codes_are_split_on_any_separator(pasted: str) -> None:
 def test_f5_pasted_codes_also_come_as_a_list_and_keep_their_order() -> None:
     assert parse_client_codes(["Z9", "A1\nB2", "Z9"]) == ["Z9", "A1", "B2"]
     assert parse_client_codes(" ,;\n ") == []
+
+
+def test_f43_balance_thresholds_compare_each_currency_with_its_own_balance() -> None:
+    from decimal import Decimal
+
+    big = RuleCriteria(balance_over={"eur": Decimal("1000"), "USD": Decimal("1400")})
+    assert big.balance_over == {"EUR": Decimal("1000"), "USD": Decimal("1400")}
+    assert not big.is_empty()
+    owing = ClientAttributes("FR", "SME", "B2B", "low", (), {"EUR": Decimal("1000.01")})
+    assert rule_matches(big, owing)
+    # 900 EUR and 500 USD: under both thresholds, whatever their sum.
+    mixed = ClientAttributes("FR", "SME", "B2B", "low", (), {"EUR": Decimal("900"), "USD": Decimal("500")})
+    assert not rule_matches(big, mixed)
+    # Exactly the threshold is not over it; a currency the rule does not name never matches.
+    assert not rule_matches(big, ClientAttributes("FR", None, None, None, (), {"EUR": Decimal("1000")}))
+    assert not rule_matches(big, ClientAttributes("FR", None, None, None, (), {"GBP": Decimal("9999")}))
+    assert not rule_matches(RuleCriteria(country="FR", balance_over={"EUR": Decimal(0)}), client())
+    with pytest.raises(ValidationError, match="not a currency code"):
+        RuleCriteria(balance_over={"euro": Decimal(1)})
+    with pytest.raises(ValidationError, match="zero or more"):
+        RuleCriteria(balance_over={"EUR": Decimal(-1)})

@@ -158,3 +158,46 @@ async def test_f9_a_client_without_an_explicit_scenario_gets_one_by_rule(dossier
     finally:
         cleared = await dossier_api.put("/scenario-rules", json=[])
         assert cleared.status_code == 200 and cleared.json() == []
+
+
+async def test_f43_a_scenario_rule_balance_over_reads_the_clients_currency(dossier_api):
+    """F-43, F-9: "balance over 1,000 EUR or 1,400 USD" gives its scenario to a client
+    owing 1,200 EUR or 1,500 USD; one owing 900 EUR and 500 USD follows the default."""
+    from datetime import date, timedelta
+
+    from tests.conftest import eventually
+
+    calls_first = f"sc-big-{uuid4().hex[:6]}"
+    created = await dossier_api.post("/scenarios", json={"code": calls_first, "name": "Gros encours", "steps": [
+        {"action_type": "call", "delay_days": 0, "mode": "manual", "priority": 5, "label": "Appeler"}]})
+    assert created.status_code == 201, created.text
+    segment = f"seg-{uuid4().hex[:6]}"
+    rules = await dossier_api.put("/scenario-rules", json=[
+        {"criteria": {"segment": segment, "balance_over": {"EUR": "1000", "USD": "1400"}},
+         "scenario_code": calls_first}])
+    assert rules.status_code == 200, rules.text
+    try:
+        due = str(date.today() - timedelta(days=10))
+
+        async def first_action(code: str) -> str:
+            async def check():
+                rows = (await dossier_api.get(f"/clients/{code}/interventions")).json()
+                return rows[0]["action_type"] if rows else None
+            return await eventually(check, timeout=60)
+
+        owed = {"euros": [("1200.00", "EUR")], "dollars": [("1500.00", "USD")],
+                "mixed": [("900.00", "EUR"), ("500.00", "USD")]}
+        codes = {}
+        for name, amounts in owed.items():
+            codes[name] = f"BIG-{uuid4().hex[:8]}"
+            items = [{"number": f"F-{n}", "due_date": due, "amount": amount, "currency": currency}
+                     for n, (amount, currency) in enumerate(amounts)]
+            response = await dossier_api.post("/clients", json={
+                "code": codes[name], "name": name, "segment": segment, "items": items})
+            assert response.status_code == 201, response.text
+        assert await first_action(codes["euros"]) == "call"
+        assert await first_action(codes["dollars"]) == "call"
+        assert await first_action(codes["mixed"]) == "email"  # the default scenario
+    finally:
+        cleared = await dossier_api.put("/scenario-rules", json=[])
+        assert cleared.status_code == 200 and cleared.json() == []

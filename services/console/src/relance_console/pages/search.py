@@ -20,6 +20,10 @@ def _criteria(values) -> dict:
     for flag in ("has_collector", "balance_nonzero"):
         if values.get(flag) in ("true", "false"):
             criteria[flag] = values.get(flag) == "true"
+    if str(values.get("balance_over") or "").strip():
+        # F-43: the threshold is read in one currency, the client's balance in that currency.
+        currency = str(values.get("balance_currency") or "").strip() or "EUR"
+        criteria["balance_over"] = {currency: str(values.get("balance_over")).strip()}
     return criteria
 
 
@@ -43,6 +47,9 @@ async def _page(ctx: Ctx, values: dict, page: int = 1, status_code: int = 200, *
         if failure.status != 422:
             raise
         errors = {**failure.by_field, **errors}
+        threshold = next((r for f, r in failure.by_field.items() if f.startswith("criteria.balance_over")), None)
+        if threshold:
+            errors.setdefault("balance_over", threshold)
         if "codes" not in errors and any(f.startswith("criteria") for f in failure.by_field):
             errors.setdefault("_", failure.message)
     collectors = await ctx.dossier.get("/collectors")
@@ -68,7 +75,8 @@ async def search(request: Request, ctx: Ctx = Depends(signed_in), page: int = 1)
 async def mass_assign(request: Request, ctx: Ctx = Depends(signed_in)):
     """F-5: one collector for the ticked clients, or for the whole search."""
     form = await request.form()
-    values = {k: form.get(k) for k in ("codes", "saved", "tag", "has_collector", "balance_nonzero", *CRITERIA)
+    values = {k: form.get(k) for k in ("codes", "saved", "tag", "has_collector", "balance_nonzero", "balance_over",
+                                         "balance_currency", *CRITERIA)
               if form.get(k)}
     body: dict = {"collector_code": form.get("assign_to") or None, "comment": form.get("comment") or None}
     if form.get("scope") == "all":

@@ -34,7 +34,7 @@ from relance.events import (
 from relance.outbox import write_events
 from relance.planning import EVERY_DAY, ChaseableItem, eligible_items, next_step
 from relance.scenarios import SENDING_ACTIONS, Scenario, StepMode
-from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria
+from relance_dossier.domain.assignment import ClientAttributes, RuleCriteria, needs_balances
 from relance_dossier.domain.payment_plans import postponed_by_hold
 from relance_dossier.domain.scenarios import scenario_for
 from relance_dossier.metrics import INTERVENTIONS_CLOSED, SCENARIO_STEPS_DUE
@@ -43,6 +43,7 @@ from relance_dossier.metrics import INTERVENTIONS_CLOSED, SCENARIO_STEPS_DUE
 # channels the notifier needs.
 from relance_dossier.persistence.communications import communication_command
 from relance_dossier.persistence.payment_plans import IN_ACTIVE_PLAN
+from relance_dossier.persistence.search import BALANCES_SQL, balances_by_currency
 
 
 def communication_id_for(intervention_id: UUID) -> UUID:
@@ -140,13 +141,20 @@ class DossierActivities:
 
     async def _client_scenario(self, conn: asyncpg.Connection, client: asyncpg.Record) -> str | None:
         """F-9: explicit, else the first matching scenario rule, else None (the default)."""
-        rules = await conn.fetch("SELECT position, criteria, scenario_code FROM scenario_rules")
+        if client["scenario_code"]:
+            return client["scenario_code"]
+        rules = [(r["position"], RuleCriteria.model_validate(r["criteria"]), r["scenario_code"])
+                 for r in await conn.fetch("SELECT position, criteria, scenario_code FROM scenario_rules")]
+        # F-43: a threshold rule reads what the client owes in each currency.
+        balances = balances_by_currency(await conn.fetchval(
+            f"SELECT {BALANCES_SQL} FROM clients c WHERE c.id = $1", client["client_id"],
+        )) if needs_balances([criteria for _, criteria, _ in rules]) else {}
         return scenario_for(
             client["scenario_code"],
             ClientAttributes(country=client["country"], segment=client["segment"],
-                             category=client["category"], risk=client["risk"], tags=client["tags"]),
-            [(r["position"], RuleCriteria.model_validate(r["criteria"]), r["scenario_code"])
-             for r in rules],
+                             category=client["category"], risk=client["risk"], tags=client["tags"],
+                             balances=balances),
+            rules,
         )
 
     @activity.defn(name=contract.PLAN_NEXT_STEP.name)

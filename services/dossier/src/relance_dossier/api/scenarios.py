@@ -272,12 +272,12 @@ async def replace_scenario_rules(body: list[ScenarioRuleIn], request: Request,
         await conn.executemany(
             "INSERT INTO scenario_rules (position, criteria, scenario_code, updated_by)"
             " VALUES ($1, $2, $3, $4)",
-            [(i + 1, r.criteria.model_dump(), r.scenario_code, principal.actor)
+            [(i + 1, r.criteria.model_dump(mode="json"), r.scenario_code, principal.actor)
              for i, r in enumerate(body)],
         )
         await client_store.record_audit(
             conn, client_id=None, actor=principal.actor, action="replace", entity="scenario_rules",
-            entity_id=None, details={"rules": [r.model_dump() for r in body]},
+            entity_id=None, details={"rules": [r.model_dump(mode="json") for r in body]},
         )
     return [ScenarioRuleOut(position=i + 1, criteria=r.criteria, scenario_code=r.scenario_code)
             for i, r in enumerate(body)]

@@ -1,11 +1,14 @@
 """Pure rules of client selection and collector assignment (F-5, F-6). No I/O here."""
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def _same(a: str | None, b: str | None) -> bool:
@@ -25,6 +28,13 @@ class RuleCriteria(BaseModel):
     category: str | None = Field(default=None, max_length=100)
     risk: str | None = Field(default=None, max_length=100)
     tags: list[str] = Field(default_factory=list)
+    balance_over: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="F-43: thresholds by currency, e.g. {\"EUR\": 1000, \"USD\": 1100}. The rule "
+                    "matches a client owing more than the threshold in one of these currencies, "
+                    "each compared with what the client owes in that currency, never converted.",
+        examples=[{"EUR": "1000", "USD": "1100"}],
+    )
 
     @field_validator("country", "segment", "category", "risk", mode="after")
     @classmethod
@@ -38,8 +48,22 @@ class RuleCriteria(BaseModel):
             raise ValueError("tags must not be blank")
         return [tag.strip() for tag in tags]
 
+    @field_validator("balance_over", mode="after")
+    @classmethod
+    def _currency_codes(cls, thresholds: dict[str, Decimal]) -> dict[str, Decimal]:
+        normalised: dict[str, Decimal] = {}
+        for currency, amount in thresholds.items():
+            code = currency.strip().upper()
+            if not _CURRENCY.fullmatch(code):
+                raise ValueError(f"{currency!r} is not a currency code (three letters, e.g. EUR)")
+            if amount < 0 or not amount.is_finite():
+                raise ValueError(f"the threshold in {code} must be zero or more")
+            normalised[code] = amount
+        return normalised
+
     def is_empty(self) -> bool:
-        return not (self.country or self.segment or self.category or self.risk or self.tags)
+        return not (self.country or self.segment or self.category or self.risk or self.tags
+                    or self.balance_over)
 
 
 class ClientCriteria(RuleCriteria):
@@ -62,6 +86,13 @@ class ClientAttributes:
     category: str | None
     risk: str | None
     tags: Sequence[str]
+    # F-43: what the client owes in each currency of its open items. Only read by rules
+    # with balance thresholds, so callers load it only for them.
+    balances: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+def needs_balances(criteria: Sequence[RuleCriteria]) -> bool:
+    return any(c.balance_over for c in criteria)
 
 
 @dataclass(frozen=True)
@@ -88,7 +119,14 @@ def rule_matches(criteria: RuleCriteria, client: ClientAttributes) -> bool:
         if wanted is not None and not _same(wanted, actual):
             return False
     client_tags = {tag.strip().casefold() for tag in client.tags}
-    return all(tag.casefold() in client_tags for tag in criteria.tags)
+    if not all(tag.casefold() in client_tags for tag in criteria.tags):
+        return False
+    # F-43: "balance over 1,000" is read in the client's currency: each threshold against
+    # what the client owes in that same currency.
+    return not criteria.balance_over or any(
+        client.balances.get(currency, Decimal(0)) > threshold
+        for currency, threshold in criteria.balance_over.items()
+    )
 
 
 def choose_collector(

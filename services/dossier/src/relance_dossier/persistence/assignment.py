@@ -21,8 +21,10 @@ from relance_dossier.domain.assignment import (
     ClientAttributes,
     RuleCriteria,
     choose_collector,
+    needs_balances,
 )
 from relance_dossier.persistence.collectors import collector_codes
+from relance_dossier.persistence.search import BALANCES_SQL, balances_by_currency
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ async def replace_rules(
         await conn.executemany(
             "INSERT INTO assignment_rules (id, position, criteria, collector_id) VALUES ($1,$2,$3,$4)",
             [
-                (uuid4(), position, criteria.model_dump(exclude_defaults=True), collector_id)
+                (uuid4(), position, criteria.model_dump(mode="json", exclude_defaults=True), collector_id)
                 for position, (criteria, collector_id) in enumerate(rules, start=1)
             ],
         )
@@ -191,7 +193,8 @@ async def _apply_rules(
     for client in clients:
         choice = choose_collector(
             ClientAttributes(client["country"], client["segment"], client["category"],
-                             client["risk"], client["tags"]),
+                             client["risk"], client["tags"],
+                             balances_by_currency(client.get("balances"))),
             rules, default_id,
         )
         if choice is not None:
@@ -201,7 +204,12 @@ async def _apply_rules(
     return AssignmentResult(selected=len(clients), changed=len(changed))
 
 
-_ATTRIBUTES = "SELECT id, country, segment, category, risk, tags FROM clients"
+async def _attributes_sql(conn: asyncpg.Connection) -> str:
+    """The clients' attributes the rules read; their balances only when a rule has a
+    threshold (F-43), as they cost a look at every client's items."""
+    rules = await load_rules(conn)
+    balances = f", {BALANCES_SQL} AS balances" if needs_balances([r.criteria for r in rules]) else ""
+    return f"SELECT c.id, c.country, c.segment, c.category, c.risk, c.tags{balances} FROM clients c"
 
 
 async def assign_new_clients(conn: asyncpg.Connection, client_ids: list[UUID], actor: str) -> None:
@@ -211,7 +219,8 @@ async def assign_new_clients(conn: asyncpg.Connection, client_ids: list[UUID], a
     if not client_ids:
         return
     clients = await conn.fetch(
-        f"{_ATTRIBUTES} WHERE id = ANY($1::uuid[]) AND collector_id IS NULL", client_ids
+        f"{await _attributes_sql(conn)} WHERE c.id = ANY($1::uuid[]) AND c.collector_id IS NULL",
+        client_ids,
     )
     await _apply_rules(conn, clients, actor=actor, extra_comment=None)
 
@@ -224,6 +233,7 @@ async def reapply_rules(
     its collector: re-applying never leaves a client without one)."""
     async with conn.transaction():
         clients = await conn.fetch(
-            f"{_ATTRIBUTES} WHERE NOT $1 OR collector_id IS NULL ORDER BY code", only_unassigned
+            f"{await _attributes_sql(conn)} WHERE NOT $1 OR c.collector_id IS NULL ORDER BY c.code",
+            only_unassigned,
         )
         return await _apply_rules(conn, clients, actor=actor, extra_comment=comment)

@@ -6,6 +6,7 @@ assigned to their collector (`Visibility`), so a code they may not see is report
 unknown, exactly like a code that does not exist."""
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -15,8 +16,9 @@ from relance_dossier.domain.assignment import ClientCriteria
 
 # F-1: the balance is what the open items owe: invoices and fees (F-38) add, credit notes and payments
 # (unallocated) subtract.
+SIGNED_OPEN_SQL = "CASE WHEN i.kind IN ('invoice', 'fee') THEN i.open_amount ELSE -i.open_amount END"
 BALANCE_SQL = (
-    "COALESCE((SELECT sum(CASE WHEN i.kind IN ('invoice', 'fee') THEN i.open_amount ELSE -i.open_amount END)"
+    f"COALESCE((SELECT sum({SIGNED_OPEN_SQL})"
     " FROM items i WHERE i.client_id = c.id), 0)::numeric(18,2)"
 )
 
@@ -24,8 +26,7 @@ BALANCE_SQL = (
 # [{"currency": "EUR", "balance": "1100.00"}, …] by currency, empty when nothing is open.
 BALANCES_SQL = (
     "COALESCE((SELECT jsonb_agg(jsonb_build_object('currency', b.currency, 'balance', b.balance::text)"
-    " ORDER BY b.currency) FROM (SELECT i.currency, sum(CASE WHEN i.kind IN ('invoice', 'fee')"
-    " THEN i.open_amount ELSE -i.open_amount END)::numeric(18,2) AS balance FROM items i"
+    f" ORDER BY b.currency) FROM (SELECT i.currency, sum({SIGNED_OPEN_SQL})::numeric(18,2) AS balance FROM items i"
     " WHERE i.client_id = c.id AND i.open_amount <> 0 GROUP BY i.currency) b), '[]'::jsonb)"
 )
 
@@ -78,7 +79,20 @@ def _where(criteria: ClientCriteria, codes: list[str] | None, visibility: Visibi
         where.add(f"c.collector_id IS {'NOT ' if criteria.has_collector else ''}NULL")
     if criteria.balance_nonzero is not None:
         where.add(f"{BALANCE_SQL} {'<>' if criteria.balance_nonzero else '='} 0")
+    if criteria.balance_over:
+        # F-43: over the threshold in one of the currencies given, each in its own currency.
+        where.add(
+            "EXISTS (SELECT 1 FROM items i JOIN unnest($?::text[], $?::numeric[]) AS t(currency, over)"
+            " ON t.currency = i.currency WHERE i.client_id = c.id AND i.open_amount <> 0"
+            f" GROUP BY t.currency, t.over HAVING sum({SIGNED_OPEN_SQL}) > t.over)",
+            list(criteria.balance_over), list(criteria.balance_over.values()),
+        )
     return where
+
+
+def balances_by_currency(balances: list[dict] | None) -> dict[str, Decimal]:
+    """The BALANCES_SQL column as a mapping, for the rules that read it (F-43)."""
+    return {b["currency"]: Decimal(b["balance"]) for b in balances or []}
 
 
 async def search_clients(
@@ -152,7 +166,7 @@ async def save_search(
     row = await conn.fetchrow(
         "INSERT INTO saved_searches (id, user_id, name, criteria, codes) VALUES ($1,$2,$3,$4,$5)"
         " ON CONFLICT (user_id, name) DO NOTHING RETURNING *",
-        uuid4(), user_id, name, criteria.model_dump(exclude_defaults=True), codes,
+        uuid4(), user_id, name, criteria.model_dump(mode="json", exclude_defaults=True), codes,
     )
     if row is None:
         raise SearchNameTaken(name)
