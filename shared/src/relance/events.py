@@ -336,6 +336,17 @@ class CommunicationFailed(EventPayload):
 # ---- transfer.events (F-27 … F-30): written by the dossier API and the transfer workflow --
 
 
+class PlacedDocument(BaseModel):
+    """F-41: a file of the client the agency fetches through the gateway's signed API
+    (`GET /agency/v1/placements/{transfer_id}/documents/{document_id}`)."""
+
+    document_id: UUID
+    file_name: str
+    content_type: str
+    size_bytes: int
+    description: str | None = None
+
+
 class TransferItem(BaseModel):
     item_id: UUID
     number: str
@@ -345,6 +356,33 @@ class TransferItem(BaseModel):
     amount: Decimal
     open_amount: Decimal
     currency: str
+    # F-41: the files attached to this item (an invoice's copy, a delivery note).
+    documents: list[PlacedDocument] = Field(default_factory=list)
+
+
+class PlacedChannel(BaseModel):
+    type: str  # postal | email | phone
+    value: str
+    is_default: bool = False
+
+
+class PlacedContact(BaseModel):
+    """F-41: a debtor's contact with its validated channels only (F-21)."""
+
+    name: str
+    role: str | None = None
+    channels: list[PlacedChannel]
+
+
+class PlacedAction(BaseModel):
+    """F-41: one line of the dossier's history: an intervention or a communication."""
+
+    at: datetime
+    kind: str  # intervention | communication
+    action: str  # the action type (email, call, …) or the channel
+    status: str
+    description: str | None = None
+    comment: str | None = None
 
 
 @register
@@ -380,6 +418,10 @@ class TransferPlaced(EventPayload):
     opening_comment: str
     next_follow_up_date: date
     placed_at: datetime
+    # F-41: what the agency needs to work the file.
+    contacts: list[PlacedContact] = Field(default_factory=list)
+    documents: list[PlacedDocument] = Field(default_factory=list)  # not tied to one item
+    history: list[PlacedAction] = Field(default_factory=list)
 
 
 @register

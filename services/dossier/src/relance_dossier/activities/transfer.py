@@ -38,6 +38,7 @@ from relance.events import (
 )
 from relance.outbox import write_events
 from relance_dossier.domain.transfers import payment_applied
+from relance_dossier.persistence import placements
 
 WORKFLOW_ACTOR = "workflow:transfer"
 
@@ -99,15 +100,22 @@ class TransferActivities:
                 " currency FROM items WHERE dossier_id = $1 ORDER BY due_date, number",
                 request.transfer_id,
             )
+            # F-41: the agency gets what it needs to work the file in the placement itself.
+            item_documents, account_documents = await placements.documents_by_item(
+                conn, transfer["client_id"])
             await write_events(conn, [
                 TransferPlaced(
                     transfer_id=request.transfer_id, client_id=transfer["client_id"],
                     client_code=client["code"], client_name=client["name"],
                     agency_code=transfer["agency_code"],
-                    items=[TransferItem(**dict(i)) for i in items],
+                    items=[TransferItem(**dict(i), documents=item_documents.get(i["item_id"], []))
+                           for i in items],
                     opening_comment=transfer["opening_comment"],
                     next_follow_up_date=transfer["next_follow_up_date"],
                     placed_at=request.placed_at,
+                    contacts=await placements.validated_contacts(conn, transfer["client_id"]),
+                    documents=account_documents,
+                    history=await placements.action_history(conn, transfer["client_id"]),
                 ).envelope(aggregate_id=request.transfer_id, client_id=transfer["client_id"],
                            actor=WORKFLOW_ACTOR)
             ])

@@ -26,6 +26,7 @@ from relance_dossier.api import (
     contacts,
     exports,
     imports,
+    internal,
     interventions,
     introspection,
     kpis,
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(kpis.router)
     app.include_router(late_fees.router)
     app.include_router(exports.router)
+    app.include_router(internal.router)
     # Issue 10: the payloads of events too large for a message, read back by their consumers.
     app.include_router(payload_router())
     install_transfer_metrics(app)

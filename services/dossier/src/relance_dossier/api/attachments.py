@@ -54,12 +54,23 @@ async def upload_attachment(
     code: str, request: Request,
     file: UploadFile = File(..., description="the file (multipart/form-data)"),
     description: str | None = Form(default=None, max_length=2000),
+    item_number: str | None = Form(default=None, max_length=100, description=(
+        "F-41: the number of the client's item the file concerns (an invoice's copy); an "
+        "agency receives it with that item when the item is placed")),
     principal: Principal = Depends(can_write),
 ) -> AttachmentOut:
     settings = _settings(request)
     async with db_pool(request).acquire() as conn:
         # A client the caller may not see answers 404 whatever the file.
         client = await client_or_404(conn, code, principal)
+        item_id = None
+        if item_number is not None and item_number.strip():
+            item_id = await conn.fetchval(
+                "SELECT id FROM items WHERE client_id = $1 AND number = $2"
+                " ORDER BY kind <> 'invoice', kind LIMIT 1",
+                client["id"], item_number.strip())
+            if item_id is None:
+                raise ApiError(422, "item_number", f"the client has no item {item_number.strip()!r}")
     media_type = _media_type(file)
     allowed = [t.lower() for t in settings.attachment_content_types]
     if media_type not in allowed:
@@ -89,6 +100,7 @@ async def upload_attachment(
                 conn, attachment_id=attachment_id, client_id=client["id"], filename=filename,
                 content_type=media_type, size_bytes=size, sha256=sha256,
                 description=description, storage_path=storage_path, actor=principal.actor,
+                item_id=item_id,
             )
     except BaseException:
         # No row without its file, and no file without its row.

@@ -68,15 +68,16 @@ def remove_file(path: Path) -> None:
 async def insert_attachment(
     conn: asyncpg.Connection, *, attachment_id: UUID, client_id: UUID, filename: str,
     content_type: str, size_bytes: int, sha256: str, description: str | None,
-    storage_path: str, actor: str,
+    storage_path: str, actor: str, item_id: UUID | None = None, source: str = "upload",
 ) -> asyncpg.Record:
     async with conn.transaction():
         row = await conn.fetchrow(
             "INSERT INTO attachments (id, client_id, filename, content_type, size_bytes, sha256,"
-            " description, storage_path, source, created_by)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'upload', $9) RETURNING *",
+            " description, storage_path, source, created_by, item_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *,"
+            " (SELECT number FROM items WHERE id = $11) AS item_number",
             attachment_id, client_id, filename, content_type, size_bytes, sha256, description,
-            storage_path, actor,
+            storage_path, source, actor, item_id,
         )
         await write_events(conn, [
             ClientAttachmentAdded(
@@ -95,8 +96,8 @@ async def insert_attachment(
 async def attachments_of(conn: asyncpg.Connection, client_id: UUID) -> list[asyncpg.Record]:
     """The client's files that are not deleted, newest first."""
     return await conn.fetch(
-        "SELECT * FROM attachments WHERE client_id = $1 AND deleted_at IS NULL"
-        " ORDER BY created_at DESC, id",
+        "SELECT a.*, i.number AS item_number FROM attachments a LEFT JOIN items i ON i.id = a.item_id"
+        " WHERE a.client_id = $1 AND a.deleted_at IS NULL ORDER BY a.created_at DESC, a.id",
         client_id,
     )
 
@@ -105,7 +106,8 @@ async def attachment_of_client(
     conn: asyncpg.Connection, client_id: UUID, attachment_id: UUID
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT * FROM attachments WHERE id = $1 AND client_id = $2 AND deleted_at IS NULL",
+        "SELECT a.*, i.number AS item_number FROM attachments a LEFT JOIN items i ON i.id = a.item_id"
+        " WHERE a.id = $1 AND a.client_id = $2 AND a.deleted_at IS NULL",
         attachment_id, client_id,
     )
 

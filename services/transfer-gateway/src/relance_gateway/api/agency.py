@@ -9,10 +9,14 @@ from typing import Literal
 from uuid import UUID
 
 import asyncpg
+import httpx
+import structlog
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from relance.api.errors import ApiError
+from relance.api.internal import internal_headers
 from relance.events import (
     AgencyCancellationRefused,
     AgencyCancellationValidated,
@@ -41,6 +45,8 @@ from relance_gateway.domain.idempotency import Decision, decide, is_remembered, 
 from relance_gateway.metrics import INBOUND_REQUESTS
 from relance_gateway.persistence import idempotency, placements
 from relance_gateway.persistence.agencies import AgencyCaller
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter(prefix="/agency/v1", tags=["agency API v1"])
 
@@ -218,6 +224,63 @@ async def get_placement(
         INBOUND_REQUESTS.labels(endpoint_name(request), "not_found").inc()
         raise ApiError(404, "transfer_id", "no such placement")
     return _placement_out(row)
+
+
+def _placed_document_ids(placement: dict) -> set[str]:
+    """The documents a placement lists (F-41): on its items and on the whole account."""
+    listed = [d for item in placement.get("items", []) for d in item.get("documents", [])]
+    return {str(d["document_id"]) for d in [*listed, *placement.get("documents", [])]}
+
+
+@router.get(
+    "/placements/{transfer_id}/documents/{document_id}", response_class=StreamingResponse,
+    responses={**SIGNED, **NOT_YOURS,
+               200: {"description": "The document's bytes, under its file name",
+                     "content": {"application/pdf": {}, "application/octet-stream": {}}},
+               503: {"description": "The document store did not answer: try again later"}},
+    summary="Download a document of one of your placements (F-41)",
+)
+async def placement_document(
+    transfer_id: UUID, document_id: UUID, request: Request,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> StreamingResponse:
+    """A document the placement lists (on an item or on the account), streamed from
+    Relance's document store; one deleted since the placement answers 404."""
+    async with request.app.state.pool.acquire() as conn:
+        row = await placements.get_placement(conn, caller.code, transfer_id)
+    if row is None:
+        INBOUND_REQUESTS.labels(endpoint_name(request), "not_found").inc()
+        raise ApiError(404, "transfer_id", "no such placement")
+    if str(document_id) not in _placed_document_ids(row["placement"]):
+        INBOUND_REQUESTS.labels(endpoint_name(request), "not_found").inc()
+        raise ApiError(404, "document_id", "no such document on this placement")
+    settings = request.app.state.settings
+    http = httpx.AsyncClient(timeout=settings.dossier_api_timeout_seconds)
+    url = f"{settings.dossier_api_url.rstrip('/')}/internal/transfers/{transfer_id}/documents/{document_id}"
+    try:
+        upstream = await http.send(http.build_request(
+            "GET", url, headers=internal_headers(settings.internal_api_token)), stream=True)
+    except httpx.HTTPError as exc:
+        await http.aclose()
+        log.warning("gateway.document_store_unreachable", error=repr(exc))
+        raise ApiError(503, None, "the document store is unavailable; try again later") from None
+    if upstream.status_code != 200:
+        await upstream.aclose()
+        await http.aclose()
+        if upstream.status_code == 404:
+            INBOUND_REQUESTS.labels(endpoint_name(request), "not_found").inc()
+            raise ApiError(404, "document_id", "the document was deleted since the placement")
+        raise ApiError(503, None, "the document store is unavailable; try again later")
+
+    async def close() -> None:
+        await upstream.aclose()
+        await http.aclose()
+
+    INBOUND_REQUESTS.labels(endpoint_name(request), "ok").inc()
+    headers = {k: upstream.headers[k] for k in ("content-disposition", "content-length")
+               if k in upstream.headers}
+    return StreamingResponse(upstream.aiter_raw(), media_type=upstream.headers.get("content-type"),
+                             headers=headers, background=BackgroundTask(close))
 
 
 # ---- inbound: the agency's answers ---------------------------------------------------------

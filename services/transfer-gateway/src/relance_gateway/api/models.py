@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from relance.events import PlacedAction, PlacedContact, PlacedDocument, TransferItem
+
 AGENCY_CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
 
 
@@ -117,6 +119,50 @@ class MessageAcknowledged(BaseModel):
     acknowledged_at: datetime
 
 
+_DOCUMENT_EXAMPLE: dict[str, Any] = {"document_id": "0b7e…", "file_name": "INV-1001.pdf",
+                                     "content_type": "application/pdf", "size_bytes": 48213,
+                                     "description": "Invoice copy"}
+
+
+class PlacementContent(BaseModel):
+    """What was placed (F-27, F-41): the items with their documents, the debtor's validated
+    contacts, the client's other documents and the dossier's history. Fetch a document
+    with `GET /agency/v1/placements/{transfer_id}/documents/{document_id}`."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [{
+        "transfer_id": "5f0e…", "client_code": "C-ACME", "client_name": "ACME Industries",
+        "items": [{"item_id": "41d2…", "number": "INV-1001", "kind": "invoice",
+                   "issue_date": "2026-09-01", "due_date": "2026-10-01", "amount": "1200.00",
+                   "open_amount": "900.00", "currency": "EUR", "documents": [_DOCUMENT_EXAMPLE]}],
+        "opening_comment": "Three reminders without an answer", "next_follow_up_date": "2026-12-15",
+        "placed_at": "2026-11-24T09:00:00+00:00",
+        "contacts": [{"name": "Jeanne Martin", "role": "Accounts payable", "channels": [
+            {"type": "email", "value": "jeanne.martin@acme.example", "is_default": True},
+            {"type": "phone", "value": "+33612345678", "is_default": True}]}],
+        "documents": [{**_DOCUMENT_EXAMPLE, "document_id": "7c19…", "file_name": "relance-2.pdf",
+                       "description": "Second reminder letter"}],
+        "history": [{"at": "2026-10-08T09:00:00+02:00", "kind": "communication", "action": "email",
+                     "status": "sent", "description": "Rappel : facture échue", "comment": None},
+                    {"at": "2026-10-20T09:00:00+02:00", "kind": "intervention", "action": "call",
+                     "status": "done", "description": "Appeler le client",
+                     "comment": "Promised to pay, did not"}],
+    }]})
+
+    transfer_id: UUID
+    client_code: str
+    client_name: str
+    items: list[TransferItem]
+    opening_comment: str
+    next_follow_up_date: date
+    placed_at: datetime
+    contacts: list[PlacedContact] = Field(
+        default_factory=list, description="The debtor's contacts with their validated channels only")
+    documents: list[PlacedDocument] = Field(
+        default_factory=list, description="The client's documents not tied to one item (letters sent, …)")
+    history: list[PlacedAction] = Field(
+        default_factory=list, description="The dossier's interventions and communications, oldest first")
+
+
 class Placement(BaseModel):
     transfer_id: UUID
     client_code: str
@@ -127,7 +173,7 @@ class Placement(BaseModel):
     cancellation_comment: str | None
     refusal_reason: str | None
     placed_at: datetime
-    placement: dict[str, Any] = Field(description="The placement as sent (items, comment, dates)")
+    placement: PlacementContent = Field(description="The placement as sent")
 
 
 class AdminPlacement(Placement):
