@@ -5,6 +5,7 @@ the dossier service keeps it. The transfer's window is a few seconds (a workflow
 the test's own, as in the dossier's transfer tests); the agency is registered in the
 gateway with real credentials and signs every request."""
 
+import base64
 from uuid import uuid4
 
 import pytest
@@ -86,6 +87,55 @@ async def test_f41_a_placement_gives_the_agency_contacts_documents_and_history_a
     gone = await agency.get(path)
     assert gone.status_code == 404
     assert "deleted" in gone.json()["errors"][0]["reason"]
+
+
+async def test_f41_an_agency_writes_back_with_documents_that_reach_the_transfer_and_the_client_files(
+    dossier_api, gateway, gateway_admin, short_window,  # noqa: F811 - the fixtures imported above
+):
+    agency = await register_agency(gateway_admin, gateway)
+    card = await new_client(dossier_api)
+    code = card["client"]["code"]
+    transfer_id, _ = await short_window(card, [i["id"] for i in card["open_items"]], agency=agency.code)
+    await eventually(lambda: placement_visible(agency, transfer_id), timeout=60)
+    path = f"/agency/v1/placements/{transfer_id}/messages"
+    notice = b"%PDF-1.4\n% mise en demeure\n" + bytes(range(256)) * 8
+    message = {"body": "Mise en demeure envoyée en recommandé ; copie jointe.", "documents": [
+        {"file_name": "mise-en-demeure.pdf", "content_type": "application/pdf",
+         "content_base64": base64.b64encode(notice).decode()}]}
+
+    for bad, field in (({**message, "body": "  "}, "body"),
+                       ({**message, "documents": [{**message["documents"][0], "content_base64": "%%%"}]},
+                        "documents.0.content_base64"),
+                       ({**message, "documents": [{**message["documents"][0], "content_type": "application/zip"}]},
+                        "documents.0.content_type"),
+                       ({**message, "documents": [{**message["documents"][0], "file_name": "../x.pdf"}]},
+                        "documents.0.file_name")):
+        refused = await agency.post(path, bad)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["field"] == field, refused.text
+
+    key = str(uuid4())
+    sent = await agency.post(path, message, idempotency_key=key)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["event"] == "agency.message_sent"
+    again = await agency.post(path, message, idempotency_key=key)  # a retry of the same call
+    assert again.json() == sent.json() and again.headers["Idempotent-Replayed"] == "true"
+
+    async def in_history():
+        actions = (await dossier_api.get(f"/transfers/{transfer_id}")).json()["actions"]
+        return [a for a in actions if a["action"] == "agency_message"] or None
+
+    [written] = await eventually(in_history, timeout=60)
+    assert (written["actor"], written["comment"]) == (f"agency:{agency.code}", message["body"])
+    files = (await dossier_api.get(f"/clients/{code}/attachments")).json()
+    [copied] = [f for f in files if f["source"] == "agency"]
+    assert (copied["filename"], copied["content_type"], copied["size_bytes"]) == (
+        "mise-en-demeure.pdf", "application/pdf", len(notice))
+    content = await dossier_api.get(f"/clients/{code}/attachments/{copied['id']}/content")
+    assert content.content == notice
+    # The agency's files are the client's now: they are not offered back as its documents.
+    assert copied["id"] not in {d["document_id"] for d in
+                                (await placement_visible(agency, transfer_id))["placement"]["documents"]}
 
 
 async def _interventions(dossier_api, code: str) -> list[dict]:

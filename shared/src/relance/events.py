@@ -534,6 +534,33 @@ class AgencyStatusUpdated(EventPayload):
     comment: str | None = None
 
 
+class AgencyDocument(BaseModel):
+    """F-41: a file an agency sent on a placement, kept by the gateway until the dossier
+    service has copied it (`GET /internal/agency-documents/{document_id}`)."""
+
+    document_id: UUID
+    file_name: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+@register
+class AgencyMessageSent(EventPayload):
+    """F-41: the agency wrote on a placement, with documents or not; the collector reads it
+    in the transfer's history and finds the documents among the client's files."""
+
+    event_type = "agency.message_sent"
+    topic = topics.AGENCY_EVENTS
+    message_id: UUID
+    transfer_id: UUID
+    client_id: UUID
+    agency_code: str
+    body: str
+    documents: list[AgencyDocument] = Field(default_factory=list)
+    sent_at: datetime
+
+
 # ---- contacts, notes, attachments (F-21, F-22, F-25, F-26) ------------------------------
 
 

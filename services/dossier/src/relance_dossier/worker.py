@@ -18,7 +18,7 @@ def activities(pool: asyncpg.Pool, settings: Settings) -> list:
     dossier = DossierActivities(pool, settings.business_timezone, settings.business_hour,
                                 frozenset(settings.business_days))
     plans = PaymentPlanActivities(pool, settings.business_timezone, settings.business_hour)
-    return [*dossier.all(), *TransferActivities(pool).all(), *ActionActivities(pool).all(),
+    return [*dossier.all(), *TransferActivities(pool, settings).all(), *ActionActivities(pool).all(),
             *plans.all()]
 
 

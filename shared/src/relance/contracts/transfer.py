@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from relance.contracts import DOSSIER_TASK_QUEUE, Activity, Query, Signal, Update
+from relance.events import AgencyMessageSent
 
 
 class TransferState(StrEnum):
@@ -98,6 +99,13 @@ class AgencyStatus(BaseModel):
     comment: str | None = None
 
 
+class AgencyMessage(BaseModel):
+    """Signal: the agency wrote on the placement (F-41)."""
+
+    event_id: str
+    message: AgencyMessageSent
+
+
 # ---- activity inputs / outputs ------------------------------------------------------
 
 
@@ -164,6 +172,10 @@ class RecordAgencyStatusRequest(BaseModel):
     comment: str | None = None
 
 
+class RecordAgencyMessageRequest(BaseModel):
+    message: AgencyMessageSent
+
+
 # ---- names ----------------------------------------------------------------------------
 
 WORKFLOW_TYPE = "TransferWorkflow"
@@ -175,6 +187,7 @@ CANCELLATION_ANSWERED = Signal[AgencyCancellationAnswer](
     "cancellation_answered", AgencyCancellationAnswer)
 PAYMENT_COLLECTED = Signal[AgencyPayment]("payment_collected", AgencyPayment)
 AGENCY_STATUS_UPDATED = Signal[AgencyStatus]("agency_status_updated", AgencyStatus)
+AGENCY_MESSAGE_SENT = Signal[AgencyMessage]("agency_message_sent", AgencyMessage)
 
 RECORD_WINDOW = Activity[RecordWindowRequest, None]("record_window", RecordWindowRequest, None)
 PLACE_TRANSFER = Activity[PlaceTransferRequest, bool]("place_transfer", PlaceTransferRequest, bool)
@@ -192,3 +205,5 @@ APPLY_PAYMENT = Activity[ApplyPaymentRequest, ApplyPaymentResult](
     "apply_payment", ApplyPaymentRequest, ApplyPaymentResult)
 RECORD_AGENCY_STATUS = Activity[RecordAgencyStatusRequest, None](
     "record_agency_status", RecordAgencyStatusRequest, None)
+RECORD_AGENCY_MESSAGE = Activity[RecordAgencyMessageRequest, None](
+    "record_agency_message", RecordAgencyMessageRequest, None)

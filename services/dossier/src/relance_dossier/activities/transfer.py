@@ -19,6 +19,7 @@ from relance.contracts.transfer import (
     ApplyPaymentResult,
     MarkAnswerOverdueRequest,
     PlaceTransferRequest,
+    RecordAgencyMessageRequest,
     RecordAgencyStatusRequest,
     RecordWindowRequest,
     RefuseCancellationRequest,
@@ -37,8 +38,10 @@ from relance.events import (
     TransferPlaced,
 )
 from relance.outbox import write_events
+from relance_dossier.agency_documents import fetch_agency_documents
 from relance_dossier.domain.transfers import payment_applied
 from relance_dossier.persistence import placements
+from relance_dossier.settings import Settings
 
 WORKFLOW_ACTOR = "workflow:transfer"
 
@@ -58,8 +61,9 @@ def _agency(code: str) -> str:
 
 
 class TransferActivities:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
         self._pool = pool
+        self._settings = settings
 
     @staticmethod
     async def _locked(conn: asyncpg.Connection, transfer_id: UUID) -> asyncpg.Record:
@@ -317,9 +321,32 @@ class TransferActivities:
                          "agency_status", request.transfer_id, comment=request.comment,
                          details={"status": request.status})
 
+    @activity.defn(name=contract.RECORD_AGENCY_MESSAGE.name)
+    async def record_agency_message(self, request: RecordAgencyMessageRequest) -> None:
+        """F-41: the agency's documents are copied from the gateway into the client's files
+        (under the gateway's document ids, so a retry copies nothing twice), then the
+        message, with the files, joins the transfer's history, all in one transaction."""
+        message = request.message
+        files = await fetch_agency_documents(self._settings, message)
+        async with self._pool.acquire() as conn, conn.transaction():
+            transfer = await self._locked(conn, message.transfer_id)
+            if await placements.message_recorded(conn, message.message_id):
+                return
+            for document, storage_path in files:
+                await placements.insert_agency_document(
+                    conn, client_id=transfer["client_id"], document=document,
+                    storage_path=storage_path, agency_code=message.agency_code,
+                    transfer_id=message.transfer_id)
+            await _audit(conn, transfer["client_id"], _agency(message.agency_code), "agency_message",
+                         message.transfer_id, comment=message.body,
+                         details={"message_id": str(message.message_id),
+                                  "documents": [{"id": str(d.document_id), "file_name": d.file_name}
+                                                for d in message.documents]})
+
     def all(self) -> list:
         return [
             self.record_window, self.place_transfer, self.return_items,
             self.request_cancellation, self.refuse_cancellation, self.acknowledge_placement,
             self.mark_answer_overdue, self.apply_payment, self.record_agency_status,
+            self.record_agency_message,
         ]

@@ -6,7 +6,8 @@ from uuid import UUID
 
 import asyncpg
 
-from relance.events import PlacedAction, PlacedChannel, PlacedContact, PlacedDocument
+from relance.events import AgencyDocument, PlacedAction, PlacedChannel, PlacedContact, PlacedDocument
+from relance_dossier.persistence import attachments
 
 # The agency gets the latest actions, enough to work the file without a whole archive.
 HISTORY_LIMIT = 200
@@ -75,4 +76,25 @@ async def document_of_placement(
         "SELECT a.* FROM attachments a JOIN transfers t ON t.client_id = a.client_id"
         " WHERE t.id = $1 AND a.id = $2 AND a.deleted_at IS NULL AND t.placed_at IS NOT NULL",
         transfer_id, document_id,
+    )
+
+
+async def message_recorded(conn: asyncpg.Connection, message_id: UUID) -> bool:
+    """Has this agency message already joined a transfer's history (F-41)?"""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE entity = 'transfer'"
+        " AND action = 'agency_message' AND details->>'message_id' = $1)", str(message_id)))
+
+
+async def insert_agency_document(
+    conn: asyncpg.Connection, *, client_id: UUID, document: AgencyDocument, storage_path: str,
+    agency_code: str, transfer_id: UUID,
+) -> None:
+    """An agency's document among the client's files (F-26), as an `agency` file."""
+    await attachments.insert_attachment(
+        conn, attachment_id=document.document_id, client_id=client_id,
+        filename=document.file_name, content_type=document.content_type,
+        size_bytes=document.size_bytes, sha256=document.sha256,
+        description=f"Sent by the agency {agency_code} on the transfer {transfer_id}",
+        storage_path=storage_path, actor=f"agency:{agency_code}", source="agency",
     )

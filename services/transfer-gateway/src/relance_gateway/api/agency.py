@@ -3,10 +3,11 @@ answer them, report payments and statuses. Every request is signed (see the API
 description); every POST carries an Idempotency-Key. An agency sees only its own
 placements: another agency's transfer answers 404, exactly like an unknown one."""
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Literal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -20,6 +21,8 @@ from relance.api.internal import internal_headers
 from relance.events import (
     AgencyCancellationRefused,
     AgencyCancellationValidated,
+    AgencyDocument,
+    AgencyMessageSent,
     AgencyPaymentCollected,
     AgencyPlacementAcknowledged,
     AgencyStatusUpdated,
@@ -29,6 +32,7 @@ from relance.outbox import write_events
 from relance_gateway.api.models import (
     Accepted,
     Acknowledgement,
+    AgencyMessageIn,
     CancellationRefusal,
     CancellationValidation,
     Message,
@@ -387,6 +391,39 @@ async def update_status(
         await placements.set_placement(conn, transfer_id, agency_status=body.status)
         event = AgencyStatusUpdated(transfer_id=transfer_id, client_id=row["client_id"],
                                     agency_code=caller.code, status=body.status, comment=body.comment)
+        return await _record(conn, caller, row, event, new_status=status)
+
+    return await _idempotent(request, caller, idempotency_key, effect)
+
+
+@router.post("/placements/{transfer_id}/messages", response_model=Accepted,
+             responses=AGENCY_ANSWERS,
+             summary="Write to the collector on a placement, with documents (F-41)")
+async def send_message(
+    transfer_id: UUID, body: AgencyMessageIn, request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    caller: AgencyCaller = Depends(authenticated_agency),
+) -> Response:
+    """The message joins the transfer's history in Relance, with you as its author; the
+    documents join the client's files. Not on a cancelled placement (409)."""
+
+    async def effect(conn: asyncpg.Connection) -> tuple[int, dict]:
+        row, status = await _placement_for(conn, caller, transfer_id, rules.send_message)
+        message_id = uuid4()
+        documents = []
+        for document in body.documents:
+            content = document.content()
+            stored = AgencyDocument(document_id=uuid4(), file_name=document.file_name,
+                                    content_type=document.content_type, size_bytes=len(content),
+                                    sha256=hashlib.sha256(content).hexdigest())
+            await placements.insert_agency_document(
+                conn, document_id=stored.document_id, agency_code=caller.code,
+                transfer_id=transfer_id, message_id=message_id, file_name=stored.file_name,
+                content_type=stored.content_type, content=content, sha256=stored.sha256)
+            documents.append(stored)
+        event = AgencyMessageSent(message_id=message_id, transfer_id=transfer_id,
+                                  client_id=row["client_id"], agency_code=caller.code,
+                                  body=body.body, documents=documents, sent_at=datetime.now(UTC))
         return await _record(conn, caller, row, event, new_status=status)
 
     return await _idempotent(request, caller, idempotency_key, effect)

@@ -1,12 +1,15 @@
 """Request and response models of the gateway's APIs, with the examples the OpenAPI
 document shows to an agency integrating alone (F-31)."""
 
+import base64
+import binascii
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import PurePath
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from relance.events import PlacedAction, PlacedContact, PlacedDocument, TransferItem
 
@@ -237,3 +240,61 @@ class Accepted(BaseModel):
     event_id: UUID
     status: str = Field(description="The placement's status after this call")
     received_at: datetime
+
+
+# ---- F-41: messages and documents from the agency ------------------------------------------
+
+# What a collector can open from the client card; each file decoded at most this size.
+AGENCY_DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
+AGENCY_DOCUMENTS_PER_MESSAGE = 5
+
+
+class AgencyDocumentIn(BaseModel):
+    file_name: str = Field(min_length=1, max_length=255, examples=["mise-en-demeure.pdf"])
+    content_type: Literal["application/pdf", "image/png", "image/jpeg", "text/plain"]
+    content_base64: str = Field(description=f"The file's bytes in base64 (standard alphabet), at "
+                                            f"most {AGENCY_DOCUMENT_MAX_BYTES} bytes once decoded")
+
+    @field_validator("file_name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        plain = PurePath(name.replace("\\", "/")).name.strip()
+        if plain != name.strip() or not plain or "\x00" in plain:
+            raise ValueError("a file name without a directory or a NUL character")
+        return plain
+
+    @field_validator("content_base64")
+    @classmethod
+    def _decodes(cls, encoded: str) -> str:
+        try:
+            content = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("not valid base64") from None
+        if not content:
+            raise ValueError("the file is empty")
+        if len(content) > AGENCY_DOCUMENT_MAX_BYTES:
+            raise ValueError(f"the file is larger than {AGENCY_DOCUMENT_MAX_BYTES} bytes")
+        return encoded
+
+    def content(self) -> bytes:
+        return base64.b64decode(self.content_base64)
+
+
+class AgencyMessageIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "body": "Formal notice sent by registered letter; copy attached.",
+        "documents": [{"file_name": "mise-en-demeure.pdf", "content_type": "application/pdf",
+                       "content_base64": "JVBERi0xLjQKJSBmb3JtYWwgbm90aWNlCg=="}]}]})
+
+    body: str = Field(min_length=1, max_length=10_000, description="Shown to the collector in the "
+                                                                   "transfer's history")
+    documents: list[AgencyDocumentIn] = Field(
+        default_factory=list, max_length=AGENCY_DOCUMENTS_PER_MESSAGE,
+        description="Files the collector finds among the client's files, as `agency` files")
+
+    @field_validator("body")
+    @classmethod
+    def _not_blank(cls, body: str) -> str:
+        if not body.strip():
+            raise ValueError("the message must not be blank")
+        return body

@@ -57,6 +57,13 @@ def update_status(state: PlacementState) -> str:
     return state.status
 
 
+def send_message(state: PlacementState) -> str:
+    """F-41: an agency writes on a placement it holds; a cancelled one is Relance's again."""
+    if state.status == CANCELLED:
+        raise TransitionRefused("the transfer is cancelled: write to Relance through other means")
+    return state.status
+
+
 def payment_problem(items: list[dict[str, Any]], item_number: str, currency: str) -> tuple[str, str] | None:
     """(field, reason) if a payment cannot be on `item_number` of these placed items: not
     one of them, or another currency than the item's (a payment is never converted)."""

@@ -137,3 +137,22 @@ async def insert_payment(
         agency_code, payment_id, transfer_id, item_number, amount, currency, collected_on,
     )
     return bool(inserted)
+
+
+async def insert_agency_document(
+    conn: asyncpg.Connection, *, document_id: UUID, agency_code: str, transfer_id: UUID,
+    message_id: UUID, file_name: str, content_type: str, content: bytes, sha256: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO gateway_agency_documents (id, agency_code, transfer_id, message_id, file_name,"
+        " content_type, size_bytes, sha256, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        document_id, agency_code, transfer_id, message_id, file_name, content_type, len(content),
+        sha256, content,
+    )
+
+
+async def agency_document(conn: asyncpg.Connection, document_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT file_name, content_type, content FROM gateway_agency_documents WHERE id = $1",
+        document_id,
+    )

@@ -22,6 +22,7 @@ from relance.contracts.dossier import CommunicationOutcome, DossierWorkflowInput
 from relance.contracts.payment_plan import PaymentPlanWorkflowInput, PlanCancelled
 from relance.contracts.transfer import (
     AgencyCancellationAnswer,
+    AgencyMessage,
     AgencyPayment,
     AgencyPlacementAck,
     AgencyStatus,
@@ -30,6 +31,7 @@ from relance.contracts.transfer import (
 from relance.events import (
     AgencyCancellationRefused,
     AgencyCancellationValidated,
+    AgencyMessageSent,
     AgencyPaymentCollected,
     AgencyPlacementAcknowledged,
     AgencyStatusUpdated,
@@ -220,6 +222,10 @@ class SignalBridge:
             status = envelope.payload_as(AgencyStatusUpdated)
             transfer_id, signal, arg = status.transfer_id, TransferWorkflow.agency_status_updated, \
                 AgencyStatus(event_id=event_id, status=status.status, comment=status.comment)
+        elif kind == AgencyMessageSent.event_type:
+            message = envelope.payload_as(AgencyMessageSent)
+            transfer_id, signal, arg = message.transfer_id, TransferWorkflow.agency_message_sent, \
+                AgencyMessage(event_id=event_id, message=message)
         else:
             return
         handle = self._client.get_workflow_handle(transfer_workflow_id(transfer_id))

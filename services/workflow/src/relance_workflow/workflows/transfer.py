@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from relance.contracts.transfer import (
         AcknowledgePlacementRequest,
         AgencyCancellationAnswer,
+        AgencyMessage,
         AgencyPayment,
         AgencyPlacementAck,
         AgencyStatus,
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         CancelTransferResult,
         MarkAnswerOverdueRequest,
         PlaceTransferRequest,
+        RecordAgencyMessageRequest,
         RecordAgencyStatusRequest,
         RecordWindowRequest,
         RefuseCancellationRequest,
@@ -178,6 +180,16 @@ class TransferWorkflow:
             contract.RECORD_AGENCY_STATUS,
             RecordAgencyStatusRequest(transfer_id=self._input.transfer_id, status=signal.status,
                                       comment=signal.comment),
+            self._input.dossier_task_queue,
+        )
+
+    @workflow.signal(name=contract.AGENCY_MESSAGE_SENT.name)
+    async def agency_message_sent(self, signal: AgencyMessage) -> None:
+        """F-41: the agency's message and documents join the transfer's history."""
+        if not self._seen.first_time(signal.event_id):
+            return
+        await run_activity(
+            contract.RECORD_AGENCY_MESSAGE, RecordAgencyMessageRequest(message=signal.message),
             self._input.dossier_task_queue,
         )
 
