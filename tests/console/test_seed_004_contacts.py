@@ -102,6 +102,13 @@ async def test_seed_004_a_wrong_contact_shows_the_reason_and_keeps_what_was_type
     page.on("dialog", lambda dialog: dialog.accept())
     await row.locator(".delete-file").click()
     await expect(page.locator("#file-list .file")).to_have_count(0)
+    # F-41: a file about one item (an invoice's copy) goes to an agency with that item.
+    number = client["open_items"][0]["number"]
+    await page.set_input_files("#file-form input[type=file]", files=[
+        {"name": "copie.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 copie"}])
+    await page.select_option("#file-form select[name=item_number]", number)
+    await page.click("#upload-file")
+    await expect(page.locator("#file-list .file").first.locator(".file-item")).to_have_text(number)
 
 
 async def test_f23_communication_actions_use_the_default_contact_and_a_refusal_keeps_the_message(

@@ -235,7 +235,8 @@ async def upload_file(code: str, request: Request, ctx: Ctx = Depends(signed_in)
             await ctx.dossier.post(f"/clients/{code}/attachments",
                                    files={"file": (upload.filename, await upload.read(),
                                                    upload.content_type or "application/octet-stream")},
-                                   data={"description": form.get("description") or ""})
+                                   data={"description": form.get("description") or "",
+                                         "item_number": form.get("item_number") or ""})
             values = {}
         except ApiFailure as failure:
             if failure.status not in (413, 415, 422):
@@ -243,7 +244,8 @@ async def upload_file(code: str, request: Request, ctx: Ctx = Depends(signed_in)
             errors = failure.by_field
             errors.setdefault("file", failure.message)
     card = await _card(ctx, code)
-    return render(ctx, "_files.html", code=code, attachments=card["attachments"], errors=errors, values=values)
+    return render(ctx, "_files.html", code=code, attachments=card["attachments"], errors=errors, values=values,
+                  open_items=card["open_items"])
 
 
 @router.get("/clients/{code}/files/{attachment_id}")
@@ -275,7 +277,7 @@ def _passthrough(response) -> Response:
 async def delete_file(code: str, attachment_id: str, ctx: Ctx = Depends(signed_in)):
     await ctx.dossier.delete(f"/clients/{code}/attachments/{attachment_id}")
     card = await _card(ctx, code)
-    return render(ctx, "_files.html", code=code, attachments=card["attachments"])
+    return render(ctx, "_files.html", code=code, attachments=card["attachments"], open_items=card["open_items"])
 
 
 # ---- interventions (F-10 … F-13) ----------------------------------------------------------------
