@@ -245,3 +245,49 @@ async def test_f36_bad_filters_are_refused_naming_the_field(dossier_api):
         response = await dossier_api.get("/kpis", params=params)
         assert response.status_code == 422, (params, response.text)
         assert response.json()["errors"][0]["field"] == field, (params, response.text)
+
+
+# ---- kept figures (F-36 at scale) ---------------------------------------------------------
+
+
+async def test_f36_figures_are_kept_until_a_change_then_refreshed_by_the_refresher(dossier_api, db):
+    """The same filters answer from the kept figures while nothing changed; a change makes
+    them stale: they are served flagged (`fresh: false`) or already recomputed, never stale
+    and flagged fresh; the refresher brings the new figures without a request computing."""
+    from tests.conftest import eventually
+
+    segment = f"kept-{uuid4().hex[:8]}"
+    params = {"segment": segment, "as_of": "2026-06-30"}
+
+    async def new_client(amount: str) -> None:
+        response = await dossier_api.post("/clients", json={
+            "code": f"KEPT-{uuid4().hex[:8]}", "name": "Kept", "segment": segment,
+            "items": [{"number": "F-1", "due_date": "2026-06-01", "amount": amount}]})
+        assert response.status_code == 201, response.text
+
+    def outstanding(kpis: dict) -> Decimal:
+        return sum((Decimal(c["outstanding"]) for c in kpis["currencies"]), Decimal(0))
+
+    await new_client("100.00")
+    first = (await dossier_api.get("/kpis", params=params)).json()
+    assert first["fresh"] is True and outstanding(first) == Decimal("100.00")
+    again = (await dossier_api.get("/kpis", params=params)).json()
+    if again["fresh"]:  # no write anywhere in between: the very figures kept
+        assert again["computed_at"] == first["computed_at"]
+    assert outstanding(again) == Decimal("100.00")
+    stored = await db.fetchval("SELECT count(*) FROM kpi_snapshots WHERE params->>'segment' = $1", segment)
+    assert stored == 1
+
+    await new_client("250.00")
+    right_after = (await dossier_api.get("/kpis", params=params)).json()
+    if right_after["fresh"]:
+        assert outstanding(right_after) == Decimal("350.00")
+    else:  # the kept figures, while the refresher recomputes them
+        assert outstanding(right_after) == Decimal("100.00")
+
+    async def refreshed():
+        kpis = (await dossier_api.get("/kpis", params=params)).json()
+        return kpis if kpis["fresh"] and outstanding(kpis) == Decimal("350.00") else None
+
+    latest = await eventually(refreshed, timeout=60)
+    assert latest["computed_at"] > first["computed_at"]

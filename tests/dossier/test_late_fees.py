@@ -220,3 +220,25 @@ async def test_f38_charging_adds_fee_items_once_and_interest_never_twice_for_a_d
     audit = (await dossier_api.get(f"/clients/{code}/audit")).json()
     assert any(a["action"] == "charge_late_fees" and a["comment"] == "mise en demeure"
                for a in audit["entries"])
+
+
+async def test_f38_the_erp_payments_file_settles_a_charged_fee_like_an_invoice(dossier_api):
+    """A client pays the indemnity Relance charged: the ERP's payments file names the fee
+    item (kind `fee`), and its open amount falls to zero; a kind that does not exist is
+    refused on its row."""
+    from tests.dossier.test_import import imported
+
+    code = await new_client(dossier_api, ITEMS)
+    charged = await dossier_api.post(f"/clients/{code}/late-fees/charge", json={"on": str(ON)})
+    assert charged.status_code == 200, charged.text
+    reference = new_code("PAY")
+    report = await imported(dossier_api, "payments",
+                            "client_code,item_kind,item_number,amount,date,reference\n"
+                            f"{code},fee,IND-FA-1,40.00,2026-04-02,{reference}\n"
+                            f"{code},penalty,IND-FA-2,40.00,2026-04-02,{reference}-2\n")
+    assert (report["inserted"], report["error_count"]) == (1, 1), report
+    assert report["errors"][0]["field"] == "item_kind"
+    assert "fee" in report["errors"][0]["reason"]
+    card = (await dossier_api.get(f"/clients/{code}")).json()
+    fees = {i["number"] for i in card["open_items"] if i["kind"] == "fee"}
+    assert "IND-FA-1" not in fees and "IND-FA-2" in fees

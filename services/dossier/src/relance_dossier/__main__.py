@@ -14,6 +14,7 @@ from relance.observability import configure_observability
 from relance.runtime import serve
 from relance.topics import COMMUNICATION_EVENTS
 from relance_dossier.api.app import create_app
+from relance_dossier.kpi_refresher import run_kpi_refresher
 from relance_dossier.messaging.communication_events import build_broker
 from relance_dossier.persistence.migrations import SCHEMA, upgrade
 from relance_dossier.settings import Settings
@@ -34,7 +35,8 @@ async def run(settings: Settings) -> None:
     await serve(
         app, settings.http_port, host=settings.http_host,
         background=[worker.run(), run_broker(broker, "dossier"),
-                    dead_letters.refresh_periodically()], on_stop=pool.close,
+                    dead_letters.refresh_periodically(), run_kpi_refresher(pool, settings)],
+        on_stop=pool.close,
     )
 
 

@@ -26,6 +26,11 @@ INTERVENTIONS_CLOSED = Counter(
     "Interventions closed, by origin (scenario, manual, promise, ...) and status (done, skipped)",
     ["origin", "status"],
 )
+# F-36 at scale: dashboards recomputed by the refresher after a change made them stale.
+KPI_REFRESHES = Counter(
+    "relance_kpi_refreshes_total",
+    "KPI dashboards recomputed by the refresher after a change made their kept figures stale",
+)
 _agencies_seen: set[str] = set()
 OPEN_STATES = ("in_window", "placed", "placed_acknowledged", "cancellation_pending")
 

@@ -32,6 +32,13 @@ class Settings(CommonSettings):
     late_interest_rate: Decimal = Field(default=Decimal("0.1215"), ge=0, le=1)
     recovery_indemnity_amount: Decimal = Field(default=Decimal("40.00"), ge=0)
     recovery_indemnity_currencies: list[str] = ["EUR"]
+    # F-36 at scale: the dashboard's figures are kept per filter set until a change; then
+    # the kept ones are served (flagged) for at most this long while the refresher, which
+    # looks for stale ones this often, recomputes them; kept figures unread for the days
+    # given are dropped.
+    kpi_max_stale_seconds: float = Field(default=120.0, ge=0)
+    kpi_refresh_seconds: float = Field(default=5.0, gt=0)
+    kpi_snapshot_keep_days: int = Field(default=7, ge=1)
     # F-39: the locale of the template used when neither the contact's language nor the
     # client's locale has a version of it.
     template_fallback_locale: str = "fr"

@@ -3,9 +3,10 @@ per-collector figures, every money figure per currency, over the clients the cal
 see (F-4: a collector gets figures on their own clients and those their visibility
 scope adds, never on others). The formulas are in docs/kpis.md."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
@@ -17,6 +18,7 @@ from relance_dossier.api.auth import can_read, db_pool, sees_collector
 from relance_dossier.api.search import visibility_of
 from relance_dossier.domain import kpis as formulas
 from relance_dossier.domain.aging import AGING_BUCKETS
+from relance_dossier.persistence import kpi_snapshots as snapshots
 from relance_dossier.persistence import kpis as store
 from relance_dossier.persistence.collectors import collector_by_code
 
@@ -88,6 +90,10 @@ class CollectorFigures(BaseModel):
 
 
 class Kpis(BaseModel):
+    computed_at: datetime = Field(description="when these figures were computed (they are kept "
+                                              "until a change makes them stale)")
+    fresh: bool = Field(description="false: a change came since `computed_at` and the figures "
+                                    "are being recomputed (at most KPI_MAX_STALE_SECONDS old)")
     as_of: date
     period_from: date = Field(alias="from")
     period_to: date = Field(alias="to")
@@ -122,7 +128,10 @@ async def kpis(
     as_of: date | None = Query(default=None, description="the day balances are aged on; "
                                                          "default: today"),
     principal: Principal = Depends(can_read),
-) -> Kpis:
+) -> dict:
+    """Served from the figures kept for the same filters while no change came since they
+    were computed; after a change, the kept figures (flagged `fresh: false`) while the
+    refresher recomputes them, up to KPI_MAX_STALE_SECONDS; else computed now."""
     on = as_of or date.today()
     end = period_to or on
     start = period_from or end - timedelta(days=formulas.DEFAULT_PERIOD_DAYS - 1)
@@ -140,20 +149,66 @@ async def kpis(
             if not sees_collector(principal, row["id"]):
                 raise ApiError(404, "collector", f"no collector with code {collector!r}")
             collector_id = row["id"]
-        scope = store.Scope(visible, collector_id, segment, country, currency)
-        months = formulas.countback_months(period.end)
-        aging = await store.aging(conn, scope, on)
-        receivables = await store.receivables(conn, scope, period.start, period.end)
-        sales = await store.countback_sales(conn, scope, months)
-        promises = await store.in_period(conn, store.PROMISES, scope, period.start, period.end)
-        disputes = await store.disputes(conn, scope, on)
-        transfers = await store.in_period(conn, store.TRANSFERS, scope, period.start, period.end)
-        portfolios = await store.of_scope(conn, store.COLLECTOR_PORTFOLIOS, scope)
-        outstanding = await store.of_scope(conn, store.COLLECTOR_OUTSTANDING, scope)
-        actions = {r["collector_code"]: r for r in await store.in_period(
-            conn, store.COLLECTOR_ACTIONS, scope, period.start, period.end)}
-        collected = await store.in_period(conn, store.COLLECTOR_COLLECTED, scope,
-                                          period.start, period.end)
+        params = KpiParams(
+            visible=sorted(str(v) for v in visible) if visible is not None else None,
+            collector_id=str(collector_id) if collector_id else None, segment=segment,
+            country=country, currency=currency, as_of=on, period_from=period.start,
+            period_to=period.end,
+        )
+        key = snapshots.snapshot_key(params.model_dump(mode="json"))
+        kept = await snapshots.snapshot_of(conn, key)
+        max_stale = request.app.state.settings.kpi_max_stale_seconds
+        if kept is not None and (not kept["stale"] or (
+                datetime.now(UTC) - kept["computed_at"]).total_seconds() <= max_stale):
+            await snapshots.mark_read(conn, key)
+            return {**kept["result"], "fresh": not kept["stale"]}
+        return (await compute_and_keep(conn, params)).model_dump(mode="json", by_alias=True)
+
+
+class KpiParams(BaseModel):
+    """One filter set of the dashboard, as kept with its figures (the refresher recomputes
+    from it)."""
+
+    visible: list[str] | None
+    collector_id: str | None
+    segment: str | None
+    country: str | None
+    currency: str | None
+    as_of: date
+    period_from: date
+    period_to: date
+
+
+async def compute_and_keep(conn, params: KpiParams) -> Kpis:
+    """The figures in one repeatable-read snapshot, kept with it (F-36)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        snapshot, computed_at = await snapshots.begin_snapshot(conn)
+        figures = await compute(conn, params, computed_at)
+    await snapshots.store(conn, snapshots.snapshot_key(params.model_dump(mode="json")),
+                          params.model_dump(mode="json"), snapshot, computed_at,
+                          figures.model_dump(mode="json", by_alias=True))
+    return figures
+
+
+async def compute(conn, params: KpiParams, computed_at: datetime) -> Kpis:
+    scope = store.Scope([UUID(v) for v in params.visible] if params.visible is not None else None,
+                        UUID(params.collector_id) if params.collector_id else None,
+                        params.segment, params.country, params.currency)
+    on = params.as_of
+    period = formulas.check_period(params.period_from, params.period_to, on)
+    months = formulas.countback_months(period.end)
+    aging = await store.aging(conn, scope, on)
+    receivables = await store.receivables(conn, scope, period.start, period.end)
+    sales = await store.countback_sales(conn, scope, months)
+    promises = await store.in_period(conn, store.PROMISES, scope, period.start, period.end)
+    disputes = await store.disputes(conn, scope, on)
+    transfers = await store.in_period(conn, store.TRANSFERS, scope, period.start, period.end)
+    portfolios = await store.of_scope(conn, store.COLLECTOR_PORTFOLIOS, scope)
+    outstanding = await store.of_scope(conn, store.COLLECTOR_OUTSTANDING, scope)
+    actions = {r["collector_code"]: r for r in await store.in_period(
+        conn, store.COLLECTOR_ACTIONS, scope, period.start, period.end)}
+    collected = await store.in_period(conn, store.COLLECTOR_COLLECTED, scope,
+                                      period.start, period.end)
 
     by_bucket = {(r["currency"], r["bucket"]): r["amount"] for r in aging}
     by_currency = {r["currency"]: r for r in receivables}
@@ -181,7 +236,8 @@ async def kpis(
             cei=formulas.cei(opening, credit_sales, closing, current),
         ))
     return Kpis(
-        as_of=on, period_from=period.start, period_to=period.end, period_days=period.days,
+        computed_at=computed_at, fresh=True, as_of=on, period_from=period.start,
+        period_to=period.end, period_days=period.days,
         currencies=currencies,
         promises=[PromiseFigures(**dict(r), kept_rate=formulas.rate(r["kept"], r["kept"] + r["broken"]))
                   for r in promises],

@@ -42,6 +42,9 @@ CURRENCY = re.compile(r"^[A-Z]{3}$")
 AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")  # numeric(18, 2)
 FRENCH_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 ITEM_KINDS = ("invoice", "credit_note", "payment")
+# A payment may also settle a late fee Relance charged (F-38): the ERP imports no fees,
+# but it records what the client paid on them.
+PAYABLE_KINDS = (*ITEM_KINDS, "fee")
 TAG_SEPARATOR = "|"  # CSV cells hold several tags as `a|b|c`; JSON uses a list
 
 
@@ -342,14 +345,18 @@ def parse_date(value: Any) -> date | None:
     raise _Invalid("must be a date as YYYY-MM-DD or DD/MM/YYYY")
 
 
-def parse_item_kind(value: Any) -> str | None:
+def parse_item_kind(value: Any, kinds: tuple[str, ...] = ITEM_KINDS) -> str | None:
     text = _text(value, max_length=40)
-    if text is None or text in ITEM_KINDS:
+    if text is None or text in kinds:
         return text
     kind = normalize_column(text)
-    if kind not in ITEM_KINDS:
-        raise _Invalid(f"must be one of {', '.join(ITEM_KINDS)}")
+    if kind not in kinds:
+        raise _Invalid(f"must be one of {', '.join(kinds)}")
     return kind
+
+
+def parse_payable_kind(value: Any) -> str | None:
+    return parse_item_kind(value, PAYABLE_KINDS)
 
 
 def parse_tags(value: Any) -> list[str] | None:
@@ -577,7 +584,7 @@ class PaymentRows(RowChecker):
                      "reference")
     parsers = {
         "client_code": _code,
-        "item_kind": parse_item_kind,
+        "item_kind": parse_payable_kind,
         "item_number": _bounded(100),
         "amount": parse_amount,
         "date": parse_date,
