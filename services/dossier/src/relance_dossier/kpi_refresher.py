@@ -19,9 +19,9 @@ BATCH = 20
 
 
 async def refresh_once(pool: asyncpg.Pool, settings: Settings) -> int:
-    """Recompute the stale dashboards read in the last day; returns how many."""
+    """Recompute the stale dashboards read lately; returns how many."""
     async with pool.acquire() as conn:
-        stale = await kpi_snapshots.stale_and_read(conn, BATCH)
+        stale = await kpi_snapshots.stale_and_read(conn, settings.kpi_refresh_read_within_seconds, BATCH)
         for row in stale:
             await compute_and_keep(conn, KpiParams.model_validate(row["params"]))
             KPI_REFRESHES.inc()

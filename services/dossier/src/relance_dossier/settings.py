@@ -34,10 +34,12 @@ class Settings(CommonSettings):
     recovery_indemnity_currencies: list[str] = ["EUR"]
     # F-36 at scale: the dashboard's figures are kept per filter set until a change; then
     # the kept ones are served (flagged) for at most this long while the refresher, which
-    # looks for stale ones this often, recomputes them; kept figures unread for the days
-    # given are dropped.
+    # looks for stale ones this often, recomputes them (those read in the last 15 minutes:
+    # someone has the dashboard open; the others are computed when next asked for); kept
+    # figures unread for the days given are dropped.
     kpi_max_stale_seconds: float = Field(default=120.0, ge=0)
     kpi_refresh_seconds: float = Field(default=5.0, gt=0)
+    kpi_refresh_read_within_seconds: float = Field(default=900.0, gt=0)
     kpi_snapshot_keep_days: int = Field(default=7, ge=1)
     # F-39: the locale of the template used when neither the contact's language nor the
     # client's locale has a version of it.

@@ -58,11 +58,13 @@ async def store(conn: asyncpg.Connection, key: str, params: dict[str, Any], snap
     )
 
 
-async def stale_and_read(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """The snapshots a change made stale that someone read in the last day, most read first."""
+async def stale_and_read(conn: asyncpg.Connection, read_within_seconds: float,
+                         limit: int) -> list[asyncpg.Record]:
+    """The snapshots a change made stale that someone read lately, latest read first."""
     return await conn.fetch(
-        f"SELECT s.key, s.params FROM kpi_snapshots s WHERE s.read_at > now() - interval '1 day'"
-        f" AND {_CHANGED_SINCE} ORDER BY s.read_at DESC LIMIT $1", limit,
+        f"SELECT s.key, s.params FROM kpi_snapshots s"
+        f" WHERE s.read_at > now() - make_interval(secs => $1) AND {_CHANGED_SINCE}"
+        f" ORDER BY s.read_at DESC LIMIT $2", read_within_seconds, limit,
     )
 
 
