@@ -242,3 +242,26 @@ async def test_f38_the_erp_payments_file_settles_a_charged_fee_like_an_invoice(d
     card = (await dossier_api.get(f"/clients/{code}")).json()
     fees = {i["number"] for i in card["open_items"] if i["kind"] == "fee"}
     assert "IND-FA-1" not in fees and "IND-FA-2" in fees
+
+
+async def test_f38_a_disputed_invoice_bears_no_fee_until_the_dispute_ends(dossier_api):
+    """F-38 with F-15: while FA-1 is in dispute it is not charged; the days still run from
+    its due date, so once the dispute is lifted its interest covers them all."""
+    code = await new_client(dossier_api, ITEMS)
+    card = (await dossier_api.get(f"/clients/{code}")).json()
+    fa1 = next(i["id"] for i in card["open_items"] if i["number"] == "FA-1")
+    disputed = await dossier_api.post(f"/clients/{code}/specific-actions", json={
+        "item_ids": [fa1], "set_status": {"status": "dispute", "comment": "livraison contestée"},
+        "next": {"follow": "scenario"}})
+    assert disputed.status_code == 201, disputed.text
+    during = (await dossier_api.get(f"/clients/{code}/late-fees", params={"on": str(ON)})).json()
+    assert "FA-1" not in {i["number"] for i in during["items"]}
+    assert {i["number"] for i in during["items"]} == {"FA-2", "FA-3"}
+
+    lifted = await dossier_api.post(f"/clients/{code}/specific-actions", json={
+        "item_ids": [fa1], "set_status": {"status": None, "comment": "litige levé"},
+        "next": {"follow": "scenario"}})
+    assert lifted.status_code == 201, lifted.text
+    after = (await dossier_api.get(f"/clients/{code}/late-fees", params={"on": str(ON)})).json()
+    back = next(i for i in after["items"] if i["number"] == "FA-1")
+    assert (back["interest_days"], money(back["interest"])) == (59, Decimal("23.57"))

@@ -3,6 +3,7 @@ per-collector figures, every money figure per currency, over the clients the cal
 see (F-4: a collector gets figures on their own clients and those their visibility
 scope adds, never on others). The formulas are in docs/kpis.md."""
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
@@ -157,7 +158,9 @@ async def kpis(
         )
         key = snapshots.snapshot_key(params.model_dump(mode="json"))
         kept = await snapshots.snapshot_of(conn, key)
-        max_stale = request.app.state.settings.kpi_max_stale_seconds
+        # Stale figures are served while the refresher may not have come back to them yet.
+        max_stale = max(request.app.state.settings.kpi_max_stale_seconds,
+                        2 * snapshots.REFRESH_COST_FACTOR * kept["compute_seconds"] if kept else 0)
         if kept is not None and (not kept["stale"] or (
                 datetime.now(UTC) - kept["computed_at"]).total_seconds() <= max_stale):
             await snapshots.mark_read(conn, key)
@@ -181,12 +184,13 @@ class KpiParams(BaseModel):
 
 async def compute_and_keep(conn, params: KpiParams) -> Kpis:
     """The figures in one repeatable-read snapshot, kept with it (F-36)."""
+    began = time.perf_counter()
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         snapshot, computed_at = await snapshots.begin_snapshot(conn)
         figures = await compute(conn, params, computed_at)
     await snapshots.store(conn, snapshots.snapshot_key(params.model_dump(mode="json")),
                           params.model_dump(mode="json"), snapshot, computed_at,
-                          figures.model_dump(mode="json", by_alias=True))
+                          time.perf_counter() - began, figures.model_dump(mode="json", by_alias=True))
     return figures
 
 

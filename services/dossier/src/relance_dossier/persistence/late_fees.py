@@ -69,6 +69,10 @@ late AS (
         FROM late_fee_charges f WHERE f.invoice_id = i.id
     ) ch ON true
     WHERE i.client_id = $1 AND i.kind = 'invoice' AND i.open_amount > 0 AND i.due_date < $2
+      -- Not charged while disputed or litigated (F-15), nor while an agency holds it
+      -- (F-27): the days still count from the due date once it is back.
+      AND i.status IS DISTINCT FROM 'dispute' AND i.status IS DISTINCT FROM 'litigation'
+      AND i.dossier_id = (SELECT d.id FROM dossiers d WHERE d.client_id = $1 AND d.kind = 'active')
       {items}
 ),
 figures AS (

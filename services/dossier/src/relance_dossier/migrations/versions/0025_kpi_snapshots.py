@@ -3,7 +3,8 @@ database snapshot they were computed in, and every transaction that writes a tab
 KPIs read leaves its id in `kpi_changes` (a statement trigger). A snapshot is fresh while
 every change it lists is visible in its database snapshot: exact under MVCC, with no
 counter for writers to contend on. Stale ones are recomputed by the dossier service's
-refresher and served meanwhile, flagged, within KPI_MAX_STALE_SECONDS.
+refresher and served meanwhile, flagged; the refresher recomputes a dashboard at most once
+per ten times its computing time, so that a stream of changes never keeps it busy.
 
 Revision ID: 0025
 Revises: 0024
@@ -40,6 +41,7 @@ CREATE TABLE kpi_snapshots (
     params       jsonb NOT NULL,
     snapshot     pg_snapshot NOT NULL,
     computed_at  timestamptz NOT NULL,
+    compute_seconds double precision NOT NULL,  -- what computing them took
     read_at      timestamptz NOT NULL,
     result       jsonb NOT NULL
 );
