@@ -45,6 +45,7 @@ SEGMENTS = 10
 AGENDA_CLIENTS = 10_000
 SEARCH_CODES = 5_000
 KPI_CALLS = 20
+TRANSFER_ATTEMPTS = 6
 KPI_REFRESH_WAIT_SECONDS = 600
 COLLECTOR = "SCALE-A"
 MASS_COLLECTOR = "SCALE-B"
@@ -312,11 +313,20 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
     gate = asyncio.Semaphore(32)
     created: list[str] = []
 
+    unavailable: list[str] = []
+
     async def create(api: httpx.AsyncClient, code: str, item_id) -> None:
+        # A 503 says "try again" (the agencies registry did not answer in time): a client
+        # retries with backoff, and the run counts those answers.
         async with gate:
-            response = await api.post(f"/clients/{code}/transfers", json={
-                "item_ids": [str(item_id)], "agency_code": agency, "opening_comment": "scale run",
-                "next_follow_up_date": str(date.today() + timedelta(days=14))})
+            for attempt in range(TRANSFER_ATTEMPTS):
+                response = await api.post(f"/clients/{code}/transfers", json={
+                    "item_ids": [str(item_id)], "agency_code": agency, "opening_comment": "scale run",
+                    "next_follow_up_date": str(date.today() + timedelta(days=14))})
+                if response.status_code != 503 or attempt == TRANSFER_ATTEMPTS - 1:
+                    break
+                unavailable.append(response.text)
+                await asyncio.sleep(0.5 * 2 ** attempt)
             response.raise_for_status()
             created.append(response.json()["id"])
 
@@ -329,7 +339,8 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
         progress(f"scale: {len(burst):,} transfers in {burst_seconds:.0f} s; then the others")
         await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[options.same_minute:]))
         all_created_seconds = time.perf_counter() - burst_began
-    progress(f"scale: {len(created):,} transfers created in {all_created_seconds:.0f} s;"
+    progress(f"scale: {len(created):,} transfers created in {all_created_seconds:.0f} s"
+             f" ({len(unavailable)} answers 503, retried: {unavailable[0][:200] if unavailable else ''});"
              f" waiting for the windows ({options.window_seconds} s) to end")
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
     try:
@@ -371,6 +382,8 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
         "transfers": len(created), "same_minute": len(burst),
         "burst_created_seconds": round(burst_seconds, 1),
         "all_created_seconds": round(all_created_seconds, 1),
+        "answered_503_then_retried": len(unavailable),
+        "first_503": unavailable[0][:300] if unavailable else None,
         "window_seconds": options.window_seconds,
         "open_when_the_first_was_placed": open_during_burst,
         "lag_same_minute": lag_figures(burst_lags), "lag_all": lag_figures(all_lags),
