@@ -188,9 +188,10 @@ async def compute_and_keep(conn, params: KpiParams) -> Kpis:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         snapshot, computed_at = await snapshots.begin_snapshot(conn)
         figures = await compute(conn, params, computed_at)
-    await snapshots.store(conn, snapshots.snapshot_key(params.model_dump(mode="json")),
-                          params.model_dump(mode="json"), snapshot, computed_at,
-                          time.perf_counter() - began, figures.model_dump(mode="json", by_alias=True))
+    kept_params = params.model_dump(mode="json")
+    await snapshots.store(conn, snapshots.snapshot_key(kept_params), kept_params, snapshot,
+                          computed_at, time.perf_counter() - began,
+                          figures.model_dump(mode="json", by_alias=True))
     return figures
 
 

@@ -183,9 +183,9 @@ async def _audit_settings(conn, actor: str, action: str, comment: str | None, de
 
 
 async def _apply_rules(
-    conn: asyncpg.Connection, clients: Sequence[asyncpg.Record], *, actor: str, extra_comment: str | None
+    conn: asyncpg.Connection, clients: Sequence[asyncpg.Record], rules: Sequence[AssignmentRule], *,
+    actor: str, extra_comment: str | None
 ) -> AssignmentResult:
-    rules = await load_rules(conn)
     default_id = await conn.fetchval("SELECT default_collector_id FROM assignment_settings")
     if not rules and default_id is None:
         return AssignmentResult(selected=len(clients), changed=0)
@@ -204,10 +204,9 @@ async def _apply_rules(
     return AssignmentResult(selected=len(clients), changed=len(changed))
 
 
-async def _attributes_sql(conn: asyncpg.Connection) -> str:
+def _attributes_sql(rules: Sequence[AssignmentRule]) -> str:
     """The clients' attributes the rules read; their balances only when a rule has a
     threshold (F-43), as they cost a look at every client's items."""
-    rules = await load_rules(conn)
     balances = f", {BALANCES_SQL} AS balances" if needs_balances([r.criteria for r in rules]) else ""
     return f"SELECT c.id, c.country, c.segment, c.category, c.risk, c.tags{balances} FROM clients c"
 
@@ -218,11 +217,12 @@ async def assign_new_clients(conn: asyncpg.Connection, client_ids: list[UUID], a
     import is kept). Runs in the caller's transaction."""
     if not client_ids:
         return
+    rules = await load_rules(conn)
     clients = await conn.fetch(
-        f"{await _attributes_sql(conn)} WHERE c.id = ANY($1::uuid[]) AND c.collector_id IS NULL",
+        f"{_attributes_sql(rules)} WHERE c.id = ANY($1::uuid[]) AND c.collector_id IS NULL",
         client_ids,
     )
-    await _apply_rules(conn, clients, actor=actor, extra_comment=None)
+    await _apply_rules(conn, clients, rules, actor=actor, extra_comment=None)
 
 
 async def reapply_rules(
@@ -232,8 +232,9 @@ async def reapply_rules(
     client that no rule matches goes to the default collector; with no default it keeps
     its collector: re-applying never leaves a client without one)."""
     async with conn.transaction():
+        rules = await load_rules(conn)
         clients = await conn.fetch(
-            f"{await _attributes_sql(conn)} WHERE NOT $1 OR c.collector_id IS NULL ORDER BY c.code",
+            f"{_attributes_sql(rules)} WHERE NOT $1 OR c.collector_id IS NULL ORDER BY c.code",
             only_unassigned,
         )
-        return await _apply_rules(conn, clients, actor=actor, extra_comment=comment)
+        return await _apply_rules(conn, clients, rules, actor=actor, extra_comment=comment)
