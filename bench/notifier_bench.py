@@ -43,10 +43,10 @@ from aiosmtpd.controller import Controller
 from bench.report import Comparison, Throughput
 from relance.db import create_pool
 from relance.events import CommunicationItem, EventEnvelope
+from relance.lanes import run_in_lanes
 from relance_devstack.embedded import free_port
 from relance_dossier.persistence.communications import communication_command
 from relance_notifier.channels.email import EmailChannel
-from relance_notifier.messaging.lanes import run_in_lanes
 from relance_notifier.persistence.migrations import SCHEMA as NOTIFIER_SCHEMA
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings

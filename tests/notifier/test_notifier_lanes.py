@@ -14,10 +14,10 @@ from aiosmtpd.controller import Controller
 from relance.db import create_pool
 from relance.dead_letters import DeadLetters
 from relance.kafka import ensure_topics, new_producer
+from relance.lanes import lanes_of
 from relance_devstack.embedded import free_port
 from relance_dossier.persistence.communications import communication_command
 from relance_notifier.channels.email import COMMUNICATION_ID_HEADER, EmailChannel
-from relance_notifier.messaging.lanes import lanes_of
 from relance_notifier.messaging.subscriber import build_broker
 from relance_notifier.persistence.migrations import SCHEMA as NOTIFIER_SCHEMA
 from relance_notifier.service import Notifier

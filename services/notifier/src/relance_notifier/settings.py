@@ -47,7 +47,7 @@ class Settings(CommonSettings):
     send_retry_base_seconds: float = 0.5
     send_retry_max_seconds: float = 10.0
     # Commands fetched from Kafka at once, and how many clients' commands are handled at
-    # once (each client's in order: messaging.lanes).
+    # once (each client's in order: relance.lanes).
     consumer_batch_size: int = 100
     send_concurrency: int = 8
     # How long a stopping consumer waits for the batch in hand.

@@ -6,17 +6,16 @@ schema holds only the bridge's dead letters; the workflows' state is in Temporal
 import asyncio
 
 import structlog
-from faststream.kafka.annotations import KafkaMessage
 from temporalio.service import RPCError, RPCStatusCode
 
 from relance.db import create_pool
 from relance.dead_letters import DeadLetters, default_transient, install_dead_letter_routes
-from relance.events import EventEnvelope
 from relance.health import broker_check, postgres_check, temporal_check
-from relance.kafka import at_least_once, ensure_topics, service_broker
+from relance.kafka import ensure_topics
 from relance.observability import configure_observability, operations_app
 from relance.runtime import serve
-from relance_workflow.messaging.bridge import BRIDGE_GROUP, BRIDGE_TOPICS, SignalBridge
+from relance_workflow.messaging.bridge import SignalBridge
+from relance_workflow.messaging.subscriber import build_bridge_broker
 from relance_workflow.persistence.migrations import SCHEMA
 from relance_workflow.settings import Settings
 from relance_workflow.worker import build_worker, connect
@@ -45,15 +44,7 @@ async def main() -> None:
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=3)
     dead_letters = DeadLetters.from_settings(pool, settings, transient=bridge_transient)
 
-    broker = service_broker(settings.kafka_bootstrap_servers, settings.service_name)
-
-    async def handle(envelope: EventEnvelope) -> None:
-        with structlog.contextvars.bound_contextvars(event_id=str(envelope.event_id)):
-            await bridge.handle(envelope)
-
-    @broker.subscriber(*BRIDGE_TOPICS, **at_least_once(BRIDGE_GROUP))
-    async def on_event(message: KafkaMessage) -> None:
-        await dead_letters.handle(message, handle)
+    broker = build_bridge_broker(settings, bridge, dead_letters)
 
     app = operations_app(
         "workflow",

@@ -12,3 +12,7 @@ class Settings(CommonSettings):
     # still missed, the plan is broken (its items back in the scenario, a call for the
     # collector). Read by the bridge when it starts a plan's workflow.
     payment_plan_grace_days: float = Field(default=5, ge=0)
+    # The signal bridge: events fetched from Kafka at once, and how many clients' events are
+    # handed to Temporal at once (each client's in order: relance.lanes).
+    bridge_batch_size: int = Field(default=200, ge=1)
+    bridge_concurrency: int = Field(default=32, ge=1)

@@ -2,7 +2,7 @@
 
 Commands are fetched in batches (up to CONSUMER_BATCH_SIZE) and handled in lanes, one per
 Kafka key (the client id): a client's commands one after the other, in their order, and
-up to SEND_CONCURRENCY clients at once (messaging.lanes). The batch is acknowledged
+up to SEND_CONCURRENCY clients at once (relance.lanes). The batch is acknowledged
 (offsets committed) only once every command in it was handled; if the consumer stops
 before, the whole batch is delivered again and what was done is skipped on its event id
 (F-32: nothing sent twice).
@@ -11,20 +11,15 @@ A command that keeps failing is retried a bounded number of times with backoff, 
 parked in the notifier's dead letters (`relance.dead_letters`), as is at once a message
 that is not an event envelope: its lane, then the partition, move on."""
 
-from dataclasses import dataclass
-from typing import Any
-
 import structlog
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from opentelemetry import trace
 
 from relance.dead_letters import DeadLetters
 from relance.events import EventEnvelope
 from relance.kafka import at_least_once, service_broker
-from relance.observability import context_from, tracer
+from relance.lanes import consume_in_lanes
 from relance.topics import COMMUNICATION_COMMANDS
-from relance_notifier.messaging.lanes import run_in_lanes
 from relance_notifier.metrics import HANDLER_FAILURES
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
@@ -34,17 +29,6 @@ log = structlog.get_logger(__name__)
 GROUP_ID = "notifier"
 # How long a fetch waits for a first record before it returns an empty batch.
 BATCH_TIMEOUT_MS = 100
-
-
-@dataclass(frozen=True)
-class RecordMessage:
-    """One record of a batch as DeadLetters reads a message (its body and raw record)."""
-
-    raw_message: Any  # aiokafka ConsumerRecord
-
-    @property
-    def body(self) -> bytes:
-        return self.raw_message.value or b""
 
 
 def build_broker(
@@ -66,17 +50,6 @@ def build_broker(
             HANDLER_FAILURES.inc()
             raise
 
-    async def handle_record(record: Any) -> None:
-        # A batch has one consumer span of the middleware's; each command continues the
-        # trace its own headers carry (the relay's publish), so its send is in that trace.
-        headers = {key: value.decode(errors="replace") for key, value in record.headers or ()}
-        with tracer().start_as_current_span(
-            f"{record.topic} process", context=context_from(headers), kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.system": "kafka", "messaging.destination.name": record.topic,
-                        "messaging.message.id": headers.get("event_id", "")},
-        ):
-            await dead_letters.handle(RecordMessage(record), handle)
-
     @broker.subscriber(
         topic,
         batch=True,
@@ -85,9 +58,7 @@ def build_broker(
         **at_least_once(group_id),
     )
     async def on_communication_commands(message: KafkaMessage) -> None:
-        await run_in_lanes(
-            message.raw_message, key=lambda record: record.key, handle=handle_record,
-            concurrency=settings.send_concurrency,
-        )
+        await consume_in_lanes(message.raw_message, dead_letters, handle,
+                               concurrency=settings.send_concurrency)
 
     return broker
