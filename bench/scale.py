@@ -17,7 +17,11 @@ organisation (issue 11), on the embedded stack with every service running.
 5. Transfer windows (F-27): a burst of transfers created within one minute, then more,
    all held open by the embedded Temporal server; when the burst's windows end, the lag
    from each window's end to its placement (p50, p99), and the peak memory of the
-   workflow worker and of the dossier worker (their processes' high-water mark)."""
+   workflow worker and of the dossier worker (their processes' high-water mark).
+   Its bare baseline, once the transfers are placed: as many bare workflows as the burst,
+   each a timer ending `bare_window_seconds` after its start then one no-op activity
+   (`bench.empty_workflow.WindowWorkflow`), on the same Temporal server under the workflow
+   service's worker settings: the lag the server and a worker give by themselves."""
 
 from __future__ import annotations
 
@@ -61,6 +65,7 @@ class ScaleOptions:
     transfers: int = 20_000
     same_minute: int = 5_000
     window_seconds: int = 420
+    bare_window_seconds: int = 120
     client_chunk: int = 100_000
     item_chunk: int = 1_000_000
 
@@ -68,7 +73,8 @@ class ScaleOptions:
     def short(cls) -> ScaleOptions:
         """The suite's version: every path, small sizes."""
         return cls(clients=2_000, items=20_000, card_rate=50, card_seconds=3, transfers=120,
-                   same_minute=60, window_seconds=25, client_chunk=1_000, item_chunk=10_000)
+                   same_minute=60, window_seconds=25, bare_window_seconds=10, client_chunk=1_000,
+                   item_chunk=10_000)
 
 
 def client_code(n: int) -> str:
@@ -372,12 +378,6 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
     burst_lags = [float(r["lag"]) for r in lags if r["id"] in burst_ids]
     all_lags = [float(r["lag"]) for r in lags]
 
-    def lag_figures(values: list[float]) -> dict:
-        if not values:
-            return {"placed": 0}
-        return {"placed": len(values), "p50_s": round(statistics.median(values), 2),
-                "p99_s": round(percentile(values, 0.99), 2), "max_s": round(max(values), 2)}
-
     return {
         "transfers": len(created), "same_minute": len(burst),
         "burst_created_seconds": round(burst_seconds, 1),
@@ -391,6 +391,52 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
         "peak_memory_mib": {name: peak_memory_mib(pid) for name, pid in worker_pids.items()},
         "goal_memory_mib": 1024,
     }
+
+
+async def measure_bare_windows(temporal_address: str, options: ScaleOptions,
+                              progress: Callable[[str], None]) -> dict:
+    """The transfer windows' bare baseline (see the module's docstring, 5)."""
+    from temporalio.client import Client
+    from temporalio.worker import Worker
+
+    from bench.empty_workflow import WindowWorkflow, place
+    from relance_workflow import worker as workflow_worker
+    from relance_workflow.settings import Settings
+
+    client = await Client.connect(temporal_address)
+    tag = os.urandom(4).hex()
+    workflow_queue, activity_queue = f"bench-windows-{tag}", f"bench-windows-place-{tag}"
+    gate = asyncio.Semaphore(32)
+    ends: dict[str, float] = {}
+
+    async def start(n: int):
+        async with gate:
+            ends[workflow_id := f"bench-window-{tag}-{n}"] = time.time() + options.bare_window_seconds
+            return await client.start_workflow(
+                WindowWorkflow.run, args=[ends[workflow_id], activity_queue], id=workflow_id,
+                task_queue=workflow_queue)
+
+    async with (
+        workflow_worker.build_worker(client, Settings(), workflows=[WindowWorkflow],
+                                     task_queue=workflow_queue),
+        Worker(client, task_queue=activity_queue, activities=[place]),
+    ):
+        began = time.perf_counter()
+        handles = await asyncio.gather(*(start(n) for n in range(options.same_minute)))
+        created_seconds = time.perf_counter() - began
+        progress(f"scale: {len(handles):,} bare windows in {created_seconds:.0f} s;"
+                 f" waiting for them ({options.bare_window_seconds} s) to end")
+        placed = await asyncio.gather(*(h.result() for h in handles))
+    lags = [moment - ends[h.id] for h, moment in zip(handles, placed, strict=True)]
+    return {"workflows": len(handles), "created_seconds": round(created_seconds, 1),
+            "window_seconds": options.bare_window_seconds, "lag": lag_figures(lags)}
+
+
+def lag_figures(values: list[float]) -> dict:
+    if not values:
+        return {"placed": 0}
+    return {"placed": len(values), "p50_s": round(statistics.median(values), 2),
+            "p99_s": round(percentile(values, 0.99), 2), "max_s": round(max(values), 2)}
 
 
 # ---- the run ---------------------------------------------------------------------------------
@@ -427,6 +473,9 @@ def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]
         pids = {name: supervisor.running[name].process.pid for name in ("workflow", "dossier")}
         results["transfer_windows"] = asyncio.run(measure_transfers(
             stack.database_url, api_url, token, supervisor.demo_agency_code, options, pids, progress))
+        progress(f"scale: the bare baseline, {options.same_minute:,} timers then an activity")
+        bare_windows = asyncio.run(measure_bare_windows(stack.temporal_address, options, progress))
+        results["transfer_windows"]["bare_same_minute"] = bare_windows
     finally:
         bare.terminate()
         bare.wait(10)
@@ -442,6 +491,7 @@ def scale_lines(results: dict) -> list[str]:
     kpis = results["kpis"]
     windows = results["transfer_windows"]
     same = windows["lag_same_minute"]
+    bare = windows.get("bare_same_minute") or {"workflows": 0, "lag": {}}
     memory = ", ".join(f"{k} {v} MiB" for k, v in windows["peak_memory_mib"].items())
     return [
         f"scale load: {load['clients']:,} clients in {load['clients_seconds']:.0f} s,"
@@ -462,4 +512,6 @@ def scale_lines(results: dict) -> list[str]:
         f"transfer windows: {windows['transfers']:,} open, {windows['same_minute']:,} ending in one minute:"
         f" lag to placement p50 {same.get('p50_s', 'n/a')} s, p99 {same.get('p99_s', 'n/a')} s (goal < 30);"
         f" peak memory {memory} (goal < 1024)",
+        f"  bare baseline: {bare['workflows']:,} timers then a no-op activity on the same server:"
+        f" lag p50 {bare['lag'].get('p50_s', 'n/a')} s, p99 {bare['lag'].get('p99_s', 'n/a')} s",
     ]

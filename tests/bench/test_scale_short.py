@@ -42,3 +42,7 @@ def test_scale_run_measures_every_path_on_a_small_data_set(tmp_path: Path) -> No
     # F-27: never placed before the window ended.
     assert windows["lag_same_minute"]["p50_s"] >= 0
     assert all(v and v > 0 for v in windows["peak_memory_mib"].values())
+    # The bare baseline: every timer ended and ran its activity, none before its end.
+    bare = windows["bare_same_minute"]
+    assert bare["workflows"] == options.same_minute and bare["lag"]["placed"] == options.same_minute
+    assert bare["lag"]["p50_s"] >= 0
