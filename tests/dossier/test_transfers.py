@@ -576,3 +576,26 @@ async def test_a_10000_item_transfer_is_placed_through_a_claim_check_and_nothing
     # The transfer's creation (10,000 item ids, about 400 kB) went the same way.
     [created] = await events(db, transfer_id, "transfer.created")
     assert created["payload"] == {} and created["payload_claim"] is not None
+
+
+async def test_f31_an_active_agency_is_kept_a_moment_then_asked_again(platform, db) -> None:
+    """A burst of transfers asks the gateway once per agency (AGENCY_REGISTRY_CACHE_SECONDS):
+    the answer "active" is kept that long, so a deactivation holds for new transfers once
+    it has passed; an unknown or inactive agency is asked again every time."""
+    from relance_dossier.agency_registry import AgencyRegistry
+
+    code = f"KEPT-{uuid4().hex[:6].upper()}"
+    async with httpx.AsyncClient() as http:
+        registry = AgencyRegistry(http, platform.running["transfer-gateway"].url,
+                                  internal_token=platform.internal_api_token,
+                                  timeout_seconds=5, cache_seconds=1.0)
+        assert await registry.agency(code) is None  # not registered yet: not kept either
+        await db.execute(
+            "INSERT INTO gateway_agencies (id, code, name, api_key_sha256) VALUES ($1, $2, $3, $4)",
+            uuid4(), code, "Kept agency", uuid4().hex)
+        assert await registry.agency(code) == RegisteredAgency(code=code, name="Kept agency", active=True)
+        await db.execute("UPDATE gateway_agencies SET active = false WHERE code = $1", code)
+        assert (await registry.agency(code)).active  # within the delay: the answer kept
+        await asyncio.sleep(1.1)
+        assert not (await registry.agency(code)).active  # past it: the gateway asked again
+        assert not (await registry.agency(code)).active  # and an inactive one is not kept

@@ -50,6 +50,10 @@ class Settings(CommonSettings):
     # of its internal API (GET /internal/agencies/{code}).
     gateway_api_url: str = "http://127.0.0.1:8100"
     gateway_api_timeout_seconds: float = 5.0
+    # F-31: how long the gateway's "this agency is registered and active" is taken as
+    # true (a burst of transfers asks once, not once each); a deactivation then holds for
+    # new transfers within this delay. 0 asks the gateway for every transfer.
+    agency_registry_cache_seconds: float = Field(default=5.0, ge=0)
     # The trace's consumer of communication.events (F-23): how long a stopping consumer
     # waits for the event in hand (retries: CONSUMER_MAX_ATTEMPTS and its backoff).
     shutdown_grace_seconds: float = 10.0

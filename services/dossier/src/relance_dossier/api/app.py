@@ -68,6 +68,7 @@ def create_app(
         app.state.agency_registry = AgencyRegistry(
             http, settings.gateway_api_url, internal_token=settings.internal_api_token,
             timeout_seconds=settings.gateway_api_timeout_seconds,
+            cache_seconds=settings.agency_registry_cache_seconds,
         )
         if settings.bootstrap_admin_token:
             await ensure_bootstrap_admin(app.state.pool, settings.bootstrap_admin_token)
