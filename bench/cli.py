@@ -60,6 +60,7 @@ class Options:
     scale: bool = False
     scale_clients: int | None = None
     scale_items: int | None = None
+    scale_transfers: int | None = None
 
 
 def _positive(text: str) -> int:
@@ -100,6 +101,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
                         help="clients of the scale run (default 1,000,000)")
     parser.add_argument("--scale-items", type=_positive, default=None,
                         help="items of the scale run (default 10,000,000)")
+    parser.add_argument("--scale-transfers", type=_positive, default=None,
+                        help="transfer windows of the scale run, a quarter of them in the burst"
+                        " (default 20,000)")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR,
                         help="where the JSON results go (default bench/results)")
     args = parser.parse_args(argv)
@@ -111,6 +115,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         import_rows=args.import_rows or (QUICK_IMPORT_ROWS if args.quick else DEFAULT_IMPORT_ROWS),
         emails=args.emails or (QUICK_EMAILS if args.quick else DEFAULT_EMAILS),
         scale=args.scale, scale_clients=args.scale_clients, scale_items=args.scale_items,
+        scale_transfers=args.scale_transfers,
     )
 
 
@@ -283,7 +288,9 @@ def _scale_main(options: Options, progress: Progress, moment: datetime) -> int:
 
     defaults = ScaleOptions()
     scale_options = ScaleOptions(clients=options.scale_clients or defaults.clients,
-                                 items=options.scale_items or defaults.items)
+                                 items=options.scale_items or defaults.items,
+                                 transfers=options.scale_transfers or defaults.transfers,
+                                 same_minute=(options.scale_transfers or defaults.transfers) // 4)
     with _bench_stack("relance-bench-scale-", progress) as stack:
         results = run_scale(stack, scale_options, progress)
     latest = options.results_dir / "latest.json"
