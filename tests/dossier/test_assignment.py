@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from relance.events import ClientCollectorChanged, EventEnvelope
 from tests.conftest import eventually
 
 TODAY = date.today()
@@ -130,6 +131,12 @@ async def test_f24_change_collector_on_the_card_with_comment_audit_and_event(dos
     assert [(e["payload"]["previous_collector_code"], e["payload"]["collector_code"],
              e["payload"]["source"], e["actor"]) for e in events] == [
         (None, alice, "card", "user:admin"), (alice, bob, "card", "user:admin")]
+    # Written in SQL, each event is still exactly its message model (what a consumer parses).
+    envelope = EventEnvelope.model_validate(events[-1])
+    assert (envelope.event_type, envelope.topic) == (ClientCollectorChanged.event_type,
+                                                     ClientCollectorChanged.topic)
+    changed = envelope.payload_as(ClientCollectorChanged)
+    assert (changed.code, changed.collector_code, changed.comment) == (client, bob, "Alice is on leave")
     # The events are relayed to Kafka like every other.
     assert await eventually(lambda: db.fetchval(
         "SELECT bool_and(published_at IS NOT NULL) FROM outbox WHERE event_type = 'client.collector_changed'"

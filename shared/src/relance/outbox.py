@@ -22,6 +22,7 @@ import collections
 import contextlib
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import asyncpg
 import structlog
@@ -32,7 +33,7 @@ from opentelemetry import propagate, trace
 from prometheus_client import Counter, Gauge, Histogram
 
 from relance.claims import INLINE_LIMIT_BYTES, claim_if_large
-from relance.events import EventEnvelope
+from relance.events import EventEnvelope, EventPayload
 from relance.observability import context_from, current_trace_context, tracer
 from relance.retry import poll_loop
 
@@ -102,6 +103,42 @@ async def write_events(conn: asyncpg.Connection, events: Iterable[EventEnvelope]
             event_ids, topics, keys, event_types, bodies, trace_context,
         )
 
+
+
+async def write_events_from_rows(
+    conn: asyncpg.Connection, model: type[EventPayload], source_sql: str, payload_sql: str, *,
+    aggregate_sql: str, client_sql: str, actor: str, args: tuple = (),
+    occurred_at: datetime | None = None,
+) -> int:
+    """One event per row of `FROM {source_sql}`, its envelope built in SQL with the fields
+    of `EventEnvelope` (the type, the version and the topic come from the payload model,
+    so there is one source of truth): a change of many rows (an import, a mass
+    assignment) writes its events without building one Python object each. `payload_sql`
+    is a jsonb expression with the model's fields; `args` are its `$6`, `$7`, ….
+    Returns how many were written. Call inside the transaction of the change."""
+    # The change's trace context (an API request's), as `write_events` stores it.
+    carrier = current_trace_context()
+    trace_context = f"${6 + len(args)}::text::jsonb"
+    moment = (occurred_at or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+    status = await conn.execute(
+        f"""
+        INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)
+        SELECT e.event_id, $1, e.client_key, $2, jsonb_build_object(
+            'event_id', e.event_id, 'event_type', $2::text, 'schema_version', $3::int,
+            'occurred_at', $4::text, 'aggregate_id', e.aggregate_key,
+            'client_id', e.client_key, 'actor', $5::text, 'payload', e.payload),
+            {trace_context}
+        FROM (
+            SELECT gen_random_uuid() AS event_id, ({client_sql})::text AS client_key,
+                   ({aggregate_sql})::text AS aggregate_key, {payload_sql} AS payload
+            FROM {source_sql}
+        ) e
+        ORDER BY e.client_key
+        """,
+        model.topic, model.event_type, model.schema_version, moment, actor,
+        *args, json.dumps(carrier) if carrier else None,
+    )
+    return int(status.split()[-1])
 
 class OutboxRelay:
     def __init__(

@@ -26,11 +26,6 @@ async def collector_by_code(conn: asyncpg.Connection, code: str) -> asyncpg.Reco
     return await conn.fetchrow("SELECT * FROM collectors WHERE code = $1", code)
 
 
-async def collector_codes(conn: asyncpg.Connection, ids: set[UUID]) -> dict[UUID, str]:
-    rows = await conn.fetch("SELECT id, code FROM collectors WHERE id = ANY($1::uuid[])", list(ids))
-    return {r["id"]: r["code"] for r in rows}
-
-
 async def list_collectors(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT k.*, (SELECT count(*) FROM clients c WHERE c.collector_id = k.id) AS client_count"

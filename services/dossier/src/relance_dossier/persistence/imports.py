@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from relance.events import (
     ItemBatchImported,
     ItemPaymentsApplied,
 )
-from relance.observability import current_trace_context
+from relance.outbox import write_events_from_rows
 from relance_dossier.domain.imports import (
     ITEM_KINDS,
     MAX_REPORTED_ERRORS,
@@ -355,8 +354,8 @@ class _Context:
         self.import_id = import_id
         self.actor = actor
         self.report = report
-        # Every event of one import carries the same instant, in the envelope's format.
-        self.occurred_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        # Every event of one import carries the same instant.
+        self.occurred_at = datetime.now(UTC)
         self.rejected = 0  # staged rows the database-side checks took out
 
     async def reject(self, sql: str, field: str, reason: Callable[[asyncpg.Record], str], *args) -> int:
@@ -378,31 +377,10 @@ class _Context:
 
     async def emit(self, model: type[EventPayload], source_sql: str, payload_sql: str,
                    *, aggregate_sql: str, client_sql: str, args: tuple = ()) -> int:
-        """One outbox row per row of `source_sql`, its envelope built in SQL with the same
-        fields as `relance.events.EventEnvelope` (one source of truth for the type, the
-        version and the topic: the payload model)."""
-        # The import's trace context (an API request's), as `write_events` stores it.
-        carrier = current_trace_context()
-        trace_context = f"${6 + len(args)}::text::jsonb"
-        status = await self.conn.execute(
-            f"""
-            INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)
-            SELECT e.event_id, $1, e.client_key, $2, jsonb_build_object(
-                'event_id', e.event_id, 'event_type', $2::text, 'schema_version', $3::int,
-                'occurred_at', $4::text, 'aggregate_id', e.aggregate_key,
-                'client_id', e.client_key, 'actor', $5::text, 'payload', e.payload),
-                {trace_context}
-            FROM (
-                SELECT gen_random_uuid() AS event_id, ({client_sql})::text AS client_key,
-                       ({aggregate_sql})::text AS aggregate_key, {payload_sql} AS payload
-                FROM {source_sql}
-            ) e
-            ORDER BY e.client_key
-            """,
-            model.topic, model.event_type, model.schema_version, self.occurred_at, self.actor,
-            *args, json.dumps(carrier) if carrier else None,
-        )
-        return int(status.split()[-1])
+        """One outbox row per row of `source_sql` (`relance.outbox.write_events_from_rows`)."""
+        return await write_events_from_rows(
+            self.conn, model, source_sql, payload_sql, aggregate_sql=aggregate_sql,
+            client_sql=client_sql, actor=self.actor, args=args, occurred_at=self.occurred_at)
 
     async def audit(self, source_sql: str, *, client_sql: str, action: str, entity: str,
                     entity_id_sql: str, details_sql: str, args: tuple = ()) -> None:
