@@ -38,11 +38,13 @@ def test_scale_run_measures_every_path_on_a_small_data_set(tmp_path: Path) -> No
     assert results["mass_assignment"]["changed"] == options.clients // 10
     windows = results["transfer_windows"]
     assert windows["transfers"] == options.transfers and windows["same_minute"] == options.same_minute
-    assert windows["lag_all"]["placed"] == options.transfers
+    # Every window of the burst placed; the others, on the product's 24-hour window, open.
+    assert windows["lag_same_minute"]["placed"] == options.same_minute
+    assert windows["open_when_the_burst_was_placed"] == options.transfers - options.same_minute
     # F-27: never placed before the window ended.
-    assert windows["lag_same_minute"]["p50_s"] >= 0
+    assert windows["lag_same_minute"]["min_s"] >= 0
     assert all(v and v > 0 for v in windows["peak_memory_mib"].values())
     # The bare baseline: every timer ended and ran its activity, none before its end.
     bare = windows["bare_same_minute"]
     assert bare["workflows"] == options.same_minute and bare["lag"]["placed"] == options.same_minute
-    assert bare["lag"]["p50_s"] >= 0
+    assert bare["lag"]["min_s"] >= 0

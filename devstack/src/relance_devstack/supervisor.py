@@ -128,6 +128,16 @@ class Supervisor:
         self.running[spec.name] = service
         return service
 
+    def restart(self, name: str, env: dict[str, str], timeout: float = 90.0) -> RunningService:
+        """Stop one service and start it again with `env` over its settings (a deploy of a
+        new configuration); returns it once healthy."""
+        service = self.running[name]
+        stop_process(service.process, timeout=15)
+        self.extra_env[name] = {**self.extra_env.get(name, {}), **env}
+        restarted = self.start(service.spec)
+        self.wait_healthy(restarted, timeout)
+        return restarted
+
     def url_of(self, name: str) -> str:
         spec = next(s for s in SERVICES if s.name == name)
         return f"http://127.0.0.1:{self.ports.get(name, spec.default_port)}"
