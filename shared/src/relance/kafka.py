@@ -6,6 +6,8 @@ deduplicate on the event id instead."""
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -13,9 +15,18 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 
+from relance.events import EventEnvelope
+from relance.lanes import consume_in_lanes
 from relance.topics import ALL_TOPICS, DEFAULT_PARTITIONS
+
+if TYPE_CHECKING:
+    from relance.dead_letters import DeadLetters
+
+# How long a batch fetch waits for a first record before it returns an empty batch.
+BATCH_TIMEOUT_MS = 100
 
 
 async def ensure_topics(
@@ -101,6 +112,29 @@ def at_least_once(group_id: str) -> dict:
     (a failure leaves the message to be delivered again), start from the earliest offset
     for a new group. Consumers deduplicate on the event id."""
     return {"group_id": group_id, "ack_policy": AckPolicy.NACK_ON_ERROR, "auto_offset_reset": "earliest"}
+
+
+def subscribe_in_lanes(
+    broker: KafkaBroker,
+    *topics: str,
+    group_id: str,
+    batch_size: int,
+    concurrency: int,
+    dead_letters: "DeadLetters",
+    handle: Callable[[EventEnvelope], Awaitable[None]],
+) -> None:
+    """A batch subscriber whose records are handled in lanes (relance.lanes): up to
+    `batch_size` records per fetch, a client's records in order, up to `concurrency`
+    clients at once, a record that keeps failing parked in `dead_letters`, and the batch
+    acknowledged once every record in it was handled (at least once: the handlers
+    deduplicate on the event id)."""
+
+    # FastStream reads the parameter's annotation to hand over the message itself: this
+    # module keeps its annotations evaluated (no postponed annotations) for that reason.
+    @broker.subscriber(*topics, batch=True, max_records=batch_size,
+                       batch_timeout_ms=BATCH_TIMEOUT_MS, **at_least_once(group_id))
+    async def on_batch(message: KafkaMessage) -> None:
+        await consume_in_lanes(message.raw_message, dead_letters, handle, concurrency=concurrency)
 
 
 async def run_broker(broker: KafkaBroker, service_name: str) -> None:

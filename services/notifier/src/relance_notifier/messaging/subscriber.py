@@ -13,12 +13,10 @@ that is not an event envelope: its lane, then the partition, move on."""
 
 import structlog
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from relance.dead_letters import DeadLetters
 from relance.events import EventEnvelope
-from relance.kafka import at_least_once, service_broker
-from relance.lanes import consume_in_lanes
+from relance.kafka import service_broker, subscribe_in_lanes
 from relance.topics import COMMUNICATION_COMMANDS
 from relance_notifier.metrics import HANDLER_FAILURES
 from relance_notifier.service import Notifier
@@ -27,8 +25,6 @@ from relance_notifier.settings import Settings
 log = structlog.get_logger(__name__)
 
 GROUP_ID = "notifier"
-# How long a fetch waits for a first record before it returns an empty batch.
-BATCH_TIMEOUT_MS = 100
 
 
 def build_broker(
@@ -50,15 +46,7 @@ def build_broker(
             HANDLER_FAILURES.inc()
             raise
 
-    @broker.subscriber(
-        topic,
-        batch=True,
-        max_records=settings.consumer_batch_size,
-        batch_timeout_ms=BATCH_TIMEOUT_MS,
-        **at_least_once(group_id),
-    )
-    async def on_communication_commands(message: KafkaMessage) -> None:
-        await consume_in_lanes(message.raw_message, dead_letters, handle,
-                               concurrency=settings.send_concurrency)
-
+    subscribe_in_lanes(broker, topic, group_id=group_id, batch_size=settings.consumer_batch_size,
+                       concurrency=settings.send_concurrency, dead_letters=dead_letters,
+                       handle=handle)
     return broker

@@ -11,17 +11,12 @@ ids for starts). An event that keeps failing is parked in the bridge's dead lett
 
 import structlog
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from relance.dead_letters import DeadLetters
 from relance.events import EventEnvelope
-from relance.kafka import at_least_once, service_broker
-from relance.lanes import consume_in_lanes
+from relance.kafka import service_broker, subscribe_in_lanes
 from relance_workflow.messaging.bridge import BRIDGE_GROUP, BRIDGE_TOPICS, SignalBridge
 from relance_workflow.settings import Settings
-
-# How long a fetch waits for a first record before it returns an empty batch.
-BATCH_TIMEOUT_MS = 100
 
 
 def build_bridge_broker(
@@ -38,15 +33,7 @@ def build_bridge_broker(
         with structlog.contextvars.bound_contextvars(event_id=str(envelope.event_id)):
             await bridge.handle(envelope)
 
-    @broker.subscriber(
-        *topics,
-        batch=True,
-        max_records=settings.bridge_batch_size,
-        batch_timeout_ms=BATCH_TIMEOUT_MS,
-        **at_least_once(group_id),
-    )
-    async def on_events(message: KafkaMessage) -> None:
-        await consume_in_lanes(message.raw_message, dead_letters, handle,
-                               concurrency=settings.bridge_concurrency)
-
+    subscribe_in_lanes(broker, *topics, group_id=group_id, batch_size=settings.bridge_batch_size,
+                       concurrency=settings.bridge_concurrency, dead_letters=dead_letters,
+                       handle=handle)
     return broker
