@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 import asyncpg
 import httpx
 
-from relance.events import TransferCancellationRequested, TransferItem, TransferPlaced
+from relance.events import EventEnvelope, TransferCancellationRequested, TransferItem, TransferPlaced
 from relance.outbox import write_events
 from tests.stack import ALL_OUTBOXES
 
@@ -93,9 +93,9 @@ class PlacedTransfer:
     event_id: UUID
 
 
-async def write_placement(db: asyncpg.Pool, agency_code: str, items: tuple[str, ...] = ("INV-1",),
-                          transfer_id: UUID | None = None) -> PlacedTransfer:
-    """A TransferPlaced event in the outbox, as the transfer workflow writes it."""
+def placement_envelope(agency_code: str, items: tuple[str, ...] = ("INV-1",),
+                       transfer_id: UUID | None = None) -> EventEnvelope:
+    """A TransferPlaced event as the transfer workflow writes it."""
     transfer_id, client_id = transfer_id or uuid4(), uuid4()
     placed = TransferPlaced(
         transfer_id=transfer_id, client_id=client_id, client_code=f"C-{transfer_id.hex[:6]}",
@@ -106,19 +106,30 @@ async def write_placement(db: asyncpg.Pool, agency_code: str, items: tuple[str, 
         opening_comment="Unreachable since September", next_follow_up_date=date(2026, 12, 15),
         placed_at=datetime.now(UTC),
     )
-    envelope = placed.envelope(aggregate_id=transfer_id, client_id=client_id, actor="workflow")
-    async with db.acquire() as conn, conn.transaction():
-        await write_events(conn, [envelope])
-    return PlacedTransfer(transfer_id, client_id, envelope.event_id)
+    return placed.envelope(aggregate_id=transfer_id, client_id=client_id, actor="workflow")
 
 
-async def write_cancellation_request(db: asyncpg.Pool, placed: PlacedTransfer, agency_code: str) -> UUID:
+def cancellation_envelope(transfer_id: UUID, client_id: UUID, agency_code: str) -> EventEnvelope:
+    """The TransferCancellationRequested event of a placed transfer."""
     request = TransferCancellationRequested(
-        transfer_id=placed.transfer_id, client_id=placed.client_id, agency_code=agency_code,
+        transfer_id=transfer_id, client_id=client_id, agency_code=agency_code,
         comment="The client paid us directly", requested_by="user:admin",
         requested_at=datetime.now(UTC),
     )
-    envelope = request.envelope(aggregate_id=placed.transfer_id, client_id=placed.client_id)
+    return request.envelope(aggregate_id=transfer_id, client_id=client_id)
+
+
+async def write_placement(db: asyncpg.Pool, agency_code: str, items: tuple[str, ...] = ("INV-1",),
+                          transfer_id: UUID | None = None) -> PlacedTransfer:
+    """A TransferPlaced event in the outbox, as the transfer workflow writes it."""
+    envelope = placement_envelope(agency_code, items, transfer_id)
+    async with db.acquire() as conn, conn.transaction():
+        await write_events(conn, [envelope])
+    return PlacedTransfer(UUID(envelope.aggregate_id), UUID(envelope.client_id), envelope.event_id)
+
+
+async def write_cancellation_request(db: asyncpg.Pool, placed: PlacedTransfer, agency_code: str) -> UUID:
+    envelope = cancellation_envelope(placed.transfer_id, placed.client_id, agency_code)
     async with db.acquire() as conn, conn.transaction():
         await write_events(conn, [envelope])
     return envelope.event_id

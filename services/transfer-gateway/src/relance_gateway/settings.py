@@ -1,10 +1,16 @@
+from pydantic import Field
+
 from relance.settings import CommonSettings
 
 
 class Settings(CommonSettings):
     service_name: str = "transfer-gateway"
     http_port: int = 8100
-    db_pool_size: int = 5
+    db_pool_size: int = 10
+    # transfer.events: records fetched per batch, and clients whose events are applied at
+    # once (one client's in order); each applied event holds one database connection.
+    transfer_events_batch_size: int = Field(default=200, ge=1)
+    transfer_events_concurrency: int = Field(default=4, ge=1)
 
     # Admins' bearer tokens are checked by the dossier service (DOSSIER_API_URL), which owns
     # the users (GET /auth/introspect); a positive answer is kept this long.

@@ -3,14 +3,15 @@
 A placement or a cancellation request becomes a message for the agency (pulled through
 the agency API, or pushed by webhook when the agency has a URL). The message, the
 placement's state and the processed event id commit in one transaction, and the Kafka
-offset is committed only afterwards: a redelivered event changes nothing."""
+offset is committed only afterwards: a redelivered event changes nothing. Events are
+fetched in batches and applied in lanes (relance.lanes): a client's events in order, a
+few clients at once, as a burst of placements otherwise waited behind each other."""
 
 from collections.abc import Callable
 
 import asyncpg
 import structlog
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from relance.consumer import claim_event
 from relance.dead_letters import DeadLetters
@@ -20,7 +21,7 @@ from relance.events import (
     TransferCancelled,
     TransferPlaced,
 )
-from relance.kafka import at_least_once, service_broker
+from relance.kafka import service_broker, subscribe_in_lanes
 from relance.topics import TRANSFER_EVENTS
 from relance_gateway.metrics import TRANSFER_EVENTS_HANDLED
 from relance_gateway.persistence import agencies, placements
@@ -127,7 +128,8 @@ HANDLERS = {
 
 
 def build_broker(
-    settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[], None], dead_letters: DeadLetters
+    settings: Settings, pool: asyncpg.Pool, on_stored: Callable[[], None], dead_letters: DeadLetters,
+    *, topic: str = TRANSFER_EVENTS, group_id: str = CONSUMER,
 ) -> KafkaBroker:
     """A transfer event that keeps failing (or cannot be read) becomes one of the gateway's
     dead letters after its retries (`relance.dead_letters`); the partition moves on."""
@@ -139,11 +141,8 @@ def build_broker(
         if await handle_transfer_event(pool, envelope) == "stored":
             on_stored()
 
-    @broker.subscriber(
-        TRANSFER_EVENTS,
-        **at_least_once(CONSUMER),
-    )
-    async def on_transfer_event(message: KafkaMessage) -> None:
-        await dead_letters.handle(message, handle)
-
+    subscribe_in_lanes(broker, topic, group_id=group_id,
+                       batch_size=settings.transfer_events_batch_size,
+                       concurrency=settings.transfer_events_concurrency,
+                       dead_letters=dead_letters, handle=handle)
     return broker
