@@ -71,7 +71,8 @@ async def main() -> None:
         http, settings.dossier_api_url, cache_seconds=settings.admin_token_cache_seconds,
         timeout_seconds=settings.dossier_api_timeout_seconds,
     )
-    app = create_app(settings, pool, dispatcher, box, introspection, {"kafka": broker_check(broker)})
+    app = create_app(settings, pool, dispatcher, box, introspection, {"kafka": broker_check(broker)},
+                     http=http)
     install_dead_letter_routes(app, dead_letters, settings.kafka_bootstrap_servers,
                                settings.internal_api_token)
 

@@ -259,32 +259,28 @@ async def placement_document(
         INBOUND_REQUESTS.labels(endpoint_name(request), "not_found").inc()
         raise ApiError(404, "document_id", "no such document on this placement")
     settings = request.app.state.settings
-    http = httpx.AsyncClient(timeout=settings.dossier_api_timeout_seconds)
+    http: httpx.AsyncClient = request.app.state.http
     url = f"{settings.dossier_api_url.rstrip('/')}/internal/transfers/{transfer_id}/documents/{document_id}"
     try:
         upstream = await http.send(http.build_request(
-            "GET", url, headers=internal_headers(settings.internal_api_token)), stream=True)
+            "GET", url, headers=internal_headers(settings.internal_api_token),
+            timeout=settings.dossier_api_timeout_seconds), stream=True)
     except httpx.HTTPError as exc:
-        await http.aclose()
         log.warning("gateway.document_store_unreachable", error=repr(exc))
         raise ApiError(503, None, "the document store is unavailable; try again later") from None
     if upstream.status_code != 200:
         await upstream.aclose()
-        await http.aclose()
         if upstream.status_code == 404:
             INBOUND_REQUESTS.labels(endpoint_name(request), "not_found").inc()
             raise ApiError(404, "document_id", "the document was deleted since the placement")
         raise ApiError(503, None, "the document store is unavailable; try again later")
 
-    async def close() -> None:
-        await upstream.aclose()
-        await http.aclose()
-
     INBOUND_REQUESTS.labels(endpoint_name(request), "ok").inc()
     headers = {k: upstream.headers[k] for k in ("content-disposition", "content-length")
                if k in upstream.headers}
+    # The response goes back to the shared client's pool once streamed.
     return StreamingResponse(upstream.aiter_raw(), media_type=upstream.headers.get("content-type"),
-                             headers=headers, background=BackgroundTask(close))
+                             headers=headers, background=BackgroundTask(upstream.aclose))
 
 
 # ---- inbound: the agency's answers ---------------------------------------------------------

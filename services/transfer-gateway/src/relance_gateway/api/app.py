@@ -2,6 +2,7 @@
 admin API of the agencies registry and webhook deliveries."""
 
 import asyncpg
+import httpx
 from fastapi import FastAPI
 
 from relance.api.errors import install_error_handlers
@@ -111,7 +112,10 @@ def create_app(
     secret_box: SecretBox,
     introspection: TokenIntrospection,
     extra_checks: dict[str, HealthCheck] | None = None,
+    http: httpx.AsyncClient | None = None,
 ) -> FastAPI:
+    """`http` is the service's one HTTP client (its connections kept), for the calls the
+    API makes to the dossier service (a placement's documents)."""
     app = FastAPI(
         title="Relance transfer gateway",
         version="1.0.0",
@@ -129,6 +133,7 @@ def create_app(
     app.state.dispatcher = dispatcher
     app.state.secret_box = secret_box
     app.state.introspection = introspection
+    app.state.http = http
     install_error_handlers(app)
     app.include_router(agency.router)
     app.include_router(admin.router)
