@@ -265,3 +265,26 @@ async def test_f38_a_disputed_invoice_bears_no_fee_until_the_dispute_ends(dossie
     after = (await dossier_api.get(f"/clients/{code}/late-fees", params={"on": str(ON)})).json()
     back = next(i for i in after["items"] if i["number"] == "FA-1")
     assert (back["interest_days"], money(back["interest"])) == (59, Decimal("23.57"))
+
+
+async def test_f38_a_transferred_invoice_bears_no_fee_until_it_comes_back(dossier_api, platform):
+    """F-38 with F-27/F-28: while an agency holds FA-1 (its transfer dossier) it is not
+    charged; cancelled within the window, it is back in the active dossier and its
+    interest covers every day since its due date."""
+    code = await new_client(dossier_api, ITEMS)
+    card = (await dossier_api.get(f"/clients/{code}")).json()
+    fa1 = next(i["id"] for i in card["open_items"] if i["number"] == "FA-1")
+    transfer = await dossier_api.post(f"/clients/{code}/transfers", json={
+        "item_ids": [fa1], "agency_code": platform.demo_agency_code,
+        "next_follow_up_date": str(date.today() + timedelta(days=14)),
+        "opening_comment": "Relances restées sans réponse"})
+    assert transfer.status_code == 201, transfer.text
+    during = (await dossier_api.get(f"/clients/{code}/late-fees", params={"on": str(ON)})).json()
+    assert {i["number"] for i in during["items"]} == {"FA-2", "FA-3"}
+
+    cancelled = await dossier_api.post(f"/transfers/{transfer.json()['id']}/cancel",
+                                       json={"comment": "Le client a payé une partie"})
+    assert cancelled.json() == {"mode": "immediate", "state": "closed"}, cancelled.text
+    after = (await dossier_api.get(f"/clients/{code}/late-fees", params={"on": str(ON)})).json()
+    back = next(i for i in after["items"] if i["number"] == "FA-1")
+    assert (back["interest_days"], money(back["interest"])) == (59, Decimal("23.57"))
