@@ -14,12 +14,12 @@ organisation (issue 11), on the embedded stack with every service running.
 4. A search by 5,000 pasted codes (F-5), and a mass assignment of one segment (100,000
    clients at full size, F-5) timed end to end; the KPIs (F-36) over every client, as
    the dashboard asks for them: p50, p95.
-5. Transfer windows (F-27): a burst of transfers created within one minute with a short
-   window, then the others with the product's 24-hour window (the workflow service is
-   restarted with it in between, as a deploy would), all held open by the embedded
-   Temporal server; when the burst's windows end, the lag from each window's end to its
-   placement (p50, p99), and the peak memory of the workflow worker and of the dossier
-   worker (their processes' high-water mark). The others stay open to the end.
+5. Transfer windows (F-27): transfers with the product's 24-hour window, then (the
+   workflow service restarted with a short window, as a deploy would) a burst created
+   within one minute, all held open by the embedded Temporal server; when the burst's
+   windows end, the lag from each window's end to its placement (p50, p99), and the peak
+   memory of the workflow worker and of the dossier worker (their processes' high-water
+   mark). The others stay open to the end.
    Its bare baseline, once the transfers are placed: as many bare workflows as the burst,
    each a timer ending `bare_window_seconds` after its start then one no-op activity
    (`bench.empty_workflow.WindowWorkflow`), on the same Temporal server under the workflow
@@ -53,7 +53,7 @@ SEARCH_CODES = 5_000
 KPI_CALLS = 20
 TRANSFER_ATTEMPTS = 6
 KPI_REFRESH_WAIT_SECONDS = 600
-PRODUCT_WINDOW_SECONDS = 86_400  # F-27: the others' windows stay open through the run
+PRODUCT_WINDOW_SECONDS = 86_400  # F-27
 COLLECTOR = "SCALE-A"
 MASS_COLLECTOR = "SCALE-B"
 
@@ -318,12 +318,12 @@ def peak_memory_mib(pid: int) -> float | None:
 
 
 async def measure_transfers(database_url: str, api_url: str, token: str, agency: str,
-                            options: ScaleOptions, reopen_with_product_window: Callable[[], None],
+                            options: ScaleOptions, open_with_short_window: Callable[[], None],
                             worker_pids: Callable[[], dict[str, int]],
                             progress: Callable[[str], None]) -> dict:
-    """A burst of `same_minute` transfers (created within a minute) with the run's short
-    window, then the others with the product's 24-hour one (F-27), so they stay open while
-    the burst's windows end together; the lag of each of the burst's placements."""
+    """The others with the product's 24-hour window (F-27), then a burst of `same_minute`
+    transfers (created within a minute) with the run's short window: the burst's windows
+    end together while the others stay open; the lag of each of the burst's placements."""
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
     try:
         # One open item of a client per transfer, clients past the agenda's ones.
@@ -357,28 +357,34 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
             response.raise_for_status()
             created.append(response.json()["id"])
 
+    async def windows_running(ids: list[str]) -> None:
+        # Each workflow records its window's end once it runs.
+        while await conn.fetchval(
+                "SELECT count(*) FROM transfers WHERE id = ANY($1::uuid[]) AND window_ends_at IS NULL",
+                ids):
+            await asyncio.sleep(1)
+
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
     try:
         async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {token}"},
                                      timeout=60) as api:
+            # The others first, on the product's window: open and quiet when the burst ends.
+            began = time.perf_counter()
+            await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[options.same_minute:]))
+            others = list(created)
+            await windows_running(others)
+            others_seconds = time.perf_counter() - began
+            progress(f"scale: {len(others):,} transfers with the product's 24-hour window,"
+                     f" running after {others_seconds:.0f} s; then the burst's short window")
+            await asyncio.to_thread(open_with_short_window)
             burst_began = time.perf_counter()
             await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[:options.same_minute]))
             burst_seconds = time.perf_counter() - burst_began
-            burst = list(created)
-            # Every window of the burst is running (its end recorded by its workflow) before
-            # the workflow service takes the product's window for the others.
-            while await conn.fetchval(
-                    "SELECT count(*) FROM transfers WHERE id = ANY($1::uuid[]) AND window_ends_at IS NULL",
-                    burst):
-                await asyncio.sleep(1)
-            progress(f"scale: {len(burst):,} transfers in {burst_seconds:.0f} s, their windows running;"
-                     " the others with the product's 24-hour window")
-            await asyncio.to_thread(reopen_with_product_window)
-            await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[options.same_minute:]))
-            all_created_seconds = time.perf_counter() - burst_began
-        progress(f"scale: {len(created):,} transfers created in {all_created_seconds:.0f} s"
+            burst = created[len(others):]
+            all_created_seconds = time.perf_counter() - began
+        progress(f"scale: the burst of {len(burst):,} created in {burst_seconds:.0f} s"
                  f" ({len(unavailable)} answers 503, retried: {unavailable[0][:200] if unavailable else ''});"
-                 f" waiting for the burst's windows ({options.window_seconds} s) to end")
+                 f" waiting for its windows ({options.window_seconds} s) to end")
         deadline = time.monotonic() + options.window_seconds + 900
         open_during_burst = None
         while True:
@@ -407,6 +413,7 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
         await conn.close()
     return {
         "transfers": len(created), "same_minute": len(burst),
+        "others_running_seconds": round(others_seconds, 1),
         "burst_created_seconds": round(burst_seconds, 1),
         "all_created_seconds": round(all_created_seconds, 1),
         "answered_503_then_retried": len(unavailable),
@@ -494,7 +501,8 @@ def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]
         {**stack.env(), "BOOTSTRAP_ADMIN_TOKEN": token, "LOG_LEVEL": "WARNING",
          "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(free_port())},
         stack.logs_dir,
-        extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(options.window_seconds)}},
+        # F-27: the product's window until the burst (measure_transfers shortens it then).
+        extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(PRODUCT_WINDOW_SECONDS)}},
     )
     bare_port = free_port()
     bare = start_bare_card(stack.database_url, bare_port, stack.logs_dir)
@@ -508,15 +516,15 @@ def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]
         progress("scale: agenda, search by pasted codes, mass assignment")
         results.update(asyncio.run(measure_commands(stack.database_url, api_url, token, options)))
         progress(f"scale: {options.transfers:,} transfer windows, {options.same_minute:,} in one minute")
-        def reopen_with_product_window() -> None:
-            supervisor.restart("workflow", {"TRANSFER_WINDOW_SECONDS": str(PRODUCT_WINDOW_SECONDS)})
+        def open_with_short_window() -> None:
+            supervisor.restart("workflow", {"TRANSFER_WINDOW_SECONDS": str(options.window_seconds)})
 
         def pids() -> dict[str, int]:
             return {name: supervisor.running[name].process.pid for name in ("workflow", "dossier")}
 
         results["transfer_windows"] = asyncio.run(measure_transfers(
             stack.database_url, api_url, token, supervisor.demo_agency_code, options,
-            reopen_with_product_window, pids, progress))
+            open_with_short_window, pids, progress))
         progress(f"scale: the bare baseline, {options.same_minute:,} timers then an activity")
         bare_windows = asyncio.run(measure_bare_windows(stack.temporal_address, options, progress))
         results["transfer_windows"]["bare_same_minute"] = bare_windows
