@@ -10,7 +10,12 @@ from relance_agency_simulator.app import Settings, create_app
 def main() -> None:
     settings = Settings()
     configure_observability(settings)
-    asyncio.run(serve(create_app(settings), settings.http_port, host=settings.http_host))
+    app = create_app(settings)
+
+    async def on_stop() -> None:
+        await app.state.gateway.aclose()
+
+    asyncio.run(serve(app, settings.http_port, host=settings.http_host, on_stop=on_stop))
 
 
 if __name__ == "__main__":
