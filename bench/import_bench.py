@@ -80,17 +80,23 @@ async def run_import_bench(database_url: str, rows: int) -> Comparison:
     )
 
 
-async def import_csv(conn, kind: ImportKind, text: str) -> float:
+async def import_csv(conn, kind: ImportKind, text: str, phases: dict[str, float] | None = None) -> float:
     """One import of `text` through the real path (as `run_import_bench` times it); the
-    scale run loads its data set with it."""
+    scale run loads its data set with it. `phases`, when given, receives the seconds of
+    each phase the import reports (the last one runs to the commit)."""
     started = time.perf_counter()
+    marks = [("parsing the file", started)]
     parsed = read_file(io.StringIO(text, newline=""), "csv")
     _, report = await run_import(conn, kind, "csv", parsed.rows, actor="bench",
-                                 csv_body=parsed.csv_body)
-    seconds = time.perf_counter() - started
+                                 csv_body=parsed.csv_body,
+                                 phase=lambda name: marks.append((name, time.perf_counter())))
+    ended = time.perf_counter()
     if report.error_count or report.inserted != report.rows_read:
         raise RuntimeError(f"bench load: every {kind} row should be new and valid, got {report}")
-    return seconds
+    if phases is not None:
+        for (name, at), (_, until) in zip(marks, [*marks[1:], ("", ended)], strict=True):
+            phases[name] = round(until - at, 2)
+    return ended - started
 
 
 if __name__ == "__main__":  # a manual run against DATABASE_URL: python -m bench.import_bench N
