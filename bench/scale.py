@@ -116,9 +116,10 @@ async def load(database_url: str, options: ScaleOptions, progress: Callable[[str
                     issued = base + timedelta(days=i % 240)
                     lines.append(f"{client_code(item_client(i, options))},invoice,S{i:09d},{issued},"
                                  f"{issued + timedelta(days=30)},{(i % 9_999) + 1}.{i % 100:02d},,EUR")
-                phases = file_phases.setdefault("first" if start == 0 else "last", {})
-                phases.clear()
+                phases: dict[str, float] = {}
                 chunk_seconds.append(await _import(conn, "items", "\n".join(lines) + "\n", phases))
+                file_phases.setdefault("first", phases)
+                file_phases["last"] = phases
                 progress(f"scale: {stop:,}/{options.items:,} items imported"
                          f" (this file: {chunk_seconds[-1]:.1f} s)")
             items_seconds = time.perf_counter() - items_began
@@ -363,7 +364,7 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
             response.raise_for_status()
             created.append(response.json()["id"])
 
-    async def windows_running(ids: list[str]) -> None:
+    async def windows_running(conn: asyncpg.Connection, ids: list[str]) -> None:
         # Each workflow records its window's end once it runs.
         while await conn.fetchval(
                 "SELECT count(*) FROM transfers WHERE id = ANY($1::uuid[]) AND window_ends_at IS NULL",
@@ -378,7 +379,7 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
             began = time.perf_counter()
             await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[options.same_minute:]))
             others = list(created)
-            await windows_running(others)
+            await windows_running(conn, others)
             others_seconds = time.perf_counter() - began
             progress(f"scale: {len(others):,} transfers with the product's 24-hour window,"
                      f" running after {others_seconds:.0f} s; then the burst's short window")

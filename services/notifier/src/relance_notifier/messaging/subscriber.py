@@ -11,7 +11,6 @@ A command that keeps failing is retried a bounded number of times with backoff, 
 parked in the notifier's dead letters (`relance.dead_letters`), as is at once a message
 that is not an event envelope: its lane, then the partition, move on."""
 
-import structlog
 from faststream.kafka import KafkaBroker
 
 from relance.dead_letters import DeadLetters
@@ -21,8 +20,6 @@ from relance.topics import COMMUNICATION_COMMANDS
 from relance_notifier.metrics import HANDLER_FAILURES
 from relance_notifier.service import Notifier
 from relance_notifier.settings import Settings
-
-log = structlog.get_logger(__name__)
 
 GROUP_ID = "notifier"
 
