@@ -15,7 +15,8 @@ organisation (issue 11), on the embedded stack with every service running.
    clients at full size, F-5) timed end to end; the KPIs (F-36) over every client, as
    the dashboard asks for them: p50, p95.
 5. Transfer windows (F-27): transfers with the product's 24-hour window, then (the
-   workflow service restarted with a short window, as a deploy would) a burst created
+   dossier service restarted with a short window, as a deploy would: the window is
+   fixed when a transfer is created) a burst created
    within one minute, all held open by the embedded Temporal server; when the burst's
    windows end, the lag from each window's end to its placement (p50, p99), and the peak
    memory of the workflow worker and of the dossier worker (their processes' high-water
@@ -324,13 +325,17 @@ def peak_memory_mib(pid: int) -> float | None:
     return None
 
 
-async def measure_transfers(database_url: str, api_url: str, token: str, agency: str,
-                            options: ScaleOptions, open_with_short_window: Callable[[], None],
+async def measure_transfers(database_url: str, temporal_address: str, api_url: str, token: str,
+                            agency: str, options: ScaleOptions, open_with_short_window: Callable[[], None],
                             worker_pids: Callable[[], dict[str, int]],
                             progress: Callable[[str], None]) -> dict:
     """The others with the product's 24-hour window (F-27), then a burst of `same_minute`
     transfers (created within a minute) with the run's short window: the burst's windows
     end together while the others stay open; the lag of each of the burst's placements."""
+    from temporalio.client import Client
+
+    from relance.contracts.transfer import WORKFLOW_TYPE as TRANSFER_WORKFLOW_TYPE
+
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
     try:
         # One open item of a client per transfer, clients past the agenda's ones.
@@ -364,31 +369,35 @@ async def measure_transfers(database_url: str, api_url: str, token: str, agency:
             response.raise_for_status()
             created.append(response.json()["id"])
 
-    async def windows_running(conn: asyncpg.Connection, ids: list[str]) -> None:
-        # Each workflow records its window's end once it runs.
-        while await conn.fetchval(
-                "SELECT count(*) FROM transfers WHERE id = ANY($1::uuid[]) AND window_ends_at IS NULL",
-                ids):
+    async def windows_running(count: int) -> None:
+        # Each transfer's workflow is started by the bridge from its `transfer.created`.
+        temporal = await Client.connect(temporal_address)
+        query = f"WorkflowType = '{TRANSFER_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+        while (await temporal.count_workflows(query)).count < count:
             await asyncio.sleep(1)
+
+    def api_client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=60)
 
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
     try:
-        async with httpx.AsyncClient(base_url=api_url, headers={"Authorization": f"Bearer {token}"},
-                                     timeout=60) as api:
-            # The others first, on the product's window: open and quiet when the burst ends.
-            began = time.perf_counter()
+        # The others first, on the product's window: open and quiet when the burst ends.
+        began = time.perf_counter()
+        async with api_client() as api:
             await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[options.same_minute:]))
-            others = list(created)
-            await windows_running(conn, others)
-            others_seconds = time.perf_counter() - began
-            progress(f"scale: {len(others):,} transfers with the product's 24-hour window,"
-                     f" running after {others_seconds:.0f} s; then the burst's short window")
-            await asyncio.to_thread(open_with_short_window)
-            burst_began = time.perf_counter()
+        others = list(created)
+        await windows_running(len(others))
+        others_seconds = time.perf_counter() - began
+        progress(f"scale: {len(others):,} transfers with the product's 24-hour window,"
+                 f" running after {others_seconds:.0f} s; then the burst's short window")
+        await asyncio.to_thread(open_with_short_window)
+        burst_began = time.perf_counter()
+        async with api_client() as api:  # the restarted API, on fresh connections
             await asyncio.gather(*(create(api, r["code"], r["id"]) for r in rows[:options.same_minute]))
-            burst_seconds = time.perf_counter() - burst_began
-            burst = created[len(others):]
-            all_created_seconds = time.perf_counter() - began
+        burst_seconds = time.perf_counter() - burst_began
+        burst = created[len(others):]
+        all_created_seconds = time.perf_counter() - began
         progress(f"scale: the burst of {len(burst):,} created in {burst_seconds:.0f} s"
                  f" ({len(unavailable)} answers 503, retried: {unavailable[0][:200] if unavailable else ''});"
                  f" waiting for its windows ({options.window_seconds} s) to end")
@@ -509,7 +518,8 @@ def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]
          "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(free_port())},
         stack.logs_dir,
         # F-27: the product's window until the burst (measure_transfers shortens it then).
-        extra_env={"workflow": {"TRANSFER_WINDOW_SECONDS": str(PRODUCT_WINDOW_SECONDS)}},
+        # The dossier fixes each transfer's window when it is created.
+        extra_env={"dossier": {"TRANSFER_WINDOW_SECONDS": str(PRODUCT_WINDOW_SECONDS)}},
     )
     bare_port = free_port()
     bare = start_bare_card(stack.database_url, bare_port, stack.logs_dir)
@@ -524,13 +534,13 @@ def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]
         results.update(asyncio.run(measure_commands(stack.database_url, api_url, token, options)))
         progress(f"scale: {options.transfers:,} transfer windows, {options.same_minute:,} in one minute")
         def open_with_short_window() -> None:
-            supervisor.restart("workflow", {"TRANSFER_WINDOW_SECONDS": str(options.window_seconds)})
+            supervisor.restart("dossier", {"TRANSFER_WINDOW_SECONDS": str(options.window_seconds)})
 
         def pids() -> dict[str, int]:
             return {name: supervisor.running[name].process.pid for name in ("workflow", "dossier")}
 
         results["transfer_windows"] = asyncio.run(measure_transfers(
-            stack.database_url, api_url, token, supervisor.demo_agency_code, options,
+            stack.database_url, stack.temporal_address, api_url, token, supervisor.demo_agency_code, options,
             open_with_short_window, pids, progress))
         progress(f"scale: the bare baseline, {options.same_minute:,} timers then an activity")
         bare_windows = asyncio.run(measure_bare_windows(stack.temporal_address, options, progress))

@@ -27,7 +27,8 @@ async def _transfer_without_its_event(db, card: dict) -> UUID:
             conn, client=client_row, item_ids=[UUID(i["id"]) for i in card["open_items"]],
             agency_code=AGENCY, agency=RegisteredAgency(AGENCY, "Test agency", True),
             next_follow_up_date=date.today() + timedelta(days=14),
-            opening_comment="Three reminders unanswered", actor="user:admin")
+            opening_comment="Three reminders unanswered", actor="user:admin",
+            window=timedelta(days=1))
         db_after = await conn.fetchval("SELECT clock_timestamp()")
         await conn.execute(
             "DELETE FROM outbox WHERE event_type = 'transfer.created'"

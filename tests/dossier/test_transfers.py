@@ -18,10 +18,12 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 
-from relance.contracts.transfer import TransferWorkflowInput
+from relance import search_attributes as sa
+from relance.contracts.transfer import TransferState, TransferStatus, TransferWorkflowInput
 from relance.db import create_pool
 from relance.events import (
     AgencyCancellationRefused,
@@ -162,8 +164,15 @@ async def agency_says(db, *payloads) -> None:
 # ---- F-27 create, F-28 immediate cancel through the platform ------------------------------
 
 
+async def _status_once_running(handle) -> TransferStatus | None:
+    try:
+        return await handle.query(TransferWorkflow.status)
+    except (RPCError, WorkflowQueryFailedError):  # not started yet, or its first task not done
+        return None
+
+
 async def test_f27_f28_create_then_cancel_within_the_window_returns_items_and_tells_the_agency_nothing(
-    dossier_api, db
+    dossier_api, db, stack
 ):
     card = await new_client(dossier_api, "900.00", "300.00", "50.00")
     code, active_id = card["client"]["code"], card["active_dossier"]["id"]
@@ -192,11 +201,23 @@ async def test_f27_f28_create_then_cancel_within_the_window_returns_items_and_te
     [created] = await events(db, transfer_id, "transfer.created")
     assert sorted(created["payload"]["item_ids"]) == sorted(chosen)
 
-    # The bridge started the workflow from the event: it recorded its 24-hour window end.
-    window_end = await eventually(lambda: db.fetchval(
-        "SELECT window_ends_at FROM transfers WHERE id = $1", UUID(transfer_id)))
-    created_at = datetime.fromisoformat(transfer["created_at"])
-    assert window_end == created_at + timedelta(hours=24)
+    # F-28: the 24-hour window's end is fixed with the transfer, in its detail and its event.
+    window_end = datetime.fromisoformat(transfer["created_at"]) + timedelta(hours=24)
+    assert datetime.fromisoformat(transfer["window_ends_at"]) == window_end
+    assert datetime.fromisoformat(created["payload"]["window_ends_at"]) == window_end
+    # The bridge started the workflow from the event with its search attributes set, and
+    # the workflow had nothing to record before its timer: no activity, no upsert.
+    temporal = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+    handle = temporal.get_workflow_handle_for(TransferWorkflow.run, transfer_workflow_id(transfer_id))
+    status = await eventually(lambda: _status_once_running(handle))
+    assert (status.state, status.window_ends_at) == (TransferState.IN_WINDOW, window_end)
+    attributes = (await handle.describe()).typed_search_attributes
+    assert (attributes[sa.CLIENT_CODE], attributes[sa.AGENCY], attributes[sa.TRANSFER_STATE],
+            attributes[sa.AGENCY_ANSWER_OVERDUE]) == (code, AGENCY, "in_window", False)
+    history = await handle.fetch_history()
+    assert [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+            or e.HasField("upsert_workflow_search_attributes_event_attributes")] == []
+    assert any(e.HasField("timer_started_event_attributes") for e in history.events)
 
     response = await dossier_api.post(f"/transfers/{transfer_id}/cancel",
                                       json={"comment": "Client paid by transfer yesterday"})
@@ -321,7 +342,7 @@ async def short_window(stack, platform):
                     agency_code=agency, agency=RegisteredAgency(agency, f"Test agency {agency}", True),
                     next_follow_up_date=date.today() + timedelta(days=14),
                     opening_comment="Three reminders unanswered", actor="user:admin",
-                    transfer_id=transfer_id)
+                    window=timedelta(seconds=window), transfer_id=transfer_id)
             return str(transfer_id), created_at + timedelta(seconds=window)
 
         yield create

@@ -97,6 +97,8 @@ async def test_f28_f30_placement_goes_out_at_window_end_and_not_one_second_befor
     env = time_skipping_env
     created_at = await env.get_current_time()
     client_id, _, transfer_id, code, item_ids = await seed_transfer(pool, created_at)
+    # Started as before the dossier fixed the window with the transfer (no `window_ends_at`
+    # in the input): the workflow computes the end and records it itself.
     handle = await env.client.start_workflow(
         TransferWorkflow.run,
         TransferWorkflowInput(transfer_id=transfer_id, client_id=client_id, client_code=code,

@@ -400,6 +400,9 @@ class TransferCreated(EventPayload):
     next_follow_up_date: date
     opening_comment: str
     created_at: datetime
+    # F-28: the window's end, fixed with the transfer (created_at + the window setting of
+    # the time); absent from the events written before it was carried here.
+    window_ends_at: datetime | None = None
 
 
 @register

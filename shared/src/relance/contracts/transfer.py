@@ -8,7 +8,9 @@ from enum import StrEnum
 from uuid import UUID
 
 from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from relance import search_attributes as sa
 from relance.contracts import DOSSIER_TASK_QUEUE, Activity, Query, Signal, Update
 from relance.events import AgencyMessageSent
 
@@ -32,6 +34,11 @@ class TransferWorkflowInput(BaseModel):
     client_code: str
     agency_code: str
     created_at: datetime
+    # F-28: the window's end as the dossier fixed it with the transfer; the starter set
+    # the search attributes with the start, so the workflow neither records the end nor
+    # upserts them. None for the workflows started before: they compute it from
+    # `window_seconds` and record it (kept so their histories replay).
+    window_ends_at: datetime | None = None
     window_seconds: float = 86400  # F-28: 24 h unless configured for demos
     answer_delay_seconds: float = 5 * 86400  # F-30: agency answer overdue after this
     dossier_task_queue: str = DOSSIER_TASK_QUEUE  # where its activities run
@@ -41,6 +48,18 @@ class TransferWorkflowInput(BaseModel):
     answer_overdue: bool = False
     acknowledged: bool = False  # the agency acknowledged the placement
     seen_event_ids: list[str] = Field(default_factory=list)
+
+
+def start_search_attributes(input: TransferWorkflowInput) -> TypedSearchAttributes:
+    """The search attributes a transfer workflow starts with, set by whoever starts it (the
+    bridge, or a cancel's update-with-start): an SRE finds it by client, agency and state
+    from its first moment, and its history holds no upsert for them."""
+    return TypedSearchAttributes([
+        SearchAttributePair(sa.CLIENT_CODE, input.client_code),
+        SearchAttributePair(sa.AGENCY, input.agency_code),
+        SearchAttributePair(sa.TRANSFER_STATE, input.state.value),
+        SearchAttributePair(sa.AGENCY_ANSWER_OVERDUE, input.answer_overdue),
+    ])
 
 
 class TransferStatus(BaseModel):

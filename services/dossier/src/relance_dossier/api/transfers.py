@@ -3,7 +3,7 @@ read them, and cancel one. Whether a cancellation is immediate (F-28) or a reque
 agency (F-29) is decided by the transfer workflow alone, through a Temporal Update, so the
 answer and the 24-hour timer are ordered in one history (F-30)."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 from uuid import UUID
@@ -15,7 +15,11 @@ from pydantic import BaseModel, Field, field_validator
 from relance.api.auth import Principal
 from relance.api.errors import ApiError
 from relance.contracts import transfer as contract
-from relance.contracts.transfer import CancelTransfer, TransferWorkflowInput
+from relance.contracts.transfer import (
+    CancelTransfer,
+    TransferWorkflowInput,
+    start_search_attributes,
+)
 from relance.validation import CODE_MAX_LENGTH, CODE_PATTERN
 from relance.workflow_ids import transfer_workflow_id
 from relance_dossier.agency_registry import GatewayUnavailable
@@ -163,6 +167,7 @@ async def create_transfer(
             conn, client=client, item_ids=body.item_ids, agency_code=body.agency_code,
             agency=agency, next_follow_up_date=body.next_follow_up_date,
             opening_comment=body.opening_comment, actor=principal.actor,
+            window=timedelta(seconds=request.app.state.settings.transfer_window_seconds),
         )
         return await _detail(conn, await store.transfer_by_id(conn, transfer_id))
 
@@ -198,12 +203,13 @@ async def cancel_transfer(
         raise ApiError(409, "state", "the transfer is already closed")
     settings = request.app.state.settings
     # Issue 10: update-with-start, so a cancel never waits for the bridge to start the
-    # workflow from `transfer.created`; the window runs from the transfer's created_at as
-    # the database clock wrote it (F-28, F-30), the same input the bridge would give.
+    # workflow from `transfer.created`; the window ends when the transfer's row says (fixed
+    # at its creation by the database clock, F-28, F-30), the same input the bridge gives.
     start_input = TransferWorkflowInput(
         transfer_id=transfer_id, client_id=transfer["client_id"],
         client_code=transfer["client_code"], agency_code=transfer["agency_code"],
-        created_at=transfer["created_at"], window_seconds=settings.transfer_window_seconds,
+        created_at=transfer["created_at"], window_ends_at=transfer["window_ends_at"],
+        window_seconds=settings.transfer_window_seconds,
         answer_delay_seconds=settings.transfer_agency_answer_delay_seconds,
         dossier_task_queue=settings.temporal_dossier_task_queue,
     )
@@ -211,7 +217,7 @@ async def cancel_transfer(
         request.app.state.temporal, transfer_workflow_id(transfer_id), contract.CANCEL,
         CancelTransfer(comment=body.comment, requested_by=principal.actor),
         workflow_type=contract.WORKFLOW_TYPE, start_input=start_input,
-        task_queue=settings.temporal_task_queue,
+        task_queue=settings.temporal_task_queue, search_attributes=start_search_attributes(start_input),
         closed=ApiError(409, "state", "the transfer is already closed"),
     )
     return CancelOut(mode=result.mode.value, state=result.state.value)

@@ -9,7 +9,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -116,6 +120,7 @@ async def execute_update_with_start(
     start_input: BaseModel,
     task_queue: str,
     closed: ApiError,
+    search_attributes: TypedSearchAttributes | None = None,
 ) -> Out:
     """Send `update` to the entity's workflow, starting it with `start_input` when it does
     not exist yet (issue 10): the command never waits for the event that starts the
@@ -123,6 +128,7 @@ async def execute_update_with_start(
     is never started again (REJECT_DUPLICATE) and answers `closed`."""
     start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         workflow_type, start_input, id=workflow_id, task_queue=task_queue,
+        search_attributes=search_attributes,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )

@@ -1,7 +1,7 @@
 """SQL for transfers to collection agencies (F-27 … F-30): creation in one transaction
 (transfer dossier, items moved, read-model row, audit, outbox event), and reads."""
 
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -29,6 +29,7 @@ async def create_transfer(
     next_follow_up_date: date,
     opening_comment: str,
     actor: str,
+    window: timedelta,
     transfer_id: UUID | None = None,
 ) -> UUID:
     """F-27: the items move from the active dossier to a new transfer dossier. The
@@ -36,13 +37,18 @@ async def create_transfer(
     workflow starts, and if it does not nothing happened (no dual write).
 
     `agency` is what the transfer gateway answered for `agency_code`, asked before this
-    transaction (no call to another service while the items are locked)."""
+    transaction (no call to another service while the items are locked).
+
+    F-28: the window's end is fixed here, `window` after the creation, and carried in the
+    event: a later change of the setting moves no open window, and the workflow has
+    nothing to record before its timer."""
     transfer_id = transfer_id or uuid4()
     client_id = client["id"]
     async with conn.transaction():
         # Issue 10 (F-28, F-30): the window starts at the database clock's time of the
         # transfer, the one clock every API host shares, not this host's.
         created_at = await conn.fetchval("SELECT clock_timestamp()")
+        window_ends_at = created_at + window
         active_id = await active_dossier(conn, client_id)
         # Locked, so two transfers racing for the same item cannot both take it.
         rows = await conn.fetch(
@@ -77,17 +83,17 @@ async def create_transfer(
         )
         await conn.execute(
             "INSERT INTO transfers (id, client_id, agency_code, state, created_by, created_at,"
-            " next_follow_up_date, opening_comment, item_ids)"
-            " VALUES ($1, $2, $3, 'in_window', $4, $5, $6, $7, $8)",
+            " next_follow_up_date, opening_comment, item_ids, window_ends_at)"
+            " VALUES ($1, $2, $3, 'in_window', $4, $5, $6, $7, $8, $9)",
             transfer_id, client_id, agency_code, actor, created_at, next_follow_up_date,
-            opening_comment, item_ids,
+            opening_comment, item_ids, window_ends_at,
         )
         await write_events(conn, [
             TransferCreated(
                 transfer_id=transfer_id, client_id=client_id, client_code=client["code"],
                 agency_code=agency_code, item_ids=item_ids,
                 next_follow_up_date=next_follow_up_date, opening_comment=opening_comment,
-                created_at=created_at,
+                created_at=created_at, window_ends_at=window_ends_at,
             ).envelope(aggregate_id=transfer_id, client_id=client_id, actor=actor),
             # The active dossier's scenario re-plans without these items.
             ItemsMoved(

@@ -27,6 +27,7 @@ from relance.contracts.transfer import (
     AgencyPlacementAck,
     AgencyStatus,
     TransferWorkflowInput,
+    start_search_attributes,
 )
 from relance.events import (
     AgencyCancellationRefused,
@@ -180,19 +181,21 @@ class SignalBridge:
     async def _start_transfer(self, created: TransferCreated, envelope: EventEnvelope) -> None:
         """F-27: the transfer workflow starts from the event written with the transfer, so
         there is no dual write; a redelivered event lands on the same workflow."""
+        start_input = TransferWorkflowInput(
+            transfer_id=created.transfer_id, client_id=created.client_id,
+            client_code=created.client_code, agency_code=created.agency_code,
+            created_at=created.created_at, window_ends_at=created.window_ends_at,
+            window_seconds=self._settings.transfer_window_seconds,
+            answer_delay_seconds=self._settings.transfer_agency_answer_delay_seconds,
+            dossier_task_queue=self._settings.temporal_dossier_task_queue,
+            seen_event_ids=[str(envelope.event_id)],
+        )
         await self._client.start_workflow(
             TransferWorkflow.run,
-            TransferWorkflowInput(
-                transfer_id=created.transfer_id, client_id=created.client_id,
-                client_code=created.client_code, agency_code=created.agency_code,
-                created_at=created.created_at,
-                window_seconds=self._settings.transfer_window_seconds,
-                answer_delay_seconds=self._settings.transfer_agency_answer_delay_seconds,
-                dossier_task_queue=self._settings.temporal_dossier_task_queue,
-                seen_event_ids=[str(envelope.event_id)],
-            ),
+            start_input,
             id=transfer_workflow_id(created.transfer_id),
             task_queue=self._task_queue,
+            search_attributes=start_search_attributes(start_input),
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )

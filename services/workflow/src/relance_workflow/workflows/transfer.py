@@ -1,7 +1,8 @@
 """The transfer workflow: one per transfer dossier (id `transfer-{transfer_id}`),
 F-27 … F-30.
 
-It owns the 24-hour window timer and is the only place where a cancellation is decided
+The dossier fixes the window's end with the transfer (it comes in the input); the workflow
+owns the 24-hour window timer and is the only place where a cancellation is decided
 to be immediate (F-28) or a request to the agency (F-29): the `cancel` Update decides with
 `workflow.now()` against the window end, in the same history as the timer, so an Update
 and the timer can never both win (F-30). When the window ends without a cancellation the
@@ -55,7 +56,8 @@ class TransferWorkflow:
     def __init__(self, input: TransferWorkflowInput) -> None:
         self._input = input
         self._state = input.state
-        self._window_end = window_ends_at(input.created_at, timedelta(seconds=input.window_seconds))
+        self._window_end = input.window_ends_at or window_ends_at(
+            input.created_at, timedelta(seconds=input.window_seconds))
         self._seen = SeenEvents(input.seen_event_ids)
         self._requested_at = input.cancellation_requested_at
         self._overdue = input.answer_overdue
@@ -197,18 +199,23 @@ class TransferWorkflow:
 
     @workflow.run
     async def run(self, input: TransferWorkflowInput) -> TransferStatus:
-        workflow.upsert_search_attributes([
-            sa.CLIENT_CODE.value_set(input.client_code),
-            sa.AGENCY.value_set(input.agency_code),
-            sa.TRANSFER_STATE.value_set(self._state.value),
-            sa.AGENCY_ANSWER_OVERDUE.value_set(self._overdue),
-        ])
+        if input.window_ends_at is None:
+            # Started before the dossier fixed the window with the transfer: the
+            # workflow sets its search attributes and records the end itself, as then.
+            workflow.upsert_search_attributes([
+                sa.CLIENT_CODE.value_set(input.client_code),
+                sa.AGENCY.value_set(input.agency_code),
+                sa.TRANSFER_STATE.value_set(self._state.value),
+                sa.AGENCY_ANSWER_OVERDUE.value_set(self._overdue),
+            ])
+            if self._state is TransferState.IN_WINDOW:
+                await run_activity(
+                    contract.RECORD_WINDOW,
+                    RecordWindowRequest(transfer_id=input.transfer_id,
+                                        window_ends_at=self._window_end),
+                    self._input.dossier_task_queue,
+                )
         if self._state is TransferState.IN_WINDOW:
-            await run_activity(
-                contract.RECORD_WINDOW,
-                RecordWindowRequest(transfer_id=input.transfer_id, window_ends_at=self._window_end),
-                self._input.dossier_task_queue,
-            )
             await self._window()
         while self._state is not TransferState.CLOSED:
             if self._state is TransferState.CANCELLATION_PENDING:
@@ -310,6 +317,8 @@ class TransferWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._answer is not None:
             return
+        # The search attributes carry over with the new run; `window_ends_at` is kept
+        # as it was, so a run continued from an old-style one still upserts its own.
         workflow.continue_as_new(self._input.model_copy(update=dict(
             state=self._state, cancellation_requested_at=self._requested_at,
             answer_overdue=self._overdue, acknowledged=self._acknowledged,
