@@ -53,4 +53,5 @@ def build_worker(client: Client, settings: Settings, *, workflows: Sequence[type
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=list(workflows),
         workflow_runner=sandbox_runner(),
+        max_cached_workflows=settings.workflow_cache_size,
     )
