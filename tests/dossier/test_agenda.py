@@ -3,7 +3,7 @@ do and specific actions across open dossiers, sortable by priority, collector an
 user linked to a collector sees that collector's agenda by default."""
 
 from datetime import UTC, date, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -101,3 +101,26 @@ async def test_f14_f4_agenda_of_the_callers_collector_by_default(dossier_api, pl
         assert moved.status_code == 200
         assert (await my_api.get("/agenda")).json() == []
         assert len((await other_api.get("/agenda")).json()) == 3
+
+
+async def test_f14_an_intervention_to_do_of_a_dossier_that_is_not_open_is_not_on_the_agenda(
+    dossier_api, platform, db, manual_call
+):
+    collector, collector_api = await _collector_with_user(dossier_api, platform)
+    async with collector_api:
+        code, _ = await _client(dossier_api, manual_call, collector)
+
+        async def agenda():
+            return (await collector_api.get("/agenda")).json()
+
+        [call] = await eventually(agenda, timeout=60)
+        assert (call["client_code"], call["kind"]) == (code, "intervention")
+        dossier_id = await db.fetchval(
+            "SELECT dossier_id FROM interventions WHERE id = $1", UUID(call["id"]))
+        await db.execute("UPDATE dossiers SET state = 'closed' WHERE id = $1", dossier_id)
+        try:
+            assert await agenda() == []
+            assert (await dossier_api.get("/actions", params={"client": code})).json() == []
+        finally:
+            await db.execute("UPDATE dossiers SET state = 'open' WHERE id = $1", dossier_id)
+        assert [r["id"] for r in await agenda()] == [call["id"]]

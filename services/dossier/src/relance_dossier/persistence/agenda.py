@@ -6,7 +6,9 @@ Interventions To do and pending specific actions are read together, through the 
 The statement holds only the filters a request gives, each in both halves of the union:
 written as `($1 IS NULL OR collector_id = $1)`, one statement served every request, and
 the plan PostgreSQL keeps for a prepared statement then could not use the clients'
-collector index (an agenda of 10,000 clients among a million took twice as long)."""
+collector index (an agenda of 10,000 clients among a million took twice as long).
+An intervention's dossier is checked to be open against the partial index of the dossiers
+that are not, rather than joined by key: 9,000 key probes were three quarters of the time."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,10 +23,11 @@ _INTERVENTIONS = """
            c.code AS client_code, c.name AS client_name, c.collector_id,
            k.code AS collector_code
     FROM interventions i
-    JOIN dossiers d ON d.id = i.dossier_id AND d.state = 'open'
     JOIN clients c ON c.id = i.client_id
     LEFT JOIN collectors k ON k.id = c.collector_id
-    WHERE i.status = 'todo'"""
+    WHERE i.status = 'todo'
+      -- Of an open dossier: checked against the few that are not (index dossiers_not_open).
+      AND NOT EXISTS (SELECT 1 FROM dossiers d WHERE d.id = i.dossier_id AND d.state <> 'open')"""
 
 _SPECIFIC_ACTIONS = """
     SELECT a.id, 'specific_action' AS kind, 'specific_action' AS origin, a.action_type, a.mode,
