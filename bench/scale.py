@@ -314,6 +314,18 @@ async def measure_commands(database_url: str, api_url: str, token: str, options:
 # ---- 5. transfer windows -------------------------------------------------------------------
 
 
+async def workflow_backlog(temporal: Any, task_queue: str) -> int:
+    """Workflow tasks waiting on `task_queue` (the server's approximate count)."""
+    from temporalio.api.enums.v1 import TaskQueueType
+    from temporalio.api.taskqueue.v1 import TaskQueue
+    from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+    described = await temporal.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=temporal.namespace, task_queue=TaskQueue(name=task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, report_stats=True))
+    return described.stats.approximate_backlog_count
+
+
 def peak_memory_mib(pid: int) -> float | None:
     """The process's resident high-water mark (Linux), in MiB."""
     try:
@@ -335,6 +347,7 @@ async def measure_transfers(database_url: str, temporal_address: str, api_url: s
     from temporalio.client import Client
 
     from relance.contracts.transfer import WORKFLOW_TYPE as TRANSFER_WORKFLOW_TYPE
+    from relance.settings import CommonSettings
 
     conn = await asyncpg.connect(database_url, server_settings={"search_path": "dossier"})
     try:
@@ -370,10 +383,14 @@ async def measure_transfers(database_url: str, temporal_address: str, api_url: s
             created.append(response.json()["id"])
 
     async def windows_running(count: int) -> None:
-        # Each transfer's workflow is started by the bridge from its `transfer.created`.
+        # Each transfer's workflow is started by the bridge from its `transfer.created`,
+        # and its window's timer set by its first workflow task: running, and no
+        # workflow task waiting on the queue (a started workflow may still wait there).
         temporal = await Client.connect(temporal_address)
         query = f"WorkflowType = '{TRANSFER_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
         while (await temporal.count_workflows(query)).count < count:
+            await asyncio.sleep(1)
+        while await workflow_backlog(temporal, CommonSettings().temporal_task_queue):
             await asyncio.sleep(1)
 
     def api_client() -> httpx.AsyncClient:
