@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from relance.temporal import connect  # noqa: F401 - the service's client (tracing, metrics)
@@ -54,4 +54,6 @@ def build_worker(client: Client, settings: Settings, *, workflows: Sequence[type
         workflows=list(workflows),
         workflow_runner=sandbox_runner(),
         max_cached_workflows=settings.workflow_cache_size,
+        workflow_task_poller_behavior=PollerBehaviorSimpleMaximum(settings.workflow_task_pollers),
+        nonsticky_to_sticky_poll_ratio=settings.workflow_nonsticky_poll_ratio,
     )
