@@ -29,6 +29,7 @@ from bench.report import (
     correctness_note,
     exactly_once,
     format_summary,
+    import_floor_note,
     results_document,
     workflow_task_note,
     write_results,
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         correctness_note(correctness["expected"], correctness["distinct"], correctness["duplicates"]),
         workflow_task_note(first),
+        import_floor_note(imported),
         console_note(console),
         f"{options.events:,} events, {options.workflows:,} workflows, total {total:.0f} s;"
         f" results in {_shown(path)}",

@@ -153,6 +153,14 @@ def workflow_task_note(first: Comparison, goal_seconds: float = 1.0) -> str:
             f" bare workflow {bare:.2f} s)")
 
 
+def import_floor_note(imported: Comparison) -> str:
+    """What bounds the import's ratio: the same rows written straight into `items`."""
+    floor = imported.extra["floor"]
+    return (f"import floor: {floor['label']} {format_rate(floor['rate'])} rows/s"
+            f" ({imported.extra['floor_ratio']:.2f} of raw COPY); the import at"
+            f" {imported.extra['ratio_to_floor']:.2f} of it")
+
+
 def timestamp_name(moment: datetime) -> str:
     """A file-name-safe UTC timestamp: 2026-11-23 10:15:00+00:00 → '20261123T101500Z'."""
     if moment.tzinfo is None:

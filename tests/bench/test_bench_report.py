@@ -26,6 +26,7 @@ from bench.report import (
     format_rate,
     format_ratio,
     format_summary,
+    import_floor_note,
     median_throughput,
     ratio,
     results_document,
@@ -162,6 +163,16 @@ def test_workflow_task_note_says_whether_the_longest_task_meets_the_goal() -> No
     slow = Comparison(first.name, first.subject, first.baseline,
                       extra={**first.extra, "longest_workflow_task_seconds": 3.4})
     assert "(OVER," in workflow_task_note(slow)
+
+
+def test_import_floor_note_says_how_close_the_import_is_to_writing_its_rows_straight_into_items() -> None:
+    floor = Throughput("COPY of the resolved rows into items", 200_000, 2.0, "rows")
+    imported = Comparison("import", Throughput("ERP import", 200_000, 2.5, "rows"),
+                          Throughput("raw COPY", 200_000, 0.16, "rows"),
+                          extra={"floor": floor.as_dict(), "floor_ratio": 0.08, "ratio_to_floor": 0.8})
+    assert import_floor_note(imported) == (
+        "import floor: COPY of the resolved rows into items 100,000 rows/s (0.08 of raw COPY);"
+        " the import at 0.80 of it")
 
 
 def test_timestamp_names_are_utc_and_file_name_safe() -> None:
