@@ -70,7 +70,8 @@ class Load:
     failures: Counter = field(default_factory=Counter)
     communications: set[str] = field(default_factory=set)
     # id -> "cancel" (cancelled in the window: never placed), "request" (cancelled after
-    # it: placed, then a cancellation request to the agency) or "place".
+    # it: placed, then a cancellation request to the agency) or "place"; "undecided" for a
+    # cancel whose answer was lost while its workflow had not decided yet, until settling.
     transfers: dict[str, str] = field(default_factory=dict)
     paid: list[str] = field(default_factory=list)  # clients whose F-3 got one 50.00 payment
 
@@ -220,21 +221,42 @@ async def transfer(api: httpx.AsyncClient, load: Load, code: str) -> None:
         load.transfers[transfer_id] = await _cancelled_as(api, transfer_id)
 
 
+def _decided_as(state: str, cancellation_mode: str | None) -> str | None:
+    """What a transfer's row says a cancel turned out to be: "cancel", "request" or
+    "place"; None while its window is still open (the workflow has not decided yet)."""
+    if state == "cancellation_pending" or cancellation_mode == "request":
+        return "request"
+    if cancellation_mode == "immediate":
+        return "cancel"
+    return None if state == "in_window" else "place"
+
+
 async def _cancelled_as(api: httpx.AsyncClient, transfer_id: str) -> str:
     """What a cancel whose answer is unknown turned out to be, read from the transfer once
-    the platform answers again: "cancel", "request" or "place"."""
+    the platform answers again; "undecided" while its window is still open after a while
+    (the workflow may be waiting on Temporal or its worker coming back): settling decides
+    it then, from the row (`_decide_the_undecided`)."""
     for _ in range(30):  # the workflow's decision may still be on its way to the row
         read = await _retrying(lambda: api.get(f"/transfers/{transfer_id}"))
         if isinstance(read, httpx.Response) and read.status_code == 200:
             transfer = read.json()
-            if transfer["state"] == "cancellation_pending" or transfer["cancellation_mode"] == "request":
-                return "request"
-            if transfer["cancellation_mode"] == "immediate":
-                return "cancel"
-            if transfer["state"] != "in_window":
-                return "place"
+            decided = _decided_as(transfer["state"], transfer["cancellation_mode"])
+            if decided is not None:
+                return decided
         await asyncio.sleep(1)
-    return "place"
+    return "undecided"
+
+
+async def _decide_the_undecided(pool: asyncpg.Pool, load: Load) -> bool:
+    """Each undecided transfer (see `_cancelled_as`) decided from its row once its window
+    has closed; True when none is left undecided."""
+    undecided = [UUID(t) for t, want in load.transfers.items() if want == "undecided"]
+    for row in await pool.fetch("SELECT id, state, cancellation_mode FROM dossier.transfers"
+                                " WHERE id = ANY($1::uuid[])", undecided):
+        decided = _decided_as(row["state"], row["cancellation_mode"])
+        if decided is not None:
+            load.transfers[str(row["id"])] = decided
+    return "undecided" not in load.transfers.values()
 
 
 async def run_load(api: httpx.AsyncClient, load: Load, until: float, workers: int = 3) -> None:
@@ -363,6 +385,8 @@ class Verdict:
 
 
 async def _settled(pool: asyncpg.Pool, load: Load) -> bool:
+    if not await _decide_the_undecided(pool, load):
+        return False
     pending = await pool.fetchval(
         "SELECT (SELECT count(*) FROM dossier.outbox WHERE published_at IS NULL)"
         " + (SELECT count(*) FROM gateway.outbox WHERE published_at IS NULL)"
@@ -462,6 +486,8 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             wrong.append((transfer_id, f"to place but {row['state']}"))
         elif want == "request" and (transfer_id not in at_gateway or row["state"] != "closed"):
             wrong.append((transfer_id, f"cancellation requested but {row['state']}"))
+        elif want == "undecided":
+            wrong.append((transfer_id, f"cancelled under faults, still {row['state']} once settled"))
     v.check("every transfer placed or cancelled, never both", not wrong,
             "; ".join(f"{t[:8]} {why}" for t, why in wrong[:5]))
     twice_placed = [t for t, n in placed_per_transfer.items() if n > 1] + \
@@ -509,7 +535,8 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
         expected = {"cancel": (WorkflowExecutionStatus.COMPLETED,),
                     "place": (WorkflowExecutionStatus.RUNNING,),
                     # The simulator validates the request: the workflow then ends.
-                    "request": (WorkflowExecutionStatus.COMPLETED,)}[want]
+                    "request": (WorkflowExecutionStatus.COMPLETED,),
+                    "undecided": ()}[want]
         if status not in expected:
             bad.append((transfer_id, status.name))
     v.check("every transfer workflow in its expected state", not bad,
