@@ -55,6 +55,10 @@ KPI_CALLS = 20
 TRANSFER_ATTEMPTS = 6
 KPI_REFRESH_WAIT_SECONDS = 600
 PRODUCT_WINDOW_SECONDS = 86_400  # F-27
+# The workflow worker's polls for a deployment where thousands of windows end together
+# (see `workflow_task_pollers` in the workflow service's settings): the workflow service
+# and the windows' bare baseline both run with them.
+MASS_WINDOW_POLLS: dict[str, float] = {"workflow_task_pollers": 10, "workflow_nonsticky_poll_ratio": 0.5}
 COLLECTOR = "SCALE-A"
 MASS_COLLECTOR = "SCALE-B"
 
@@ -485,7 +489,7 @@ async def measure_bare_windows(temporal_address: str, options: ScaleOptions,
                 task_queue=workflow_queue)
 
     async with (
-        workflow_worker.build_worker(client, Settings(), workflows=[WindowWorkflow],
+        workflow_worker.build_worker(client, Settings(**MASS_WINDOW_POLLS), workflows=[WindowWorkflow],
                                      task_queue=workflow_queue),
         Worker(client, task_queue=activity_queue, activities=[place]),
     ):
@@ -536,8 +540,10 @@ def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]
         stack.logs_dir,
         # F-27: the product's window until the burst (measure_transfers shortens it then).
         # The dossier fixes each transfer's window when it is created.
-        extra_env={"dossier": {"TRANSFER_WINDOW_SECONDS": str(PRODUCT_WINDOW_SECONDS)}},
+        extra_env={"dossier": {"TRANSFER_WINDOW_SECONDS": str(PRODUCT_WINDOW_SECONDS)},
+                   "workflow": {name.upper(): str(value) for name, value in MASS_WINDOW_POLLS.items()}},
     )
+    results["workflow_worker"] = MASS_WINDOW_POLLS
     bare_port = free_port()
     bare = start_bare_card(stack.database_url, bare_port, stack.logs_dir)
     try:
