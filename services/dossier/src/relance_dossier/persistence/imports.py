@@ -526,7 +526,7 @@ async def _import_clients(ctx: _Context) -> None:
 
 # ---- items ----------------------------------------------------------------------------
 
-async def _skip_foreign_key_rechecks(conn: asyncpg.Connection) -> bool:
+async def skip_foreign_key_rechecks(conn: asyncpg.Connection) -> bool:
     """The item upsert takes each item's client and active dossier from a join, under the
     import lock, and neither clients nor dossiers are ever deleted: the per-row foreign-key
     checks only re-prove what the join proved, and they are most of the insert's time
@@ -564,7 +564,7 @@ async def _import_items(ctx: _Context) -> None:
         " JOIN items i ON i.client_id = c.id AND i.kind = s.kind AND i.number = s.number"
     )
     await conn.execute("ANALYZE import_matched")
-    rechecks_skipped = await _skip_foreign_key_rechecks(conn)
+    rechecks_skipped = await skip_foreign_key_rechecks(conn)
     # New ids are time-ordered (uuidv7, PostgreSQL 18): a million new items then append to
     # the primary-key index instead of touching random pages of it.
     # An omitted open amount is the whole amount on insert; on update what was already
