@@ -38,6 +38,10 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+from temporalio.client import Client as TemporalClient
+from temporalio.client import WorkflowExecutionStatus
+
+from relance.workflow_ids import dossier_workflow_id, transfer_workflow_id
 
 ADMIN_TOKEN = "rl_chaos_admin_token"
 AGENCY = "RECOUVEO"
@@ -216,44 +220,41 @@ async def transfer(api: httpx.AsyncClient, load: Load, code: str) -> None:
     else:
         # No 200: either the cancel never went through (the window ended under faults, so
         # the transfer must be placed) or it did and its answer was lost, the retry then
-        # hearing 409 "already closed". The transfer's own record tells which.
+        # hearing 409 "already closed" or "already in progress". The transfer's row tells
+        # which, but only once its workflow has finished with it: settling decides.
         load.failures["cancel"] += 1
-        load.transfers[transfer_id] = await _cancelled_as(api, transfer_id)
+        load.transfers[transfer_id] = "undecided"
 
 
-def _decided_as(state: str, cancellation_mode: str | None) -> str | None:
-    """What a transfer's row says a cancel turned out to be: "cancel", "request" or
-    "place"; None while its window is still open (the workflow has not decided yet)."""
+def _decided_as(state: str, cancellation_mode: str | None, workflow_busy: bool) -> str | None:
+    """What a transfer's row says a cancel whose answer was lost turned out to be:
+    "cancel", "request" or "place"; None while that is not known yet: its window still
+    open, or the row placed while its workflow still has work under way (a cancel that
+    reached it after the window end places first, then requests, F-29)."""
     if state == "cancellation_pending" or cancellation_mode == "request":
         return "request"
     if cancellation_mode == "immediate":
         return "cancel"
-    return None if state == "in_window" else "place"
+    if state == "in_window" or workflow_busy:
+        return None
+    return "place"
 
 
-async def _cancelled_as(api: httpx.AsyncClient, transfer_id: str) -> str:
-    """What a cancel whose answer is unknown turned out to be, read from the transfer once
-    the platform answers again; "undecided" while its window is still open after a while
-    (the workflow may be waiting on Temporal or its worker coming back): settling decides
-    it then, from the row (`_decide_the_undecided`)."""
-    for _ in range(30):  # the workflow's decision may still be on its way to the row
-        read = await _retrying(lambda: api.get(f"/transfers/{transfer_id}"))
-        if isinstance(read, httpx.Response) and read.status_code == 200:
-            transfer = read.json()
-            decided = _decided_as(transfer["state"], transfer["cancellation_mode"])
-            if decided is not None:
-                return decided
-        await asyncio.sleep(1)
-    return "undecided"
+async def _workflow_busy(temporal: TemporalClient, transfer_id: UUID) -> bool:
+    """True while the transfer's workflow has an activity or a workflow task pending."""
+    described = (await temporal.get_workflow_handle(
+        transfer_workflow_id(transfer_id)).describe()).raw_description
+    return bool(described.pending_activities) or described.HasField("pending_workflow_task")
 
 
-async def _decide_the_undecided(pool: asyncpg.Pool, load: Load) -> bool:
-    """Each undecided transfer (see `_cancelled_as`) decided from its row once its window
-    has closed; True when none is left undecided."""
+async def _decide_the_undecided(pool: asyncpg.Pool, temporal: TemporalClient, load: Load) -> bool:
+    """Each cancel whose answer was lost, decided from its transfer's row once the
+    workflow is done with it; True when none is left undecided."""
     undecided = [UUID(t) for t, want in load.transfers.items() if want == "undecided"]
     for row in await pool.fetch("SELECT id, state, cancellation_mode FROM dossier.transfers"
                                 " WHERE id = ANY($1::uuid[])", undecided):
-        decided = _decided_as(row["state"], row["cancellation_mode"])
+        busy = await _workflow_busy(temporal, row["id"])
+        decided = _decided_as(row["state"], row["cancellation_mode"], busy)
         if decided is not None:
             load.transfers[str(row["id"])] = decided
     return "undecided" not in load.transfers.values()
@@ -384,8 +385,8 @@ class Verdict:
         return all(ok for _, ok, _ in self.checks) and self.lost == 0 and self.duplicated == 0
 
 
-async def _settled(pool: asyncpg.Pool, load: Load) -> bool:
-    if not await _decide_the_undecided(pool, load):
+async def _settled(pool: asyncpg.Pool, temporal: TemporalClient, load: Load) -> bool:
+    if not await _decide_the_undecided(pool, temporal, load):
         return False
     pending = await pool.fetchval(
         "SELECT (SELECT count(*) FROM dossier.outbox WHERE published_at IS NULL)"
@@ -519,11 +520,7 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             f"{misplaced} misplaced")
 
     # Every workflow in its expected state.
-    from temporalio.client import Client, WorkflowExecutionStatus
-
-    from relance.workflow_ids import transfer_workflow_id
-
-    client = await Client.connect(temporal_address)
+    client = await TemporalClient.connect(temporal_address)
     bad = []
     for transfer_id, want in load.transfers.items():
         try:
@@ -543,8 +540,6 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             "; ".join(f"{t[:8]} {s}" for t, s in bad[:5]))
     # dossier.opened applied by the bridge: each client's active dossier has its workflow,
     # running (its first step is not due yet).
-    from relance.workflow_ids import dossier_workflow_id
-
     active = await pool.fetch(
         "SELECT d.id FROM dossier.dossiers d JOIN dossier.clients c ON c.id = d.client_id"
         " WHERE c.code = ANY($1::text[]) AND d.kind = 'active'", load.clients)
@@ -650,9 +645,10 @@ async def chaos(seconds: float, kill_every: float, servers: bool, data_dir: Path
         pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=3)
         try:
             deadline = time.monotonic() + settle_seconds
+            temporal = await TemporalClient.connect(stack.temporal_address)
             while time.monotonic() < deadline:
                 with contextlib.suppress(Exception):
-                    if await _settled(pool, load):
+                    if await _settled(pool, temporal, load):
                         break
                 await asyncio.sleep(1)
             await asyncio.sleep(3)  # the last outcome events reach the trace
