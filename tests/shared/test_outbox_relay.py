@@ -221,7 +221,7 @@ async def _oversized(pool, topic: str, client: UUID, size: int) -> str:
         envelope = event.envelope(aggregate_id=client, client_id=client)
         await conn.execute(
             "INSERT INTO outbox (event_id, topic, key, event_type, event)"
-            " VALUES ($1, $2, $3, $4, $5::text::jsonb)",
+            " VALUES ($1, $2, $3, $4, $5::text::json)",
             envelope.event_id, topic, envelope.client_id, envelope.event_type, envelope.model_dump_json())
     return str(envelope.event_id)
 
@@ -267,7 +267,7 @@ async def test_a_row_the_broker_itself_refuses_is_parked_after_its_attempts_and_
 
     # Fixed (the event trimmed), the operator replays it and it goes out.
     await private_db.execute(
-        "UPDATE outbox SET event = jsonb_set(event, '{payload,changed}', '{\"note\": \"trimmed\"}')"
+        "UPDATE outbox SET event = jsonb_set(event::jsonb, '{payload,changed}', '{\"note\": \"trimmed\"}')"
         " WHERE event_id = $1", parked["event_id"])
     assert await replay_parked(private_db) == 1
     assert await relay.relay_once() == 1

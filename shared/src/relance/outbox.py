@@ -96,7 +96,7 @@ async def write_events(conn: asyncpg.Connection, events: Iterable[EventEnvelope]
         event_ids, topics, keys, event_types, bodies = zip(*rows, strict=True)
         await conn.execute(
             "INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)"
-            " SELECT e.event_id, e.topic, e.key, e.event_type, e.event::jsonb, $6::text::jsonb"
+            " SELECT e.event_id, e.topic, e.key, e.event_type, e.event::json, $6::text::jsonb"
             " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])"
             " WITH ORDINALITY AS e(event_id, topic, key, event_type, event, position)"
             " ORDER BY e.position",
@@ -123,7 +123,7 @@ async def write_events_from_rows(
     status = await conn.execute(
         f"""
         INSERT INTO outbox (event_id, topic, key, event_type, event, trace_context)
-        SELECT e.event_id, $1, e.client_key, $2, jsonb_build_object(
+        SELECT e.event_id, $1, e.client_key, $2, json_build_object(
             'event_id', e.event_id, 'event_type', $2::text, 'schema_version', $3::int,
             'occurred_at', $4::text, 'aggregate_id', e.aggregate_key,
             'client_id', e.client_key, 'actor', $5::text, 'payload', e.payload),
