@@ -154,11 +154,10 @@ async def _measure(
     from relance.kafka import ensure_topics
 
     await ensure_topics(stack.kafka_bootstrap_servers)
-    progress(f"outbox: raw aiokafka baseline, then the pipeline, {options.events:,} events")
+    progress(f"outbox: {options.rounds} round(s) of raw aiokafka baseline then the pipeline,"
+             f" {options.events:,} events each")
     outbox = await outbox_pipeline.run(
-        stack.kafka_bootstrap_servers, stack.database_url,
-        events=options.events, clients=options.clients,
-    )
+        stack, events=options.events, clients=options.clients, rounds=options.rounds)
     progress(
         f"workflows: {options.rounds} round(s) of empty baseline then dossiers,"
         f" {options.workflows:,} each"

@@ -1,14 +1,15 @@
 """Transactional outbox and its relay.
 
 A state change and the events it causes are written in one transaction
-(`write_events`). The relay claims unpublished rows with FOR UPDATE SKIP LOCKED,
-publishes them to Kafka keyed by client id, and marks them published in the same
-transaction as the claim. It never polls by `id > last_seen`: sequence values become
-visible out of commit order, and such a cursor skips rows. It wakes on LISTEN/NOTIFY
+(`write_events`). The relay claims unpublished rows with FOR UPDATE SKIP LOCKED and
+marks them published in the same statement, publishes them to Kafka keyed by client id,
+and commits once the broker has acknowledged them (a refused row is put back first). It
+never polls by `id > last_seen`: sequence values become visible out of commit order, and
+such a cursor skips rows. It wakes on LISTEN/NOTIFY
 (a trigger notifies on insert) and also polls slowly in case a notification is missed.
 A batch is handed to the producer whole and its acknowledgements awaited together; a few
 batches are in flight at once, handed over in the order they were claimed (id order) while
-the earlier ones wait for the broker and are marked.
+the earlier ones wait for the broker and commit.
 
 The relay never blocks behind one row: a row the broker refuses for itself (too large, or
 refused `max_attempts` times while the rows around it went out) is parked with
@@ -182,14 +183,20 @@ class OutboxRelay:
             # sent ahead of an earlier one; the wait for the acknowledgements, the marking
             # and the next claim overlap the hand-over of the batches in between.
             async with self._claiming:
-                rows = await conn.fetch(
-                    "SELECT id, event_id, topic, key, event_type, event::text AS event, attempts,"
-                    " trace_context::text AS trace_context,"
-                    " extract(epoch FROM now() - created_at) AS age"
-                    " FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
-                    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                # Claimed and marked published in one statement (a row lock and then an
+                # update cost the database a fifth more per row): the mark only holds if
+                # the broker acknowledges, since the transaction commits after that; a
+                # row it refused is put back below, an outage rolls the whole claim back.
+                # `now()` is the claim's time, as the separate mark's was.
+                rows = sorted(await conn.fetch(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY(ARRAY("
+                    " SELECT id FROM outbox WHERE published_at IS NULL AND parked_at IS NULL"
+                    " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))"
+                    " RETURNING id, event_id, topic, key, event_type, event::text AS event,"
+                    " attempts, trace_context::text AS trace_context,"
+                    " extract(epoch FROM now() - created_at) AS age",
                     self._batch_size,
-                )
+                ), key=lambda r: r["id"])
                 if not rows:
                     return 0
                 previous = self._handed_over
@@ -206,10 +213,6 @@ class OutboxRelay:
             if failed and not sent and all(_retriable(e) for _, e in failed):
                 # An outage, not a bad row: roll the claim back and let run() back off.
                 raise failed[0][1]
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [r["id"] for r in sent],
-            )
             for row, error in failed:
                 await self._record_failure(conn, row, error)
         for topic, count in collections.Counter(r["topic"] for r in sent).items():
@@ -268,7 +271,7 @@ class OutboxRelay:
         # A refusal for the row itself (too large, invalid) will not change on a retry.
         park = not _retriable(error) or attempts >= self._max_attempts
         await conn.execute(
-            "UPDATE outbox SET attempts = $2, last_error = $3,"
+            "UPDATE outbox SET published_at = NULL, attempts = $2, last_error = $3,"
             " parked_at = CASE WHEN $4 THEN now() END WHERE id = $1",
             row["id"], attempts, _describe(error)[:2000], park,
         )
