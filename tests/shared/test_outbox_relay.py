@@ -23,7 +23,8 @@ from tests.stack import SEARCH_PATH
 
 
 @pytest.fixture
-async def private_db(stack):
+async def private_url(stack):
+    """A database of the test's own, migrated."""
     name = f"relay_{uuid4().hex[:12]}"
     admin = await asyncpg.connect(stack.database_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -31,7 +32,12 @@ async def private_db(stack):
     url = stack.database_url.replace("/relance?", f"/{name}?", 1)
     assert url != stack.database_url
     await asyncio.to_thread(upgrade, url)
-    pool = await create_pool(url, schema=SEARCH_PATH, max_size=8)
+    return url
+
+
+@pytest.fixture
+async def private_db(private_url):
+    pool = await create_pool(private_url, schema=SEARCH_PATH, max_size=8)
     yield pool
     await pool.close()
 
@@ -182,6 +188,36 @@ async def test_relay_wakes_on_notify_instead_of_waiting_for_its_slow_poll(stack,
     finally:
         relay.stop()
         await task
+    assert {r["event_id"] for r in received} == written
+
+
+async def test_a_schemas_relay_wakes_for_its_own_outbox_only(stack, private_url, private_db, producer):
+    topic = await _new_topic(stack)
+    gateway_pool = await create_pool(private_url, schema="gateway", max_size=4)
+    relay = OutboxRelay(gateway_pool, producer, idle_poll_seconds=120, schema="gateway")
+    claims = 0
+    claim = relay.relay_once
+
+    async def counted() -> int:
+        nonlocal claims
+        claims += 1
+        return await claim()
+
+    relay.relay_once = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.5)  # idle, waiting on its 120 s poll
+        idle = claims
+        await _write(private_db, topic, [uuid4()], per_client=1)  # the dossier's outbox
+        await asyncio.sleep(0.5)
+        assert claims == idle  # another schema's write leaves its loops asleep
+        written = await _write(gateway_pool, topic, [uuid4()], per_client=1)
+        received = await _consume(stack, topic, 1, timeout=10)
+    finally:
+        relay.stop()
+        await task
+        await gateway_pool.close()
+    # Its own outbox's event, at once; the dossier's waits for the dossier's relay.
     assert {r["event_id"] for r in received} == written
 
 

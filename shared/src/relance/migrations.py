@@ -170,6 +170,26 @@ ALTER TABLE outbox ALTER COLUMN event TYPE jsonb USING event::jsonb;
 """
 
 
+# The insert trigger names its schema in the notification: the relay's loop of each schema
+# wakes for its own outbox only, no longer for every write of every service (a claim that
+# finds nothing and a count of the backlog, per loop, per write). Frozen as written.
+OUTBOX_NOTIFY_NAMES_SCHEMA = """
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('relance_outbox', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
+"""
+
+DROP_OUTBOX_NOTIFY_NAMES_SCHEMA = """
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('relance_outbox', '');
+    RETURN NULL;
+END $$;
+"""
+
+
 # A consumer parks a message it keeps failing on (or cannot read) here, in its own schema,
 # and moves on (Failure rules); replayed rows keep their `replayed_at`. Frozen as written.
 DEAD_LETTERS_TABLE = """

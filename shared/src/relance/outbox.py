@@ -5,7 +5,7 @@ A state change and the events it causes are written in one transaction
 marks them published in the same statement, publishes them to Kafka keyed by client id,
 and commits once the broker has acknowledged them (a refused row is put back first). It
 never polls by `id > last_seen`: sequence values become visible out of commit order, and
-such a cursor skips rows. It wakes on LISTEN/NOTIFY
+such a cursor skips rows. It wakes on LISTEN/NOTIFY for its own schema
 (a trigger notifies on insert) and also polls slowly in case a notification is missed.
 A batch is handed to the producer whole and its acknowledgements awaited together; a few
 batches are in flight at once, handed over in the order they were claimed (id order) while
@@ -314,8 +314,10 @@ class OutboxRelay:
         return removed
 
     async def _listen(self) -> None:
-        def wake(*_: object) -> None:
-            self._wake.set()
+        def wake(_conn: object, _pid: object, _channel: object, schema: str) -> None:
+            # Each outbox's trigger names its schema; an empty name is from before that.
+            if not self._schema or schema in ("", self._schema):
+                self._wake.set()
 
         conn = await self._pool.acquire()
         try:
