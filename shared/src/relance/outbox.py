@@ -185,8 +185,8 @@ class OutboxRelay:
             # sent ahead of an earlier one; the wait for the acknowledgements, the marking
             # and the next claim overlap the hand-over of the batches in between.
             async with self._claiming:
-                # Claimed and marked published in one statement (a row lock and then an
-                # update cost the database a fifth more per row): the mark only holds if
+                # Claimed and marked published in one statement (a row lock, then an
+                # update, cost the database a quarter more per row): the mark only holds if
                 # the broker acknowledges, since the transaction commits after that; a
                 # row it refused is put back below, an outage rolls the whole claim back.
                 # `now()` is the claim's time, as the separate mark's was.
