@@ -412,7 +412,7 @@ async def _settled(pool: asyncpg.Pool, temporal: TemporalClient, load: Load) -> 
     return open_window == 0 and at_gateway == len(placed) and closed == len(requests)
 
 
-async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address: str) -> Verdict:
+async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal: TemporalClient) -> Verdict:
     v = Verdict()
     # Events written = events applied, per consumer, for what this run wrote.
     not_published = await pool.fetchval(
@@ -520,11 +520,10 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
             f"{misplaced} misplaced")
 
     # Every workflow in its expected state.
-    client = await TemporalClient.connect(temporal_address)
     bad = []
     for transfer_id, want in load.transfers.items():
         try:
-            status = (await client.get_workflow_handle(
+            status = (await temporal.get_workflow_handle(
                 transfer_workflow_id(UUID(transfer_id))).describe()).status
         except Exception as exc:  # noqa: BLE001 - reported as a failed check
             bad.append((transfer_id, repr(exc)[:80]))
@@ -548,7 +547,7 @@ async def verify(pool: asyncpg.Pool, load: Load, inbox: Inbox, temporal_address:
         not_running = []
         for row in active:
             try:
-                status = (await client.get_workflow_handle(dossier_workflow_id(row["id"])).describe()).status
+                status = (await temporal.get_workflow_handle(dossier_workflow_id(row["id"])).describe()).status
             except Exception as exc:  # noqa: BLE001 - reported as a failed check
                 status_code = getattr(exc, "status", None)
                 not_running.append((str(row["id"]), getattr(status_code, "name", type(exc).__name__)))
@@ -652,7 +651,7 @@ async def chaos(seconds: float, kill_every: float, servers: bool, data_dir: Path
                         break
                 await asyncio.sleep(1)
             await asyncio.sleep(3)  # the last outcome events reach the trace
-            verdict = await verify(pool, load, inbox, stack.temporal_address)
+            verdict = await verify(pool, load, inbox, temporal)
             if not verdict.ok:
                 for service in ("workflow", "dossier"):
                     out(f"  {service} log, its last warnings and errors:")
