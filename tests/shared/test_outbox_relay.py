@@ -120,6 +120,26 @@ async def test_relay_publishes_every_event_once_keyed_and_in_order_per_client(st
     assert await private_db.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
 
+async def test_the_message_is_the_event_as_its_writer_serialised_it(stack, private_db, producer):
+    # The outbox keeps the writer's text (json, not jsonb): no key reordering, no spacing.
+    topic = await _new_topic(stack)
+    client = uuid4()
+    envelope = ClientUpdated(client_id=client, code="C-1", changed={"b": 1, "a": "é"}).envelope(
+        aggregate_id=client, client_id=client)
+    async with private_db.acquire() as conn, conn.transaction():
+        await write_events(conn, [envelope])
+        await conn.execute("UPDATE outbox SET topic = $1 WHERE event_id = $2", topic, envelope.event_id)
+    assert await OutboxRelay(private_db, producer).relay_once() == 1
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=stack.kafka_bootstrap_servers,
+                                group_id=f"test-{uuid4().hex[:8]}", auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        message = await asyncio.wait_for(consumer.getone(), timeout=10)
+    finally:
+        await consumer.stop()
+    assert message.value == envelope.model_dump_json().encode()
+
+
 async def test_large_events_among_small_ones_keep_each_clients_order(stack, private_db, producer):
     # The relay builds a record batch per partition; an event over ALONE_ABOVE_BYTES goes
     # out alone, after what came before it in its partition and before what follows.
