@@ -198,11 +198,15 @@ def test_relance_up_serves_everything_stops_cleanly_and_restarts_with_its_state(
         assert httpx.get(f"http://127.0.0.1:{ports['console']}/login", timeout=10).status_code == 200
         from relance_devstack.demo import DEMO_USERS
 
-        for name, role, _collector, password in DEMO_USERS:
+        users = httpx.get(f"http://127.0.0.1:{ports['dossier']}/users", headers=admin, timeout=10).json()
+        for name, role, collector, password in DEMO_USERS:
             assert name in banner and password in banner
             signed = httpx.post(f"http://127.0.0.1:{ports['dossier']}/auth/sessions",
                                 json={"username": name, "password": password}, timeout=10)
             assert signed.status_code == 201 and signed.json()["role"] == role, signed.text
+            # Each demo collector reads their own agenda: claire is CLAIRE, not the last one created.
+            [user] = [u for u in users if u["name"] == name]
+            assert user["collector_code"] == collector, user
 
         # A killed worker is restarted with backoff; the rest of the platform keeps running.
         [worker] = _listening_on(ports["workflow"])

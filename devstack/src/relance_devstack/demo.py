@@ -75,10 +75,10 @@ def load_demo_users(dossier_url: str, admin_token: str) -> list[tuple[str, str, 
             elif response.status_code not in (409, 422):
                 response.raise_for_status()
         existing = {u["name"]: u["id"] for u in http.get("/users").raise_for_status().json()}
-        for name, role, _collector, password in DEMO_USERS:
+        for name, role, collector_code, password in DEMO_USERS:
             if name in existing:
                 http.put(f"/users/{existing[name]}/password", json={"password": password}).raise_for_status()
             else:
-                http.post("/users", json={"name": name, "role": role, "collector_code": collector,
+                http.post("/users", json={"name": name, "role": role, "collector_code": collector_code,
                                           "password": password}).raise_for_status()
     return [(name, role, password) for name, role, _collector, password in DEMO_USERS]
