@@ -10,7 +10,9 @@ organisation (issue 11), on the embedded stack with every service running.
    process reading the same rows (`bench.bare_card`): latency at a steady rate (p50, p99,
    measured from each request's scheduled moment, so a stall counts), and the sustained
    throughput of both with the same number of requests in flight.
-3. A collector's agenda (F-14) over 10,000 clients with an action each: p50, p95.
+3. A collector's agenda (F-14) over 10,000 clients with an action each: p50, p95; then
+   the console (F-35) as that collector's user: the agenda page and the card pages of a
+   hundred of their clients, p95 of the console's server time.
 4. A search by 5,000 pasted codes (F-5), and a mass assignment of one segment (100,000
    clients at full size, F-5) timed end to end; the KPIs (F-36) over every client, as
    the dashboard asks for them: p50, p95.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -44,7 +47,7 @@ from typing import Any, Literal
 import asyncpg
 import httpx
 
-from bench.console_pages import percentile
+from bench.console_pages import page_times, percentile, signed_in
 from bench.import_bench import import_csv
 from relance.db import create_pool
 
@@ -60,6 +63,8 @@ PRODUCT_WINDOW_SECONDS = 86_400  # F-27
 # and the windows' bare baseline both run with them.
 MASS_WINDOW_POLLS: dict[str, float] = {"workflow_task_pollers": 10, "workflow_nonsticky_poll_ratio": 0.5}
 COLLECTOR = "SCALE-A"
+CONSOLE_USER, CONSOLE_PASSWORD = "scale.collector", "scale-collector-pass"
+CONSOLE_CARDS = 100  # distinct clients of COLLECTOR whose card pages are loaded in turn
 MASS_COLLECTOR = "SCALE-B"
 
 
@@ -315,6 +320,26 @@ async def measure_commands(database_url: str, api_url: str, token: str, options:
     }
 
 
+def measure_console_pages(api_url: str, token: str, console_url: str, options: ScaleOptions) -> dict:
+    """The console (F-35) as COLLECTOR's user sees it once the agenda is seeded: the
+    agenda page over their AGENDA_CLIENTS clients, and the card pages of CONSOLE_CARDS of
+    those clients in turn; p95 of the console's server time (its calls to the API included)."""
+    httpx.post(f"{api_url}/users", headers={"Authorization": f"Bearer {token}"}, timeout=30,
+               json={"name": CONSOLE_USER, "role": "collector", "collector_code": COLLECTOR,
+                     "password": CONSOLE_PASSWORD}).raise_for_status()
+    agenda_clients = min(AGENDA_CLIENTS, options.clients)
+    cards = [f"/clients/{client_code(n)}" for n in random.sample(range(agenda_clients),
+                                                                 min(CONSOLE_CARDS, agenda_clients))]
+    with signed_in(console_url, CONSOLE_USER, CONSOLE_PASSWORD) as console:
+        # What the user sees, before it is timed: their clients on the agenda, a card's client.
+        shown = set(re.findall(r"SC-\d{7}", console.get("/agenda").raise_for_status().text))
+        card = console.get(cards[0]).raise_for_status().text
+        assert cards[0].rsplit("/", 1)[1] in card, f"the card page {cards[0]} does not show its client"
+        return {"client card": {**page_times(console, cards, 100), "clients": agenda_clients},
+                "agenda": {**page_times(console, ["/agenda"], 100), "clients": agenda_clients,
+                           "clients_shown": len(shown)}}
+
+
 # ---- 5. transfer windows -------------------------------------------------------------------
 
 
@@ -555,6 +580,8 @@ def run_scale(stack: Any, options: ScaleOptions, progress: Callable[[str], None]
             measure_card(api_url, token, f"http://127.0.0.1:{bare_port}", options))
         progress("scale: agenda, search by pasted codes, mass assignment")
         results.update(asyncio.run(measure_commands(stack.database_url, api_url, token, options)))
+        progress("scale: the console's card and agenda pages of the agenda's collector")
+        results["console"] = measure_console_pages(api_url, token, supervisor.url_of("console"), options)
         progress(f"scale: {options.transfers:,} transfer windows, {options.same_minute:,} in one minute")
         def open_with_short_window() -> None:
             supervisor.restart("dossier", {"TRANSFER_WINDOW_SECONDS": str(options.window_seconds)})
@@ -598,6 +625,10 @@ def scale_lines(results: dict) -> list[str]:
         f" ratio {card['ratio']:.2f} (goal >= 0.5)",
         f"agenda of {agenda['clients']:,} clients: p50 {agenda['p50_ms']:.1f} ms, p95 {agenda['p95_ms']:.1f} ms"
         " (goal < 50)",
+        "console server time, " + ", ".join(
+            f"{label} page p50 {page['p50_ms']:.0f} ms, p95 {page['p95_ms']:.0f} ms"
+            for label, page in results["console"].items())
+        + f" (a collector with {results['console']['agenda']['clients']:,} clients; goal p95 < 100)",
         f"search by {search['codes']:,} codes: p50 {search['p50_ms']:.0f} ms, p95 {search['p95_ms']:.0f} ms",
         f"KPIs over {kpis['clients']:,} clients: kept figures p50 {kpis['p50_ms']:.0f} ms,"
         f" p95 {kpis['p95_ms']:.0f} ms (goal p95 under 1 s); computed {kpis.get('computed_ms', 0):.0f} ms;"

@@ -2,7 +2,8 @@
 small data set, on its own embedded stack with every service. Its figures are reported,
 not judged here (speed is the benchmark's business); what is asserted is that each path
 did what a user would check: every client and item loaded, the agenda and the search
-answered with the rows asked for, the mass assignment moved the whole segment, and every
+answered with the rows asked for, the console's agenda page
+showed the collector's clients, the mass assignment moved the whole segment, and every
 transfer of the burst was placed after its window."""
 
 from pathlib import Path
@@ -30,6 +31,12 @@ def test_scale_run_measures_every_path_on_a_small_data_set(tmp_path: Path) -> No
     assert card["steady"]["requests"] == int(options.card_rate * options.card_seconds)
     assert card["ratio"] > 0 and card["steady"]["p99_ms"] >= card["steady"]["p50_ms"] > 0
     assert results["agenda"]["clients"] == 10_000 or results["agenda"]["clients"] == options.clients
+    # F-35: the console's pages as the agenda's collector sees them, their clients shown.
+    console = results["console"]
+    assert console["agenda"]["clients"] == min(10_000, options.clients)
+    assert 0 < console["agenda"]["clients_shown"] <= console["agenda"]["clients"]
+    assert console["client card"]["pages"] == min(100, options.clients)
+    assert all(page["requests"] == 100 and page["p95_ms"] >= page["p50_ms"] > 0 for page in console.values())
     assert results["search"]["codes"] == min(5_000, options.clients)
     # F-36: the KPIs answered over every client.
     assert results["kpis"]["clients"] == options.clients and results["kpis"]["p95_ms"] > 0
