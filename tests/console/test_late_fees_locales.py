@@ -35,6 +35,13 @@ async def test_f38_f39_late_fees_on_the_card_charged_then_a_contact_language_and
     await expect(usd.locator(".interest")).to_contain_text("12.15")
     await expect(usd.locator(".indemnity")).to_contain_text("0.00")
     await expect(page.locator("#late-fees-policy")).to_contain_text("12.15 %")
+    await expect(page.locator("#late-fees-auto")).to_have_count(0)  # the defaults: by hand
+    # The client's policy has its fees charged by the monthly run: the panel says so.
+    auto = await dossier_api.put(f"/late-fee-policies/client/{code}", json={"auto_charge": True})
+    assert auto.status_code == 200, auto.text
+    await page.reload()
+    await expect(page.locator("#late-fees-auto")).to_have_text("charged automatically every month")
+    await expect(page.locator("#late-fees-policy")).to_contain_text("client policy")
 
     await page.click("#charge-late-fees")
     await expect(page.locator(".flash")).to_contain_text("3 fee items added.")

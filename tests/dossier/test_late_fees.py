@@ -2,8 +2,9 @@
 tables (checked against the rule and against figures computed by hand), the policies of
 segments and clients, and the charge as fee items, idempotent, on the real stack."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from relance_dossier.domain.late_fees import (
     LateFeePolicy,
@@ -12,6 +13,7 @@ from relance_dossier.domain.late_fees import (
     fees_for,
     interest_days,
     late_interest,
+    next_late_fee_run,
     recovery_indemnity,
 )
 from tests.dossier.test_users_roles import api_as, create_user, error_fields, new_code
@@ -60,6 +62,31 @@ def test_f38_the_clients_policy_wins_over_its_segments_field_by_field():
     assert (policy.interest_rate, policy.indemnity_amount) == (Decimal("0.05"), Decimal("15"))
     assert effective_policy(DEFAULTS, None, None) == DEFAULTS
     assert not effective_policy(DEFAULTS, segment, PolicyOverride(enabled=False)).enabled
+    assert effective_policy(DEFAULTS, PolicyOverride(auto_charge=True), None).auto_charge
+    assert not effective_policy(DEFAULTS, PolicyOverride(auto_charge=True),
+                                PolicyOverride(auto_charge=False)).auto_charge
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def test_f38_the_late_fee_run_is_on_its_day_of_the_month_at_the_business_hour():
+    def run_after(moment: datetime, run_day: int = 1) -> tuple[date, datetime]:
+        return next_late_fee_run(moment, run_day, "Europe/Paris", 8)
+
+    # Before this month's run day: this month's; after it (or at it): next month's.
+    assert run_after(datetime(2026, 12, 5, 10, tzinfo=PARIS), run_day=10) == (
+        date(2026, 12, 10), datetime(2026, 12, 10, 8, tzinfo=PARIS))
+    assert run_after(datetime(2026, 12, 5, 10, tzinfo=PARIS)) == (
+        date(2027, 1, 1), datetime(2027, 1, 1, 8, tzinfo=PARIS))
+    assert run_after(datetime(2027, 1, 1, 8, tzinfo=PARIS))[0] == date(2027, 2, 1)
+    assert run_after(datetime(2027, 1, 1, 7, 59, tzinfo=PARIS))[0] == date(2027, 1, 1)
+    # The day is the business time zone's: 23:30 UTC on 31 January is already 1 February
+    # in Paris, past midnight but before 08:00, so that morning's run is next.
+    assert run_after(datetime(2027, 1, 31, 23, 30, tzinfo=UTC))[0] == date(2027, 2, 1)
+    # A 28th exists every month; a Sunday counts (no one has to be at work).
+    assert run_after(datetime(2027, 2, 28, 9, tzinfo=PARIS), run_day=28)[0] == date(2027, 3, 28)
+    assert date(2027, 3, 28).isoweekday() == 7
 
 
 # ---- on the real stack -------------------------------------------------------------------
@@ -145,6 +172,15 @@ async def test_f38_segment_and_client_policies_override_the_defaults(dossier_api
     assert {(p["scope"], p["scope_key"]) for p in listed["policies"]} >= {
         ("segment", segment), ("client", opted_out)}
     assert money(listed["defaults"]["indemnity_amount"]) == Decimal("40.00")
+    assert (listed["defaults"]["auto_charge"], listed["run_day"]) == (False, 1)
+    assert off["policy"]["auto_charge"] is False  # the defaults': fees charged by hand
+    auto = await dossier_api.put(f"/late-fee-policies/segment/{segment}",
+                                 json={"interest_rate": "0.10", "auto_charge": True})
+    assert auto.status_code == 200 and auto.json()["auto_charge"] is True
+    charged_alone = (await dossier_api.get(f"/clients/{in_segment}/late-fees")).json()
+    assert charged_alone["policy"]["auto_charge"] is True
+    assert (await dossier_api.put(f"/late-fee-policies/segment/{segment}",
+                                  json={"auto_charge": "sometimes"})).status_code == 422
     assert (await dossier_api.delete(f"/late-fee-policies/client/{opted_out}")).status_code == 204
     back = (await dossier_api.get(f"/clients/{opted_out}/late-fees", params={"on": str(ON)})).json()
     assert back["policy"]["source"] == "segment"

@@ -32,6 +32,11 @@ class Settings(CommonSettings):
     late_interest_rate: Decimal = Field(default=Decimal("0.1215"), ge=0, le=1)
     recovery_indemnity_amount: Decimal = Field(default=Decimal("40.00"), ge=0)
     recovery_indemnity_currencies: list[str] = ["EUR"]
+    # F-38: whether fees are charged by themselves where no segment or client policy says
+    # (auto_charge), and the day of the month the late-fee run charges them, at the
+    # business hour, up to that day (1 to 28: a day every month has).
+    late_fees_auto_charge: bool = False
+    late_fee_run_day: int = Field(default=1, ge=1, le=28)
     # F-36 at scale: the dashboard's figures are kept per filter set until a change; then
     # the kept ones are served (flagged) for at most this long while the refresher, which
     # looks for stale ones this often, recomputes them (those read in the last 15 minutes:

@@ -9,6 +9,7 @@ from temporalio.worker import Worker
 from relance.temporal import connect  # noqa: F401 - the service's client (tracing, metrics)
 from relance_dossier.activities.action import ActionActivities
 from relance_dossier.activities.dossier import DossierActivities
+from relance_dossier.activities.late_fees import LateFeeRunActivities
 from relance_dossier.activities.payment_plan import PaymentPlanActivities
 from relance_dossier.activities.transfer import TransferActivities
 from relance_dossier.settings import Settings
@@ -19,7 +20,7 @@ def activities(pool: asyncpg.Pool, settings: Settings) -> list:
                                 frozenset(settings.business_days))
     plans = PaymentPlanActivities(pool, settings.business_timezone, settings.business_hour)
     return [*dossier.all(), *TransferActivities(pool, settings).all(), *ActionActivities(pool).all(),
-            *plans.all()]
+            *plans.all(), *LateFeeRunActivities(pool, settings).all()]
 
 
 def build_worker(client: Client, pool: asyncpg.Pool, settings: Settings) -> Worker:

@@ -1,5 +1,6 @@
 """`python -m relance_workflow`: the Temporal worker (workflows only: their dossier
-activities run in the dossier service), the Kafka signal bridge, and /health + /metrics
+activities run in the dossier service) with the late-fee run it keeps going (F-38), the
+Kafka signal bridge, and /health + /metrics
 (and the bridge's dead letters, /operations/dead-letters) on HTTP_PORT (8300). Its own
 schema holds only the bridge's dead letters; the workflows' state is in Temporal."""
 
@@ -18,6 +19,7 @@ from relance_workflow.messaging.bridge import SignalBridge
 from relance_workflow.messaging.subscriber import build_bridge_broker
 from relance_workflow.persistence.migrations import SCHEMA
 from relance_workflow.settings import Settings
+from relance_workflow.standing import ensure_late_fee_run
 from relance_workflow.worker import build_worker, connect
 
 log = structlog.get_logger(__name__)
@@ -39,6 +41,8 @@ async def main() -> None:
     await ensure_topics(settings.kafka_bootstrap_servers)
     client = await connect(settings)
     worker = build_worker(client, settings)
+    await ensure_late_fee_run(client, task_queue=settings.temporal_task_queue,
+                              dossier_task_queue=settings.temporal_dossier_task_queue)
     bridge = SignalBridge(client, settings.temporal_task_queue, settings)
 
     pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=3)

@@ -15,10 +15,11 @@ from relance.temporal import connect  # noqa: F401 - the service's client (traci
 from relance_workflow.settings import Settings
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
+from relance_workflow.workflows.late_fee_run import LateFeeRunWorkflow
 from relance_workflow.workflows.payment_plan import PaymentPlanWorkflow
 from relance_workflow.workflows.transfer import TransferWorkflow
 
-WORKFLOWS = [DossierWorkflow, ActionWorkflow, TransferWorkflow, PaymentPlanWorkflow]
+WORKFLOWS = [DossierWorkflow, ActionWorkflow, TransferWorkflow, PaymentPlanWorkflow, LateFeeRunWorkflow]
 
 # Issue 11: the sandbox re-imports, for every workflow run, each module that is not passed
 # through (temporalio/sdk-python#1834 measured 6-57 ms a task). The message models, their

@@ -9,7 +9,9 @@ items on request, and the per-segment and per-client policies.
   active dossier, idempotently (one indemnity per invoice ever; interest up to the day
   charged, never twice for the same days). Managers and admins: it changes what the
   client owes.
-- `/late-fee-policies`: read by any user, written by admins (`admin_only`)."""
+- `/late-fee-policies`: read by any user, written by admins (`admin_only`). A policy with
+  `auto_charge` has its fees charged by the monthly late-fee run
+  (`relance_dossier.activities.late_fees`)."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -45,6 +47,7 @@ class PolicyOut(BaseModel):
     interest_rate: Decimal = Field(description="annual rate: 0.1215 is 12.15 %")
     indemnity_amount: Decimal
     indemnity_currencies: list[str]
+    auto_charge: bool = Field(description="charged by the monthly late-fee run")
     source: Literal["client", "segment", "default"] = Field(
         description="whose policy applies: the client's, its segment's or the defaults")
 
@@ -184,6 +187,9 @@ class PolicyIn(ApiInput):
                                           description="annual; null inherits")
     indemnity_amount: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=2,
                                              description="null inherits")
+    auto_charge: bool | None = Field(
+        default=None, description="the monthly late-fee run charges the fees owed by itself;"
+                                  " null inherits")
 
 
 class PolicyRowOut(BaseModel):
@@ -192,12 +198,15 @@ class PolicyRowOut(BaseModel):
     enabled: bool
     interest_rate: Decimal | None
     indemnity_amount: Decimal | None
+    auto_charge: bool | None
     updated_by: str | None
     updated_at: datetime
 
 
 class PoliciesOut(BaseModel):
     defaults: PolicyOut
+    run_day: int = Field(description="the day of the month the late-fee run charges, at the"
+                                     " business hour, the clients whose policy has auto_charge")
     policies: list[PolicyRowOut]
 
 
@@ -211,7 +220,8 @@ async def list_policies(request: Request, principal: Principal = Depends(can_rea
         defaults=PolicyOut(enabled=defaults.enabled, interest_rate=defaults.interest_rate,
                            indemnity_amount=defaults.indemnity_amount,
                            indemnity_currencies=list(defaults.indemnity_currencies),
-                           source="default"),
+                           auto_charge=defaults.auto_charge, source="default"),
+        run_day=request.app.state.settings.late_fee_run_day,
         policies=[PolicyRowOut(**dict(r)) for r in rows],
     )
 
@@ -232,7 +242,8 @@ async def put_policy(scope: Scope, key: str, body: PolicyIn, request: Request,
         await _check_scope_key(conn, scope, key)
         row = await store.put_policy(conn, scope=scope, key=key, enabled=body.enabled,
                                      interest_rate=body.interest_rate,
-                                     indemnity_amount=body.indemnity_amount, actor=principal.actor)
+                                     indemnity_amount=body.indemnity_amount,
+                                     auto_charge=body.auto_charge, actor=principal.actor)
     return PolicyRowOut(**dict(row))
 
 

@@ -16,6 +16,10 @@
 - **Policy**: LATE_FEES_ENABLED (true) with the rate and the indemnity above are the
   defaults; a segment's policy overrides them, and a client's policy overrides its
   segment's, field by field (a NULL rate or indemnity inherits).
+- **Charging**: fees become items when a manager charges them, or by themselves where
+  the policy's `auto_charge` says so (LATE_FEES_AUTO_CHARGE, false by default): the
+  late-fee run charges them every month on LATE_FEE_RUN_DAY (the 1st) at the business
+  hour, up to that day (`next_late_fee_run`).
 - Only invoices bear fees: credit notes, payments and fee items never do. Amounts are in
   the item's currency; several currencies are never added together.
 
@@ -25,9 +29,12 @@ figures over many rows are computed in the database; the tests check both agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from relance.planning import business_moment
 
 CENT = Decimal("0.01")
 DAYS_PER_YEAR = 365
@@ -46,6 +53,7 @@ class LateFeePolicy:
     interest_rate: Decimal = DEFAULT_INTEREST_RATE  # annual: 0.1215 is 12.15 %
     indemnity_amount: Decimal = DEFAULT_INDEMNITY_AMOUNT
     indemnity_currencies: tuple[str, ...] = DEFAULT_INDEMNITY_CURRENCIES
+    auto_charge: bool = False  # charged by the monthly late-fee run
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,7 @@ class PolicyOverride:
     enabled: bool | None = None
     interest_rate: Decimal | None = None
     indemnity_amount: Decimal | None = None
+    auto_charge: bool | None = None
 
 
 def effective_policy(
@@ -71,8 +80,21 @@ def effective_policy(
     return LateFeePolicy(
         enabled=pick("enabled"), interest_rate=pick("interest_rate"),
         indemnity_amount=pick("indemnity_amount"),
-        indemnity_currencies=defaults.indemnity_currencies,
+        indemnity_currencies=defaults.indemnity_currencies, auto_charge=pick("auto_charge"),
     )
+
+
+def next_late_fee_run(after: datetime, run_day: int, timezone: str, hour: int) -> tuple[date, datetime]:
+    """The late-fee run after the moment `after`: the day of the month `run_day` (1 to 28,
+    so every month has it) at the business hour in the business time zone, this month's if
+    it is still to come, else next month's. Every day counts, weekends included: no one
+    has to be at work for fees to be charged. Returns the day charged up to and the moment."""
+    day = after.astimezone(ZoneInfo(timezone)).date().replace(day=run_day)
+    moment = business_moment(day, timezone, hour)
+    if moment <= after:
+        day = (day.replace(day=28) + timedelta(days=4)).replace(day=run_day)
+        moment = business_moment(day, timezone, hour)
+    return day, moment
 
 
 def is_late(kind: str, open_amount: Decimal, due_date: date, on: date) -> bool:

@@ -34,6 +34,7 @@ def defaults_from(settings: Settings) -> LateFeePolicy:
         enabled=settings.late_fees_enabled, interest_rate=settings.late_interest_rate,
         indemnity_amount=settings.recovery_indemnity_amount,
         indemnity_currencies=tuple(c.strip().upper() for c in settings.recovery_indemnity_currencies),
+        auto_charge=settings.late_fees_auto_charge,
     )
 
 
@@ -44,18 +45,26 @@ def configured_defaults() -> LateFeePolicy:
     return defaults_from(Settings())
 
 
-# $1 client id, $2 the day, $3 enabled, $4 rate, $5 indemnity amount, $6 currencies;
-# `{items}` narrows the items (e.g. to a command's).
-_FIGURES = """
-policy AS (
-    SELECT COALESCE(pc.enabled, ps.enabled, $3::boolean) AS enabled,
-           COALESCE(pc.interest_rate, ps.interest_rate, $4::numeric) AS interest_rate,
-           COALESCE(pc.indemnity_amount, ps.indemnity_amount, $5::numeric) AS indemnity_amount,
+# The client's policy, else its segment's, else the defaults, field by field; `{defaults}`
+# are the parameters of the defaults' enabled, rate, indemnity amount and auto_charge.
+_POLICY = """
+    SELECT c.id AS client_id,
+           COALESCE(pc.enabled, ps.enabled, {enabled}::boolean) AS enabled,
+           COALESCE(pc.interest_rate, ps.interest_rate, {rate}::numeric) AS interest_rate,
+           COALESCE(pc.indemnity_amount, ps.indemnity_amount, {amount}::numeric) AS indemnity_amount,
+           COALESCE(pc.auto_charge, ps.auto_charge, {auto}::boolean) AS auto_charge,
            CASE WHEN pc.scope IS NOT NULL THEN 'client'
                 WHEN ps.scope IS NOT NULL THEN 'segment' ELSE 'default' END AS source
     FROM clients c
     LEFT JOIN late_fee_policies pc ON pc.scope = 'client' AND pc.scope_key = c.code
     LEFT JOIN late_fee_policies ps ON ps.scope = 'segment' AND ps.scope_key = c.segment
+"""
+
+# $1 client id, $2 the day, $3 enabled, $4 rate, $5 indemnity amount, $6 currencies;
+# `{items}` narrows the items (e.g. to a command's). (auto_charge, the run's concern, is
+# not a parameter here.)
+_FIGURES = """
+policy AS (""" + _POLICY.format(enabled="$3", rate="$4", amount="$5", auto="NULL") + """
     WHERE c.id = $1
 ),
 late AS (
@@ -104,8 +113,9 @@ def _args(client_id: UUID, on: date, defaults: LateFeePolicy) -> list:
 
 async def policy_of(conn: asyncpg.Connection, client_id: UUID, defaults: LateFeePolicy) -> asyncpg.Record:
     return await conn.fetchrow(
-        figures_cte() + "SELECT enabled, interest_rate, indemnity_amount, source FROM policy",
-        *_args(client_id, date.today(), defaults),
+        figures_cte() + "SELECT enabled, interest_rate, indemnity_amount,"
+        " COALESCE(auto_charge, $7) AS auto_charge, source FROM policy",
+        *_args(client_id, date.today(), defaults), defaults.auto_charge,
     )
 
 
@@ -216,6 +226,23 @@ ORDER BY i.due_date, i.number, c.kind
     return rows
 
 
+async def auto_charged_clients(conn: asyncpg.Connection, *, on: date, after: UUID | None,
+                               defaults: LateFeePolicy, limit: int) -> list[asyncpg.Record]:
+    """The late-fee run's next clients, in id order after `after`: fees enabled and
+    `auto_charge` in their policy, and an invoice of their active dossier late on `on`."""
+    return await conn.fetch(
+        "WITH policy AS (" + _POLICY.format(enabled="$3", rate="NULL", amount="NULL", auto="$4")
+        + " WHERE c.id > $2)"
+        " SELECT p.client_id, d.id AS dossier_id FROM policy p"
+        " JOIN dossiers d ON d.client_id = p.client_id AND d.kind = 'active'"
+        " WHERE p.enabled AND p.auto_charge AND EXISTS (SELECT 1 FROM items i"
+        "   WHERE i.client_id = p.client_id AND i.dossier_id = d.id AND i.kind = 'invoice'"
+        "   AND i.open_amount > 0 AND i.due_date < $1)"
+        " ORDER BY p.client_id LIMIT $5",
+        on, after or UUID(int=0), defaults.enabled, defaults.auto_charge, limit,
+    )
+
+
 # ---- policies ---------------------------------------------------------------------------
 
 
@@ -225,19 +252,21 @@ async def policies(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 async def put_policy(conn: asyncpg.Connection, *, scope: str, key: str, enabled: bool,
                      interest_rate: Decimal | None, indemnity_amount: Decimal | None,
-                     actor: str) -> asyncpg.Record:
+                     auto_charge: bool | None, actor: str) -> asyncpg.Record:
     row = await conn.fetchrow(
         "INSERT INTO late_fee_policies (scope, scope_key, enabled, interest_rate,"
-        " indemnity_amount, updated_by) VALUES ($1, $2, $3, $4, $5, $6)"
+        " indemnity_amount, auto_charge, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (scope, scope_key) DO UPDATE SET enabled = EXCLUDED.enabled,"
         " interest_rate = EXCLUDED.interest_rate, indemnity_amount = EXCLUDED.indemnity_amount,"
+        " auto_charge = EXCLUDED.auto_charge,"
         " updated_by = EXCLUDED.updated_by, updated_at = now() RETURNING *",
-        scope, key, enabled, interest_rate, indemnity_amount, actor,
+        scope, key, enabled, interest_rate, indemnity_amount, auto_charge, actor,
     )
     await record_audit(conn, client_id=None, actor=actor, action="set", entity="late_fee_policy",
                        entity_id=f"{scope}:{key}",
                        details={"enabled": enabled, "interest_rate": str(interest_rate),
-                                "indemnity_amount": str(indemnity_amount)})
+                                "indemnity_amount": str(indemnity_amount),
+                                "auto_charge": auto_charge})
     return row
 
 
