@@ -15,7 +15,8 @@ organisation (issue 11), on the embedded stack with every service running.
    hundred of their clients, p95 of the console's server time.
 4. A search by 5,000 pasted codes (F-5), and a mass assignment of one segment (100,000
    clients at full size, F-5) timed end to end; the KPIs (F-36) over every client, as
-   the dashboard asks for them: p50, p95.
+   the dashboard asks for them: p50, p95; the exports (F-40) of a segment's aging report,
+   the agenda and the search's results, read to their end: first byte, whole, size.
 5. Transfer windows (F-27): transfers with the product's 24-hour window, then (the
    dossier service restarted with a short window, as a deploy would: the window is
    fixed when a transfer is created) a burst created
@@ -308,7 +309,9 @@ async def measure_commands(database_url: str, api_url: str, token: str, options:
                 refresh_seconds = round(time.perf_counter() - changed_at, 2)
                 break
             await asyncio.sleep(0.5)
+        exports = await measure_exports(api, codes)
     return {
+        "exports": exports,
         "agenda": {**_latencies(agenda), "clients": agenda_clients, "goal_p95_ms": 50},
         "search": {**_latencies(search), "codes": min(SEARCH_CODES, options.clients)},
         "kpis": {**_latencies(kpis), "clients": options.clients, "goal_p95_ms": 1000,
@@ -317,6 +320,36 @@ async def measure_commands(database_url: str, api_url: str, token: str, options:
                  "refreshed_after_change_s": refresh_seconds},
         "mass_assignment": {"clients": mass.json()["selected"], "changed": mass.json()["changed"],
                             "seconds": round(mass_seconds, 2), "goal_seconds": 10},
+    }
+
+
+async def streamed(api: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> dict:
+    """One export read to its end as a client downloads it: the time to its first byte,
+    to its last, its size and (CSV) its lines."""
+    began = time.perf_counter()
+    first_byte, size, lines = None, 0, 0
+    async with api.stream(method, path, **kwargs) as response:
+        response.raise_for_status()
+        async for chunk in response.aiter_bytes():
+            if first_byte is None:
+                first_byte = time.perf_counter() - began
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+    return {"first_byte_ms": round((first_byte or 0) * 1000, 1),
+            "seconds": round(time.perf_counter() - began, 2), "bytes": size, "lines": lines}
+
+
+async def measure_exports(api: httpx.AsyncClient, codes: str) -> dict:
+    """F-40 at scale, streamed from a cursor: the aging report of one segment (a tenth of
+    the clients) in CSV, the agenda collector's whole agenda in XLSX, and the results of the
+    search by pasted codes in CSV."""
+    return {
+        "aging report of a segment (CSV)": await streamed(
+            api, "GET", "/reports/aging", params={"format": "csv", "segment": "S3"}),
+        "agenda (XLSX)": await streamed(
+            api, "GET", "/agenda/export", params={"format": "xlsx", "collector": COLLECTOR}),
+        "search by pasted codes (CSV)": await streamed(
+            api, "POST", "/clients/search/export", params={"format": "csv"}, json={"codes": codes}),
     }
 
 
@@ -636,6 +669,9 @@ def scale_lines(results: dict) -> list[str]:
         f" refreshed in {kpis.get('refreshed_after_change_s')} s"
         " (goal < 1000)",
         f"mass assignment of {mass['clients']:,} clients: {mass['seconds']:.1f} s (goal < 10)",
+        "exports (F-40): " + "; ".join(
+            f"{label} {export['bytes'] / 1024 / 1024:.1f} MiB, first byte {export['first_byte_ms']:.0f} ms,"
+            f" whole {export['seconds']:.1f} s" for label, export in results.get("exports", {}).items()),
         f"transfer windows: {windows['transfers']:,} open, {windows['same_minute']:,} ending in one minute"
         f" ({windows.get('open_when_the_burst_was_placed', 0):,} still open once they were placed):"
         f" lag to placement p50 {same.get('p50_s', 'n/a')} s, p99 {same.get('p99_s', 'n/a')} s (goal < 30);"

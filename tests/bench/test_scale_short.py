@@ -3,7 +3,8 @@ small data set, on its own embedded stack with every service. Its figures are re
 not judged here (speed is the benchmark's business); what is asserted is that each path
 did what a user would check: every client and item loaded, the agenda and the search
 answered with the rows asked for, the console's agenda page
-showed the collector's clients, the mass assignment moved the whole segment, and every
+showed the collector's clients, the mass assignment moved the whole segment, each export
+was read to its end, and every
 transfer of the burst was placed after its window."""
 
 from pathlib import Path
@@ -43,6 +44,12 @@ def test_scale_run_measures_every_path_on_a_small_data_set(tmp_path: Path) -> No
     # One segment in ten (F-5): every one of its clients moved to the collector.
     assert results["mass_assignment"]["clients"] == options.clients // 10
     assert results["mass_assignment"]["changed"] == options.clients // 10
+    # F-40: each export read to its end; the segment's aging report has a line per client
+    # (one currency here), with its header and total.
+    exports = results["exports"]
+    assert exports["aging report of a segment (CSV)"]["lines"] == options.clients // 10 + 2
+    assert 0 < exports["search by pasted codes (CSV)"]["lines"] <= min(5_000, options.clients) + 2
+    assert all(e["bytes"] > 0 and e["seconds"] * 1000 >= e["first_byte_ms"] > 0 for e in exports.values())
     windows = results["transfer_windows"]
     assert windows["transfers"] == options.transfers and windows["same_minute"] == options.same_minute
     # Every window of the burst placed; the others, on the product's 24-hour window, open.
