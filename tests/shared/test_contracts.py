@@ -17,6 +17,7 @@ from relance.contracts import (
     Update,
     action,
     dossier,
+    late_fees,
     payment_plan,
     transfer,
 )
@@ -25,12 +26,13 @@ from relance_dossier.settings import Settings as DossierSettings
 from relance_dossier.worker import activities
 from relance_workflow.workflows.action import ActionWorkflow
 from relance_workflow.workflows.dossier import DossierWorkflow
+from relance_workflow.workflows.late_fee_run import LateFeeRunWorkflow
 from relance_workflow.workflows.payment_plan import PaymentPlanWorkflow
 from relance_workflow.workflows.transfer import TransferWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = [(dossier, DossierWorkflow), (action, ActionWorkflow), (transfer, TransferWorkflow),
-             (payment_plan, PaymentPlanWorkflow)]
+             (payment_plan, PaymentPlanWorkflow), (late_fees, LateFeeRunWorkflow)]
 
 
 def _declared(module, kind: type) -> dict:
