@@ -150,7 +150,7 @@ async def load(database_url: str, options: ScaleOptions, progress: Callable[[str
             await conn.execute("VACUUM (ANALYZE)")
             vacuum_seconds = time.perf_counter() - vacuum_began
             awaiting_vacuum = await conn.fetchval(
-                "SELECT coalesce(sum(n_ins_since_vacuum + n_dead_tup), 0) FROM pg_stat_user_tables"
+                "SELECT coalesce(sum(n_ins_since_vacuum + n_dead_tup), 0)::bigint FROM pg_stat_user_tables"
                 " WHERE schemaname = 'dossier' AND relname IN ('clients', 'items')")
     finally:
         await pool.close()
