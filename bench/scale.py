@@ -141,10 +141,9 @@ async def load(database_url: str, options: ScaleOptions, progress: Callable[[str
             await conn.execute("TRUNCATE outbox")
             # Vacuumed as after any bulk load, before anything is measured: left to
             # autovacuum, the vacuum of the 10M items ran during the API's card phase
-            # and not the bare endpoint's (sampled in pg_stat_activity), which made
-            # the two phases unequal.
-            # This session's own counts of the rows it inserted reach the statistics that
-            # autovacuum reads when it next goes idle: counted before the vacuum, not after.
+            # and not the bare endpoint's (sampled in pg_stat_activity).
+            # The flush first: this session's counts of the rows it inserted would
+            # otherwise reach the statistics after the vacuum, as rows still to vacuum.
             await conn.execute("SELECT pg_stat_force_next_flush()")
             vacuum_began = time.perf_counter()
             await conn.execute("VACUUM (ANALYZE)")
