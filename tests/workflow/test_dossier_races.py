@@ -6,6 +6,7 @@ Slow copies of two activities hold the race open deterministically; a dev server
 module's own suggests continue-as-new after a few dozen history events."""
 
 import asyncio
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import uuid4
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowUpdateStage
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -29,6 +30,10 @@ from relance.contracts.dossier import (
     InterventionEdit,
     ItemsChanged,
     NewIntervention,
+    OpenInterventionRequest,
+    OpenInterventionResult,
+    PlannedStepOut,
+    PlanRequest,
     PrepareNextStep,
     PromiseCheckRequest,
     PromiseCheckResult,
@@ -59,8 +64,8 @@ async def env():
         await server.shutdown()
 
 
-@pytest.fixture
-async def queues(env, pool):
+@asynccontextmanager
+async def _workers(env, pool, *, slow_open: bool = False, slow_plan: bool = False):
     real = DossierActivities(pool, "Europe/Paris", 8)
 
     @activity.defn(name=contract.EDIT_INTERVENTION.name)
@@ -73,14 +78,49 @@ async def queues(env, pool):
         await asyncio.sleep(SLOW)
         return await real.check_promise(request)
 
-    others = [a for a in real.all() if a.__name__ not in ("edit_intervention", "check_promise")]
+    @activity.defn(name=contract.OPEN_INTERVENTION.name)
+    async def slow_open(request: OpenInterventionRequest) -> OpenInterventionResult:
+        # The row is committed, and shows in the console, before the workflow hears back.
+        opened = await real.open_intervention(request)
+        await asyncio.sleep(SLOW)
+        return opened
+
+    @activity.defn(name=contract.PLAN_NEXT_STEP.name)
+    async def slow_plan_next_step(request: PlanRequest) -> PlannedStepOut:
+        await asyncio.sleep(SLOW)
+        return await real.plan_next_step(request)
+
+    slowed = {"edit_intervention": slow_edit, "check_promise": slow_check}
+    if slow_open:
+        slowed["open_intervention"] = slow_open
+    if slow_plan:
+        slowed["plan_next_step"] = slow_plan_next_step
+    others = [a for a in real.all() if a.__name__ not in slowed]
     suffix = uuid4().hex[:6]
     workflows, dossier = f"races-{suffix}", f"races-dossier-{suffix}"
     async with (
         workflow_worker.build_worker(env.client, WorkflowSettings(temporal_task_queue=workflows)),
-        Worker(env.client, task_queue=dossier, activities=[*others, slow_edit, slow_check]),
+        Worker(env.client, task_queue=dossier, activities=[*others, *slowed.values()]),
     ):
         yield workflows, dossier
+
+
+@pytest.fixture
+async def queues(env, pool):
+    async with _workers(env, pool) as pair:
+        yield pair
+
+
+@pytest.fixture
+async def slow_open_queues(env, pool):
+    async with _workers(env, pool, slow_open=True) as pair:
+        yield pair
+
+
+@pytest.fixture
+async def slow_plan_queues(env, pool):
+    async with _workers(env, pool, slow_plan=True) as pair:
+        yield pair
 
 
 async def _until(check, timeout: float = 30):
@@ -92,12 +132,16 @@ async def _until(check, timeout: float = 30):
     return result
 
 
-async def _start(env, pool, queues):
+ONE_CALL = [{"action_type": "call", "delay_days": 0, "mode": "manual"}]
+TWO_CALLS = [*ONE_CALL,
+             {"action_type": "call", "delay_days": 20, "delay_from": "previous_step", "mode": "manual"}]
+
+
+async def _start(env, pool, queues, steps=ONE_CALL):
     workflows, dossier = queues
     scenario = f"races-{uuid4().hex[:6]}"
     await pool.execute(
-        "INSERT INTO scenarios (code, version, name, steps) VALUES ($1, 1, $1, $2)", scenario,
-        [{"action_type": "call", "delay_days": 0, "mode": "manual"}])
+        "INSERT INTO scenarios (code, version, name, steps) VALUES ($1, 1, $1, $2)", scenario, steps)
     client_id, dossier_id, code = await seed_dossier(
         pool, [(date.today() - timedelta(days=3), Decimal("90.00"))], scenario)
     handle = await env.client.start_workflow(
@@ -211,22 +255,7 @@ async def test_prepare_next_step_while_continue_as_new_waits_for_handlers_does_n
     """Issue 10: a prepare_next_step arriving while continue-as-new waits for the handlers
     (which include itself) is served by the loop, neither left waiting nor cut short by
     the continue-as-new."""
-    workflows, dossier = queues
-    scenario = f"races-next-{uuid4().hex[:6]}"
-    await pool.execute(
-        "INSERT INTO scenarios (code, version, name, steps) VALUES ($1, 1, $1, $2)", scenario,
-        [{"action_type": "call", "delay_days": 0, "mode": "manual"},
-         {"action_type": "call", "delay_days": 20, "delay_from": "previous_step", "mode": "manual"}])
-    client_id, dossier_id, code = await seed_dossier(
-        pool, [(date.today() - timedelta(days=3), Decimal("90.00"))], scenario)
-    handle = await env.client.start_workflow(
-        DossierWorkflow.run,
-        DossierWorkflowInput(dossier_id=dossier_id, client_id=client_id, client_code=code,
-                             dossier_task_queue=dossier),
-        id=dossier_workflow_id(dossier_id), task_queue=workflows,
-    )
-    call_id = await _until(lambda: pool.fetchval(
-        "SELECT id FROM interventions WHERE dossier_id = $1 AND status = 'todo'", dossier_id))
+    handle, _, call_id = await _start(env, pool, queues, TWO_CALLS)
     await handle.execute_update(DossierWorkflow.done, InterventionCommand(
         intervention_id=call_id, actor="user:ana"))
     # A slow edit is in flight while item events grow the history past the suggestion.
@@ -244,3 +273,55 @@ async def test_prepare_next_step_while_continue_as_new_waits_for_handlers_does_n
     assert result.intervention_id is not None
     assert await pool.fetchval("SELECT step_index FROM interventions WHERE id = $1",
                                result.intervention_id) == 1
+
+
+async def test_done_on_a_step_the_moment_its_row_shows_waits_for_the_workflow_and_closes_it(
+    env, pool, slow_open_queues
+):
+    """F-10: the step's row is in the database (and the console) before the workflow has
+    the open activity's answer; a Done clicked then is served once the workflow has it,
+    not refused as "not To do"."""
+    handle, dossier_id, call_id = await _start(env, pool, slow_open_queues)
+
+    result = await asyncio.wait_for(handle.execute_update(
+        DossierWorkflow.done, InterventionCommand(intervention_id=call_id, actor="user:ana")),
+        timeout=SLOW + 15)
+
+    assert result.status == "done"
+    assert await pool.fetchval("SELECT status FROM interventions WHERE id = $1", call_id) == "done"
+    assert await _task_failures(handle) == []
+
+
+async def test_a_command_on_an_intervention_this_dossier_never_opened_is_refused_at_once(
+    env, pool, queues
+):
+    """F-10: an intervention this dossier never opened is refused at once with its reason."""
+    handle, _, _ = await _start(env, pool, queues)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(DossierWorkflow.done, InterventionCommand(
+            intervention_id=uuid4(), actor="user:ana"))
+    assert "not To do on this dossier" in str(refused.value.cause)
+
+
+async def test_a_step_done_while_the_next_plan_is_made_is_never_opened_again(
+    env, pool, slow_plan_queues
+):
+    """F-10: the loop plans right after opening a step; a Done landing meanwhile makes that
+    plan stale (it was made on the steps completed before). The loop plans again: the step
+    done stays done, and the scenario waits for the next one."""
+    handle, dossier_id, call_id = await _start(env, pool, slow_plan_queues, TWO_CALLS)
+
+    await asyncio.wait_for(handle.execute_update(
+        DossierWorkflow.done, InterventionCommand(intervention_id=call_id, actor="user:ana")),
+        timeout=SLOW * 2 + 15)
+
+    async def waiting_for_the_second_step():
+        status = await handle.query(DossierWorkflow.status)
+        return (status.state == "scheduled" and status.next_step is not None
+                and status.next_step.step_index == 1)
+
+    await _until(waiting_for_the_second_step, timeout=SLOW * 3 + 15)
+    rows = await pool.fetch("SELECT step_index, status FROM interventions WHERE dossier_id = $1",
+                            dossier_id)
+    assert [(r["step_index"], r["status"]) for r in rows] == [(0, "done")]
+    assert await _task_failures(handle) == []

@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
 # item event, so the dossier recovers when the data is fixed.
 PLAN_RETRY = timedelta(minutes=15)
 UNPLANNABLE = frozenset({Refusal.SCENARIO_NOT_FOUND.value})
+# Histories recorded before a stale plan was made again keep their commands on replay.
+STALE_PLAN_REPLANNED = "stale-plan-replanned"
 
 
 @workflow.defn(name=contract.WORKFLOW_TYPE)
@@ -69,6 +71,9 @@ class DossierWorkflow:
         self._replan = False
         self._open_next_now = False
         self._last_opened: UUID | None = None
+        # Interventions whose row an activity of this run is writing: visible to readers of
+        # the database before this run has applied the activity's result (see _written).
+        self._opening: dict[UUID, OpenIntervention] = {}
         self._outcomes: dict[str, CommunicationOutcome] = {}
         self._status = DossierStatus(state="starting")
         self._plan: PlannedStepOut | None = None
@@ -167,15 +172,25 @@ class DossierWorkflow:
     # ---- updates: collector commands (F-10 .. F-13) ------------------------------------
 
     def _require_open(self, intervention_id: UUID) -> OpenIntervention:
-        found = self._open(intervention_id)
+        found = self._open(intervention_id) or self._opening.get(intervention_id)
         if found is None:
             raise rejected("the intervention is not To do on this dossier", Refusal.INTERVENTION_CLOSED)
         return found
 
+    async def _written(self, intervention_id: UUID) -> OpenIntervention:
+        """A command on an intervention being opened waits until this run knows it: a
+        collector who acts on the row the moment it shows is served, not refused."""
+        if intervention_id in self._opening:  # else no yield: replays of older runs match
+            await workflow.wait_condition(lambda: intervention_id not in self._opening)
+        return self._require_open(intervention_id)
+
     @workflow.update(name=contract.PREPARE.name)
     async def prepare(self, command: InterventionCommand) -> InterventionCommandResult:
         """F-10: execute the planned action and show the next step."""
-        found = self._require_open(command.intervention_id)
+        found = await self._written(command.intervention_id)
+        if found.awaiting_outcome:
+            raise rejected("the communication was already sent; waiting for its delivery",
+                            Refusal.ALREADY_PREPARED)
         result = await run_activity(
             contract.PREPARE_INTERVENTION,
             PrepareRequest(intervention_id=command.intervention_id, actor=command.actor,
@@ -214,7 +229,7 @@ class DossierWorkflow:
                             Refusal.ALREADY_PREPARED)
 
     async def _close(self, command: InterventionCommand, status: str) -> InterventionCommandResult:
-        self._require_open(command.intervention_id)
+        await self._written(command.intervention_id)
         await run_activity(
             contract.COMPLETE_INTERVENTION,
             CompleteInterventionRequest(intervention_id=command.intervention_id, status=status,
@@ -287,6 +302,7 @@ class DossierWorkflow:
 
     @workflow.update(name=contract.DELETE.name)
     async def delete(self, deletion: InterventionDeletion) -> bool:
+        await self._written(deletion.intervention_id)
         await run_activity(
             contract.DELETE_INTERVENTION,
             DeleteRequest(deletion=deletion),
@@ -328,16 +344,23 @@ class DossierWorkflow:
     async def _plan_now(self) -> PlannedStepOut | None:
         state = self._state
         try:
-            plan: PlannedStepOut = await run_activity(
-                contract.PLAN_NEXT_STEP,
-                PlanRequest(
-                    dossier_id=state.dossier_id, scenario_code=state.scenario_code,
-                    scenario_version=state.scenario_version,
-                    completed_steps=state.completed_steps,
-                    previous_completed_at=state.previous_completed_at,
-                ),
-                self._state.dossier_task_queue,
-            )
+            while True:
+                asked = (state.completed_steps, state.previous_completed_at)
+                plan: PlannedStepOut = await run_activity(
+                    contract.PLAN_NEXT_STEP,
+                    PlanRequest(
+                        dossier_id=state.dossier_id, scenario_code=state.scenario_code,
+                        scenario_version=state.scenario_version,
+                        completed_steps=state.completed_steps,
+                        previous_completed_at=state.previous_completed_at,
+                    ),
+                    self._state.dossier_task_queue,
+                )
+                # F-10: a step closed while this plan was made (a Done on a step just
+                # opened) makes it stale: applied, it would open the closed step again.
+                stale = asked != (state.completed_steps, state.previous_completed_at)
+                if not (stale and workflow.patched(STALE_PLAN_REPLANNED)):
+                    break
         except ActivityError as err:
             cause = err.cause
             if not (isinstance(cause, ApplicationError) and cause.type in UNPLANNABLE):
@@ -380,12 +403,18 @@ class DossierWorkflow:
         state = self._state
         now = workflow.now()
         for promise in [p for p in state.promises if p.check_at <= now]:
-            result = await run_activity(
-                contract.CHECK_PROMISE,
-                PromiseCheckRequest(intervention_id=promise.intervention_id,
-                                    follow_up_id=workflow.uuid4()),
-                state.dossier_task_queue,
-            )
+            follow_up = OpenIntervention(intervention_id=workflow.uuid4(),
+                                         origin="promise_follow_up", action_type="call")
+            self._opening[follow_up.intervention_id] = follow_up
+            try:
+                result = await run_activity(
+                    contract.CHECK_PROMISE,
+                    PromiseCheckRequest(intervention_id=promise.intervention_id,
+                                        follow_up_id=follow_up.intervention_id),
+                    state.dossier_task_queue,
+                )
+            finally:
+                del self._opening[follow_up.intervention_id]
             # Issue 10: a `delete` Update may have dropped this promise while the check ran;
             # remove by id, so the race never raises (nor on any replay of it).
             state.promises = [p for p in state.promises
@@ -394,10 +423,7 @@ class DossierWorkflow:
             if found is not None:
                 state.open_interventions.remove(found)
             if result.follow_up_id is not None and self._open(result.follow_up_id) is None:
-                state.open_interventions.append(OpenIntervention(
-                    intervention_id=result.follow_up_id, origin="promise_follow_up",
-                    action_type="call",
-                ))
+                state.open_interventions.append(follow_up)
 
     @workflow.run
     async def run(self, input: DossierWorkflowInput) -> None:
@@ -465,22 +491,27 @@ class DossierWorkflow:
         state = self._state
         assert plan.step is not None and plan.step_index is not None and plan.due_at is not None
         intervention_id = workflow.uuid4()
-        opened = await run_activity(
-            contract.OPEN_INTERVENTION,
-            OpenInterventionRequest(
-                intervention_id=intervention_id, dossier_id=state.dossier_id,
-                scenario_code=plan.scenario_code, scenario_version=plan.scenario_version,
-                step_index=plan.step_index, step=plan.step, due_at=plan.due_at,
-                item_ids=plan.item_ids,
-            ),
-            self._state.dossier_task_queue,
-        )
-        state.open_step_index = plan.step_index
-        state.open_interventions.append(OpenIntervention(
+        opening = OpenIntervention(
             intervention_id=intervention_id, origin="scenario",
             action_type=plan.step.action_type.value, step_index=plan.step_index,
-            awaiting_outcome=opened.communication_id is not None,
-        ))
+        )
+        self._opening[intervention_id] = opening
+        try:
+            opened = await run_activity(
+                contract.OPEN_INTERVENTION,
+                OpenInterventionRequest(
+                    intervention_id=intervention_id, dossier_id=state.dossier_id,
+                    scenario_code=plan.scenario_code, scenario_version=plan.scenario_version,
+                    step_index=plan.step_index, step=plan.step, due_at=plan.due_at,
+                    item_ids=plan.item_ids,
+                ),
+                self._state.dossier_task_queue,
+            )
+            state.open_step_index = plan.step_index
+            opening.awaiting_outcome = opened.communication_id is not None
+            state.open_interventions.append(opening)
+        finally:
+            del self._opening[intervention_id]
         self._last_opened = intervention_id
         self._open_next_now = False
         self._set_state("awaiting")
