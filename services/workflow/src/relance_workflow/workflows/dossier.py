@@ -7,6 +7,8 @@ step waits for the notifier's outcome before marking it Done. Collector commands
 Updates: the answer and the scenario's timers are ordered in one history. Promises to
 pay wait for their date here too."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -177,6 +179,15 @@ class DossierWorkflow:
             raise rejected("the intervention is not To do on this dossier", Refusal.INTERVENTION_CLOSED)
         return found
 
+    @contextmanager
+    def _being_opened(self, intervention: OpenIntervention) -> Iterator[None]:
+        """While the activity writing its row runs, commands on it wait (_written)."""
+        self._opening[intervention.intervention_id] = intervention
+        try:
+            yield
+        finally:
+            del self._opening[intervention.intervention_id]
+
     async def _written(self, intervention_id: UUID) -> OpenIntervention:
         """A command on an intervention being opened waits until this run knows it: a
         collector who acts on the row the moment it shows is served, not refused."""
@@ -187,10 +198,8 @@ class DossierWorkflow:
     @workflow.update(name=contract.PREPARE.name)
     async def prepare(self, command: InterventionCommand) -> InterventionCommandResult:
         """F-10: execute the planned action and show the next step."""
-        found = await self._written(command.intervention_id)
-        if found.awaiting_outcome:
-            raise rejected("the communication was already sent; waiting for its delivery",
-                            Refusal.ALREADY_PREPARED)
+        await self._written(command.intervention_id)
+        found = self._require_preparable(command.intervention_id)
         result = await run_activity(
             contract.PREPARE_INTERVENTION,
             PrepareRequest(intervention_id=command.intervention_id, actor=command.actor,
@@ -223,10 +232,14 @@ class DossierWorkflow:
 
     @prepare.validator
     def _validate_prepare(self, command: InterventionCommand) -> None:
-        found = self._require_open(command.intervention_id)
+        self._require_preparable(command.intervention_id)
+
+    def _require_preparable(self, intervention_id: UUID) -> OpenIntervention:
+        found = self._require_open(intervention_id)
         if found.awaiting_outcome:
             raise rejected("the communication was already sent; waiting for its delivery",
                             Refusal.ALREADY_PREPARED)
+        return found
 
     async def _close(self, command: InterventionCommand, status: str) -> InterventionCommandResult:
         await self._written(command.intervention_id)
@@ -405,16 +418,13 @@ class DossierWorkflow:
         for promise in [p for p in state.promises if p.check_at <= now]:
             follow_up = OpenIntervention(intervention_id=workflow.uuid4(),
                                          origin="promise_follow_up", action_type="call")
-            self._opening[follow_up.intervention_id] = follow_up
-            try:
+            with self._being_opened(follow_up):
                 result = await run_activity(
                     contract.CHECK_PROMISE,
                     PromiseCheckRequest(intervention_id=promise.intervention_id,
                                         follow_up_id=follow_up.intervention_id),
                     state.dossier_task_queue,
                 )
-            finally:
-                del self._opening[follow_up.intervention_id]
             # Issue 10: a `delete` Update may have dropped this promise while the check ran;
             # remove by id, so the race never raises (nor on any replay of it).
             state.promises = [p for p in state.promises
@@ -495,8 +505,7 @@ class DossierWorkflow:
             intervention_id=intervention_id, origin="scenario",
             action_type=plan.step.action_type.value, step_index=plan.step_index,
         )
-        self._opening[intervention_id] = opening
-        try:
+        with self._being_opened(opening):
             opened = await run_activity(
                 contract.OPEN_INTERVENTION,
                 OpenInterventionRequest(
@@ -510,8 +519,6 @@ class DossierWorkflow:
             state.open_step_index = plan.step_index
             opening.awaiting_outcome = opened.communication_id is not None
             state.open_interventions.append(opening)
-        finally:
-            del self._opening[intervention_id]
         self._last_opened = intervention_id
         self._open_next_now = False
         self._set_state("awaiting")
