@@ -65,7 +65,7 @@ async def env():
 
 
 @asynccontextmanager
-async def _workers(env, pool, *, slow_open: bool = False, slow_plan: bool = False):
+async def _workers(env, pool, *, rows_before_answers: bool = False, slow_plan: bool = False):
     real = DossierActivities(pool, "Europe/Paris", 8)
 
     @activity.defn(name=contract.EDIT_INTERVENTION.name)
@@ -78,12 +78,18 @@ async def _workers(env, pool, *, slow_open: bool = False, slow_plan: bool = Fals
         await asyncio.sleep(SLOW)
         return await real.check_promise(request)
 
+    # The row is committed, and shows in the console, well before the workflow hears back.
     @activity.defn(name=contract.OPEN_INTERVENTION.name)
     async def slow_open(request: OpenInterventionRequest) -> OpenInterventionResult:
-        # The row is committed, and shows in the console, before the workflow hears back.
         opened = await real.open_intervention(request)
         await asyncio.sleep(SLOW)
         return opened
+
+    @activity.defn(name=contract.CHECK_PROMISE.name)
+    async def check_then_wait(request: PromiseCheckRequest) -> PromiseCheckResult:
+        checked = await real.check_promise(request)
+        await asyncio.sleep(SLOW)
+        return checked
 
     @activity.defn(name=contract.PLAN_NEXT_STEP.name)
     async def slow_plan_next_step(request: PlanRequest) -> PlannedStepOut:
@@ -91,8 +97,8 @@ async def _workers(env, pool, *, slow_open: bool = False, slow_plan: bool = Fals
         return await real.plan_next_step(request)
 
     slowed = {"edit_intervention": slow_edit, "check_promise": slow_check}
-    if slow_open:
-        slowed["open_intervention"] = slow_open
+    if rows_before_answers:
+        slowed |= {"open_intervention": slow_open, "check_promise": check_then_wait}
     if slow_plan:
         slowed["plan_next_step"] = slow_plan_next_step
     others = [a for a in real.all() if a.__name__ not in slowed]
@@ -112,8 +118,8 @@ async def queues(env, pool):
 
 
 @pytest.fixture
-async def slow_open_queues(env, pool):
-    async with _workers(env, pool, slow_open=True) as pair:
+async def rows_first_queues(env, pool):
+    async with _workers(env, pool, rows_before_answers=True) as pair:
         yield pair
 
 
@@ -276,12 +282,12 @@ async def test_prepare_next_step_while_continue_as_new_waits_for_handlers_does_n
 
 
 async def test_done_on_a_step_the_moment_its_row_shows_waits_for_the_workflow_and_closes_it(
-    env, pool, slow_open_queues
+    env, pool, rows_first_queues
 ):
     """F-10: the step's row is in the database (and the console) before the workflow has
     the open activity's answer; a Done clicked then is served once the workflow has it,
     not refused as "not To do"."""
-    handle, dossier_id, call_id = await _start(env, pool, slow_open_queues)
+    handle, dossier_id, call_id = await _start(env, pool, rows_first_queues)
 
     result = await asyncio.wait_for(handle.execute_update(
         DossierWorkflow.done, InterventionCommand(intervention_id=call_id, actor="user:ana")),
@@ -289,6 +295,33 @@ async def test_done_on_a_step_the_moment_its_row_shows_waits_for_the_workflow_an
 
     assert result.status == "done"
     assert await pool.fetchval("SELECT status FROM interventions WHERE id = $1", call_id) == "done"
+    assert await _task_failures(handle) == []
+
+
+async def test_done_on_a_broken_promises_follow_up_the_moment_its_row_shows_is_served(
+    env, pool, rows_first_queues
+):
+    """F-12: a promise past its date and unpaid opens a follow-up call; a Done on it
+    while the workflow still awaits the check's answer is served, not refused."""
+    handle, dossier_id, call_id = await _start(env, pool, rows_first_queues)
+    await handle.execute_update(DossierWorkflow.done, InterventionCommand(
+        intervention_id=call_id, actor="user:ana"))
+    promise_id = uuid4()
+    await handle.execute_update(DossierWorkflow.create, NewIntervention(
+        intervention_id=promise_id, actor="user:ana", kind="promise",
+        due_at=datetime.now(UTC), promise_amount="90.00",
+        promise_date=date.today() - timedelta(days=3)))
+    follow_up_id = await _until(lambda: pool.fetchval(
+        "SELECT id FROM interventions WHERE dossier_id = $1 AND status = 'todo'"
+        " AND id NOT IN ($2, $3)", dossier_id, call_id, promise_id))
+
+    result = await asyncio.wait_for(handle.execute_update(
+        DossierWorkflow.done, InterventionCommand(intervention_id=follow_up_id, actor="user:ana")),
+        timeout=SLOW + 15)
+
+    assert result.status == "done"
+    assert await pool.fetchval("SELECT status FROM interventions WHERE id = $1",
+                               follow_up_id) == "done"
     assert await _task_failures(handle) == []
 
 
