@@ -188,12 +188,12 @@ class DossierWorkflow:
         finally:
             del self._opening[intervention.intervention_id]
 
-    async def _written(self, intervention_id: UUID) -> OpenIntervention:
+    async def _written(self, intervention_id: UUID) -> None:
         """A command on an intervention being opened waits until this run knows it: a
         collector who acts on the row the moment it shows is served, not refused."""
         if intervention_id in self._opening:  # else no yield: replays of older runs match
             await workflow.wait_condition(lambda: intervention_id not in self._opening)
-        return self._require_open(intervention_id)
+        self._require_open(intervention_id)  # its opening may have failed
 
     @workflow.update(name=contract.PREPARE.name)
     async def prepare(self, command: InterventionCommand) -> InterventionCommandResult:
